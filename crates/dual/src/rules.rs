@@ -1,0 +1,330 @@
+//! The derivative rules of the elementary functions, each written once.
+//!
+//! Every function returns the value and the first derivative at a real point, as
+//! `(f(x), f'(x))` for unary functions and `(f(a, b), ∂f/∂a, ∂f/∂b)` for binary ones.
+//! [`Dual`](crate::Dual) applies them with the chain rule, and the reverse sweep of
+//! `slope-reverse` reaches them by evaluating the op table on duals, so no other crate
+//! holds a second copy of any derivative.
+//!
+//! Conventions at points where the function is not differentiable follow PyTorch:
+//! `relu'(0) = 0`, `abs'(0) = 0`, and `x^0` has derivative `0` even at `x = 0`.
+
+use num_traits::Float;
+
+fn two<T: Float>() -> T {
+    T::one() + T::one()
+}
+
+fn three<T: Float>() -> T {
+    two::<T>() + T::one()
+}
+
+fn ln2<T: Float>() -> T {
+    two::<T>().ln()
+}
+
+fn ln10<T: Float>() -> T {
+    (two::<T>() * (two::<T>() + three::<T>())).ln()
+}
+
+/// `e^x`.
+pub fn exp<T: Float>(x: T) -> (T, T) {
+    let e = x.exp();
+    (e, e)
+}
+
+/// `2^x`.
+pub fn exp2<T: Float>(x: T) -> (T, T) {
+    let e = x.exp2();
+    (e, e * ln2())
+}
+
+/// `e^x - 1`, accurate near zero.
+pub fn exp_m1<T: Float>(x: T) -> (T, T) {
+    (x.exp_m1(), x.exp())
+}
+
+/// Natural logarithm. `ln(x)` for `x < 0` is NaN, as in IEEE arithmetic and PyTorch.
+pub fn ln<T: Float>(x: T) -> (T, T) {
+    (x.ln(), x.recip())
+}
+
+/// Base-2 logarithm.
+pub fn log2<T: Float>(x: T) -> (T, T) {
+    (x.log2(), (x * ln2()).recip())
+}
+
+/// Base-10 logarithm.
+pub fn log10<T: Float>(x: T) -> (T, T) {
+    (x.log10(), (x * ln10()).recip())
+}
+
+/// `ln(1 + x)`, accurate near zero.
+pub fn ln_1p<T: Float>(x: T) -> (T, T) {
+    (x.ln_1p(), (T::one() + x).recip())
+}
+
+/// Square root.
+pub fn sqrt<T: Float>(x: T) -> (T, T) {
+    let s = x.sqrt();
+    (s, (two::<T>() * s).recip())
+}
+
+/// Cube root.
+pub fn cbrt<T: Float>(x: T) -> (T, T) {
+    let c = x.cbrt();
+    (c, (three::<T>() * c * c).recip())
+}
+
+/// `1 / x`.
+pub fn recip<T: Float>(x: T) -> (T, T) {
+    let r = x.recip();
+    (r, -r * r)
+}
+
+/// Sine; computes sine and cosine together.
+pub fn sin<T: Float>(x: T) -> (T, T) {
+    x.sin_cos()
+}
+
+/// Cosine.
+pub fn cos<T: Float>(x: T) -> (T, T) {
+    let (s, c) = x.sin_cos();
+    (c, -s)
+}
+
+/// Tangent.
+pub fn tan<T: Float>(x: T) -> (T, T) {
+    let t = x.tan();
+    (t, T::one() + t * t)
+}
+
+/// Arcsine.
+pub fn asin<T: Float>(x: T) -> (T, T) {
+    (x.asin(), (T::one() - x * x).sqrt().recip())
+}
+
+/// Arccosine.
+pub fn acos<T: Float>(x: T) -> (T, T) {
+    (x.acos(), -(T::one() - x * x).sqrt().recip())
+}
+
+/// Arctangent.
+pub fn atan<T: Float>(x: T) -> (T, T) {
+    (x.atan(), (T::one() + x * x).recip())
+}
+
+/// Hyperbolic sine.
+pub fn sinh<T: Float>(x: T) -> (T, T) {
+    (x.sinh(), x.cosh())
+}
+
+/// Hyperbolic cosine.
+pub fn cosh<T: Float>(x: T) -> (T, T) {
+    (x.cosh(), x.sinh())
+}
+
+/// Hyperbolic tangent.
+pub fn tanh<T: Float>(x: T) -> (T, T) {
+    let t = x.tanh();
+    (t, T::one() - t * t)
+}
+
+/// Inverse hyperbolic sine.
+pub fn asinh<T: Float>(x: T) -> (T, T) {
+    (x.asinh(), (x * x + T::one()).sqrt().recip())
+}
+
+/// Inverse hyperbolic cosine.
+pub fn acosh<T: Float>(x: T) -> (T, T) {
+    (x.acosh(), (x * x - T::one()).sqrt().recip())
+}
+
+/// Inverse hyperbolic tangent.
+pub fn atanh<T: Float>(x: T) -> (T, T) {
+    (x.atanh(), (T::one() - x * x).recip())
+}
+
+/// Absolute value; the derivative at 0 is 0 (PyTorch's `sign(0) = 0`).
+pub fn abs<T: Float>(x: T) -> (T, T) {
+    (x.abs(), sign(x))
+}
+
+/// The logistic function `1 / (1 + e^-x)`, evaluated without overflow for large `|x|`.
+pub fn sigmoid<T: Float>(x: T) -> (T, T) {
+    let s = if x >= T::zero() {
+        (T::one() + (-x).exp()).recip()
+    } else {
+        let e = x.exp();
+        e / (T::one() + e)
+    };
+    (s, s * (T::one() - s))
+}
+
+/// `max(x, 0)`; the derivative at 0 is 0, as in PyTorch.
+pub fn relu<T: Float>(x: T) -> (T, T) {
+    if x > T::zero() {
+        (x, T::one())
+    } else if x.is_nan() {
+        (x, x)
+    } else {
+        (T::zero(), T::zero())
+    }
+}
+
+/// `x^n` for an integer `n`; the derivative of `x^0` is 0 everywhere.
+pub fn powi<T: Float>(x: T, n: i32) -> (T, T) {
+    if n == 0 {
+        return (T::one(), T::zero());
+    }
+    let n_t = T::from(n).unwrap_or_else(T::nan);
+    (x.powi(n), n_t * x.powi(n - 1))
+}
+
+/// `x^c` for a constant real `c`; the derivative of `x^0` is 0 everywhere.
+pub fn powf<T: Float>(x: T, c: T) -> (T, T) {
+    if c == T::zero() {
+        return (T::one(), T::zero());
+    }
+    (x.powf(c), c * x.powf(c - T::one()))
+}
+
+/// `a * b`.
+pub fn mul<T: Float>(a: T, b: T) -> (T, T, T) {
+    (a * b, b, a)
+}
+
+/// `a / b`.
+pub fn div<T: Float>(a: T, b: T) -> (T, T, T) {
+    let q = a / b;
+    (q, b.recip(), -q / b)
+}
+
+/// `a^b` with both operands variable. As in PyTorch, `∂/∂b` is 0 where `a = 0` and `b >= 0`
+/// (the limit from the right), and NaN for negative `a`.
+pub fn pow<T: Float>(a: T, b: T) -> (T, T, T) {
+    let (v, da) = powf(a, b);
+    let db = if a == T::zero() && b >= T::zero() {
+        T::zero()
+    } else {
+        v * a.ln()
+    };
+    (v, da, db)
+}
+
+/// `atan2(y, x)`, the angle of the point `(x, y)`.
+pub fn atan2<T: Float>(y: T, x: T) -> (T, T, T) {
+    let r = x * x + y * y;
+    (y.atan2(x), x / r, -y / r)
+}
+
+/// `sqrt(a² + b²)` without overflow.
+pub fn hypot<T: Float>(a: T, b: T) -> (T, T, T) {
+    let h = a.hypot(b);
+    (h, a / h, b / h)
+}
+
+/// The sign with `sign(0) = 0` (and NaN for NaN), unlike `Float::signum`, which gives ±1 at ±0.
+pub fn sign<T: Float>(x: T) -> T {
+    if x > T::zero() {
+        T::one()
+    } else if x < T::zero() {
+        -T::one()
+    } else if x.is_nan() {
+        x
+    } else {
+        T::zero()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A symmetric difference quotient: an independent check of each rule's derivative.
+    fn numeric(f: impl Fn(f64) -> f64, x: f64) -> f64 {
+        let h = 1e-6 * x.abs().max(1.0);
+        (f(x + h) - f(x - h)) / (2.0 * h)
+    }
+
+    #[test]
+    fn unary_rules_match_difference_quotients() {
+        type Rule = fn(f64) -> (f64, f64);
+        let cases: &[(&str, Rule, fn(f64) -> f64, &[f64])] = &[
+            ("exp", exp, f64::exp, &[-2.0, 0.3, 1.5]),
+            ("exp2", exp2, f64::exp2, &[-2.0, 0.3, 1.5]),
+            ("exp_m1", exp_m1, f64::exp_m1, &[-2.0, 1e-3, 1.5]),
+            ("ln", ln, f64::ln, &[0.2, 1.0, 7.0]),
+            ("log2", log2, f64::log2, &[0.2, 1.0, 7.0]),
+            ("log10", log10, f64::log10, &[0.2, 1.0, 7.0]),
+            ("ln_1p", ln_1p, f64::ln_1p, &[-0.5, 1e-3, 7.0]),
+            ("sqrt", sqrt, f64::sqrt, &[0.2, 1.0, 7.0]),
+            ("cbrt", cbrt, f64::cbrt, &[-3.0, 0.2, 7.0]),
+            ("recip", recip, f64::recip, &[-3.0, 0.2, 7.0]),
+            ("sin", sin, f64::sin, &[-3.0, 0.2, 7.0]),
+            ("cos", cos, f64::cos, &[-3.0, 0.2, 7.0]),
+            ("tan", tan, f64::tan, &[-1.0, 0.2, 1.2]),
+            ("asin", asin, f64::asin, &[-0.8, 0.2, 0.9]),
+            ("acos", acos, f64::acos, &[-0.8, 0.2, 0.9]),
+            ("atan", atan, f64::atan, &[-3.0, 0.2, 7.0]),
+            ("sinh", sinh, f64::sinh, &[-3.0, 0.2, 2.0]),
+            ("cosh", cosh, f64::cosh, &[-3.0, 0.2, 2.0]),
+            ("tanh", tanh, f64::tanh, &[-3.0, 0.2, 2.0]),
+            ("asinh", asinh, f64::asinh, &[-3.0, 0.2, 2.0]),
+            ("acosh", acosh, f64::acosh, &[1.5, 2.0, 9.0]),
+            ("atanh", atanh, f64::atanh, &[-0.8, 0.2, 0.9]),
+            ("abs", abs, f64::abs, &[-3.0, 0.2, 2.0]),
+            ("sigmoid", sigmoid, |x| 1.0 / (1.0 + (-x).exp()), &[-3.0, 0.2, 2.0]),
+            ("relu", relu, |x| x.max(0.0), &[-3.0, 0.2, 2.0]),
+        ];
+        for (name, rule, plain, points) in cases {
+            for &x in *points {
+                let (v, d) = rule(x);
+                assert!((v - plain(x)).abs() <= 1e-15 * v.abs().max(1.0), "{name} value at {x}");
+                let n = numeric(plain, x);
+                assert!((d - n).abs() <= 1e-6 * n.abs().max(1.0), "{name}'({x}) = {d}, numeric {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn conventions_at_kinks_follow_pytorch() {
+        assert_eq!(relu(0.0), (0.0, 0.0));
+        assert_eq!(abs(0.0), (0.0, 0.0));
+        assert_eq!(abs(-0.0_f64).1, 0.0);
+        assert_eq!(powi(0.0, 0), (1.0, 0.0));
+        assert_eq!(powf(0.0, 0.0), (1.0, 0.0));
+        assert_eq!(pow(0.0, 2.0), (0.0, 0.0, 0.0));
+        assert!(relu(f64::NAN).1.is_nan());
+    }
+
+    #[test]
+    fn sigmoid_is_stable_far_from_zero() {
+        let (s, d) = sigmoid(-800.0_f64);
+        assert_eq!((s, d), (0.0, 0.0));
+        let (s, d) = sigmoid(800.0_f64);
+        assert_eq!((s, d), (1.0, 0.0));
+    }
+
+    #[test]
+    fn binary_rules_match_difference_quotients() {
+        type Rule = fn(f64, f64) -> (f64, f64, f64);
+        let cases: &[(&str, Rule, fn(f64, f64) -> f64)] = &[
+            ("mul", mul, |a, b| a * b),
+            ("div", div, |a, b| a / b),
+            ("pow", pow, f64::powf),
+            ("atan2", atan2, f64::atan2),
+            ("hypot", hypot, f64::hypot),
+        ];
+        for (name, rule, plain) in cases {
+            for &(a, b) in &[(0.7, 1.3), (2.5, -0.4), (1.9, 3.0)] {
+                let (v, da, db) = rule(a, b);
+                assert_eq!(v, plain(a, b), "{name} value");
+                let na = numeric(|a| plain(a, b), a);
+                let nb = numeric(|b| plain(a, b), b);
+                assert!((da - na).abs() <= 1e-6 * na.abs().max(1.0), "{name} d/da at ({a},{b})");
+                assert!((db - nb).abs() <= 1e-6 * nb.abs().max(1.0), "{name} d/db at ({a},{b})");
+            }
+        }
+    }
+}
