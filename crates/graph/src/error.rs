@@ -1,0 +1,95 @@
+//! Errors of recording and reading graphs.
+
+use crate::Shape;
+
+/// What went wrong while building or reading a graph. Every message says what to do.
+///
+/// A failed operation leaves the graph exactly as it was.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Two shapes that cannot be combined.
+    #[error(
+        "{op}: shapes {left} and {right} do not match; elementwise ops need equal shapes or a \
+         scalar on one side, dot needs two vectors of one length, matmul needs [m, k] @ [k, n]"
+    )]
+    ShapeMismatch {
+        /// The op's method name.
+        op: &'static str,
+        /// Shape of the left input.
+        left: Shape,
+        /// Shape of the right input.
+        right: Shape,
+    },
+    /// An op was given the wrong number of inputs.
+    #[error("{op} takes {expected} input(s), got {got}")]
+    Arity {
+        /// The op's method name.
+        op: &'static str,
+        /// Inputs it takes.
+        expected: usize,
+        /// Inputs given.
+        got: usize,
+    },
+    /// Data whose length does not fit the shape it was given.
+    #[error("shape {shape} holds {expected} element(s), but {got} were given; pass exactly {expected}")]
+    DataLength {
+        /// The requested shape.
+        shape: Shape,
+        /// Elements the shape holds.
+        expected: usize,
+        /// Elements given.
+        got: usize,
+    },
+    /// A node handle or id from a different graph.
+    #[error(
+        "this node belongs to graph #{found}, not to graph #{expected}: values from different \
+         graphs cannot be combined; build the whole computation on one graph"
+    )]
+    ForeignNode {
+        /// The graph that was asked.
+        expected: u64,
+        /// The graph the node belongs to.
+        found: u64,
+    },
+    /// A node id past the end of the graph.
+    #[error("node {index} does not exist: the graph has {len} node(s)")]
+    NoSuchNode {
+        /// The index asked for.
+        index: u32,
+        /// Number of nodes in the graph.
+        len: usize,
+    },
+    /// The graph cannot hold more nodes or values.
+    #[error(
+        "the graph is full: {what} would exceed {limit}; split the computation or freeze and \
+         start a new graph"
+    )]
+    CapacityExceeded {
+        /// What ran out (node ids or value storage).
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+    },
+    /// `requires_grad` changed on a computed node.
+    #[error(
+        "requires_grad can only be switched off on a leaf; this node was computed by {grad_fn}. \
+         Use detach() to get a leaf without history"
+    )]
+    NotALeaf {
+        /// The grad_fn of the node.
+        grad_fn: &'static str,
+    },
+    /// A gradient was asked of something that does not require grad.
+    #[error(
+        "{what} needs a tensor that requires grad, and this one does not: no leaf it depends on \
+         requires grad. Call requires_grad_() on the leaves before computing with them"
+    )]
+    NotTracked {
+        /// What was asked.
+        what: &'static str,
+    },
+    /// An argument outside what the function accepts.
+    #[error("{0}")]
+    InvalidArgument(String),
+}

@@ -1,0 +1,293 @@
+//! `Graph`, the tape being recorded, and `FrozenGraph`, a finished tape many threads can sweep.
+
+use core::cell::{Ref, RefCell};
+use std::collections::HashMap;
+
+use crate::arena::{Arena, NodeId};
+use crate::op::{BinaryOp, Op};
+use crate::{Error, Shape, Tensor, Value, Var};
+
+/// A graph being recorded: the arena of nodes, and the gradients stored on its tensors.
+///
+/// Tensors and variables are `Copy` handles that borrow the graph, so they cannot outlive
+/// it or be mixed with another graph's without an error. Recording is eager: each op is
+/// evaluated when it is recorded, as in PyTorch. A graph is `Send` but not `Sync`; call
+/// [`freeze`](Graph::freeze) for an immutable graph that threads can share.
+///
+/// ```
+/// use slope_graph::Graph;
+///
+/// let g = Graph::new();
+/// let x = g.scalar(2.0).requires_grad_();
+/// let y = x.powi(2) + 2.0 * x + 1.0;
+/// assert_eq!(y.item().unwrap(), 9.0);
+/// assert_eq!(y.grad_fn().unwrap().name(), "AddBackward0");
+/// ```
+#[derive(Debug, Default)]
+pub struct Graph {
+    arena: RefCell<Arena>,
+    grads: RefCell<HashMap<u32, Vec<f64>>>,
+}
+
+impl Graph {
+    /// An empty graph.
+    pub fn new() -> Graph {
+        Graph::default()
+    }
+
+    /// The unique id of this graph (node ids carry it).
+    pub fn id(&self) -> u64 {
+        self.arena.borrow().id()
+    }
+
+    /// Number of recorded nodes.
+    pub fn len(&self) -> usize {
+        self.arena.borrow().len()
+    }
+
+    /// True when nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.arena.borrow().is_empty()
+    }
+
+    /// Read access to the recorded nodes, for sweeps and inspection.
+    ///
+    /// # Panics
+    /// If called while the graph is recording (it never is between calls to its methods).
+    pub fn arena(&self) -> Ref<'_, Arena> {
+        self.arena.borrow()
+    }
+
+    /// Bytes held by the arena's node and value buffers.
+    pub fn memory_bytes(&self) -> usize {
+        self.arena.borrow().memory_bytes()
+    }
+
+    /// Finishes recording: an immutable graph that is `Send + Sync`, swept by id.
+    /// Stored gradients are dropped with the handles.
+    pub fn freeze(self) -> FrozenGraph {
+        FrozenGraph { arena: self.arena.into_inner() }
+    }
+
+    fn tensor(&self, index: u32) -> Tensor<'_> {
+        Tensor::new(self, index)
+    }
+
+    /// A leaf of the given shape and row-major data; an error if the lengths differ or the
+    /// size is beyond what a graph holds.
+    pub fn try_tensor(&self, shape: Shape, data: &[f64]) -> Result<Tensor<'_>, Error> {
+        let index = self.arena.borrow_mut().push_leaf(shape, data, false)?;
+        Ok(self.tensor(index))
+    }
+
+    fn filled(&self, shape: Shape, x: f64) -> Result<Tensor<'_>, Error> {
+        let mut arena = self.arena.borrow_mut();
+        arena.prepare(shape)?;
+        let index = arena.push_leaf_with(shape, false, |v| v.resize(v.len() + shape.len(), x));
+        Ok(self.tensor(index))
+    }
+
+    fn expect<T>(result: Result<T, Error>) -> T {
+        result.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A scalar leaf (shape `[]`), like `torch.tensor(2.0)`.
+    ///
+    /// # Panics
+    /// Only if the graph is full (more than `u32::MAX` nodes or values).
+    pub fn scalar(&self, x: f64) -> Tensor<'_> {
+        Graph::expect(self.try_tensor(Shape::Scalar, &[x]))
+    }
+
+    /// A vector leaf, like `torch.tensor([..])`.
+    ///
+    /// # Panics
+    /// Only if the graph is full.
+    pub fn vector(&self, data: &[f64]) -> Tensor<'_> {
+        Graph::expect(self.try_tensor(Shape::Vector(data.len()), data))
+    }
+
+    /// A `rows x cols` matrix leaf from row-major data.
+    pub fn matrix(&self, rows: usize, cols: usize, data: &[f64]) -> Result<Tensor<'_>, Error> {
+        self.try_tensor(Shape::Matrix(rows, cols), data)
+    }
+
+    /// A matrix leaf from an nalgebra matrix.
+    ///
+    /// # Panics
+    /// Only if the graph is full.
+    pub fn from_dmatrix(&self, m: &nalgebra::DMatrix<f64>) -> Tensor<'_> {
+        let row_major: Vec<f64> = m.transpose().as_slice().to_vec();
+        Graph::expect(self.try_tensor(Shape::Matrix(m.nrows(), m.ncols()), &row_major))
+    }
+
+    /// A vector leaf from an nalgebra vector.
+    ///
+    /// # Panics
+    /// Only if the graph is full.
+    pub fn from_dvector(&self, v: &nalgebra::DVector<f64>) -> Tensor<'_> {
+        self.vector(v.as_slice())
+    }
+
+    /// `steps` evenly spaced values from `start` to `end` inclusive, like `torch.linspace`
+    /// (symmetric, so both ends are exact).
+    pub fn linspace(&self, start: f64, end: f64, steps: usize) -> Result<Tensor<'_>, Error> {
+        let shape = Shape::Vector(steps);
+        let mut arena = self.arena.borrow_mut();
+        arena.prepare(shape)?;
+        let step = if steps > 1 { (end - start) / (steps - 1) as f64 } else { 0.0 };
+        let half = steps / 2;
+        let index = arena.push_leaf_with(shape, false, |v| {
+            v.extend((0..steps).map(|i| {
+                if i < half {
+                    start + step * i as f64
+                } else {
+                    end - step * (steps - 1 - i) as f64
+                }
+            }))
+        });
+        Ok(self.tensor(index))
+    }
+
+    /// A leaf of zeros.
+    pub fn zeros(&self, shape: Shape) -> Result<Tensor<'_>, Error> {
+        self.filled(shape, 0.0)
+    }
+
+    /// A leaf of ones.
+    pub fn ones(&self, shape: Shape) -> Result<Tensor<'_>, Error> {
+        self.filled(shape, 1.0)
+    }
+
+    /// A leaf with every element `x`.
+    pub fn full(&self, shape: Shape, x: f64) -> Result<Tensor<'_>, Error> {
+        self.filled(shape, x)
+    }
+
+    /// A scalar variable that requires grad, for code written over `num_traits::Float`.
+    ///
+    /// # Panics
+    /// Only if the graph is full.
+    pub fn var(&self, x: f64) -> Var<'_> {
+        let index = Graph::expect(self.arena.borrow_mut().push_leaf(Shape::Scalar, &[x], true));
+        Var::on_graph(x, self, index)
+    }
+
+    /// One variable per element of `xs`.
+    pub fn vars(&self, xs: &[f64]) -> Vec<Var<'_>> {
+        xs.iter().map(|&x| self.var(x)).collect()
+    }
+
+    pub(crate) fn check(&self, t: &Tensor<'_>) -> Result<u32, Error> {
+        if core::ptr::eq(t.graph(), self) {
+            Ok(t.index())
+        } else {
+            Err(Error::ForeignNode { expected: self.id(), found: t.graph().id() })
+        }
+    }
+
+    /// Records `op` on `inputs`: the one fallible entry point behind every tensor method
+    /// and operator.
+    pub fn try_record(&self, op: Op, inputs: &[Tensor<'_>]) -> Result<Tensor<'_>, Error> {
+        let mut indices = [0_u32; 2];
+        if inputs.len() > indices.len() {
+            return Err(Error::Arity { op: op.name(), expected: op.arity(), got: inputs.len() });
+        }
+        for (slot, t) in indices.iter_mut().zip(inputs) {
+            *slot = self.check(t)?;
+        }
+        let index = self.arena.borrow_mut().record(op, &indices[..inputs.len()])?;
+        Ok(self.tensor(index))
+    }
+
+    /// Records a binary op between a node and a scalar constant, atomically: the constant
+    /// becomes a leaf only if the op is recorded too.
+    pub(crate) fn record_with_constant(&self, op: BinaryOp, node: u32, constant: f64, constant_left: bool) -> Result<u32, Error> {
+        let mut arena = self.arena.borrow_mut();
+        let shape = arena.shape(node);
+        // Room for the constant and the result, checked before either is written.
+        arena.reserve(2, shape.len().saturating_add(1))?;
+        let c = arena.push_leaf(Shape::Scalar, &[constant], false)?;
+        let inputs = if constant_left { [c, node] } else { [node, c] };
+        arena.record(Op::Binary(op), &inputs)
+    }
+
+    /// Records a scalar op and returns the new node with its value.
+    pub(crate) fn record_scalar(&self, op: Op, inputs: &[u32]) -> Result<(u32, f64), Error> {
+        let mut arena = self.arena.borrow_mut();
+        let index = arena.record(op, inputs)?;
+        Ok((index, arena.value(index)[0]))
+    }
+
+    pub(crate) fn record_scalar_with_constant(&self, op: BinaryOp, node: u32, constant: f64, constant_left: bool) -> Result<(u32, f64), Error> {
+        let index = self.record_with_constant(op, node, constant, constant_left)?;
+        Ok((index, self.arena.borrow().value(index)[0]))
+    }
+
+    pub(crate) fn set_flag(&self, index: u32, retain: bool, on: bool) {
+        self.arena.borrow_mut().set_flag(index, retain, on);
+    }
+
+    pub(crate) fn push_detached(&self, index: u32) -> Result<u32, Error> {
+        let mut arena = self.arena.borrow_mut();
+        let shape = arena.shape(index);
+        arena.prepare(shape)?;
+        let range = arena.value_range(index);
+        Ok(arena.push_leaf_with(shape, false, |v| v.extend_from_within(range)))
+    }
+
+    /// The gradient stored on a node by `backward`, if any.
+    pub fn stored_grad(&self, id: NodeId) -> Result<Option<Value>, Error> {
+        let index = self.arena.borrow().resolve(id)?;
+        let shape = self.arena.borrow().shape(index);
+        Ok(self.grads.borrow().get(&index).map(|g| Value::from_parts(shape, g.clone())))
+    }
+
+    /// Adds `grad` to the gradient stored on a node (what `backward` does for leaves that
+    /// require grad and for nodes that retain their grad).
+    pub fn accumulate_grad(&self, id: NodeId, grad: &[f64]) -> Result<(), Error> {
+        let index = self.arena.borrow().resolve(id)?;
+        let shape = self.arena.borrow().shape(index);
+        if grad.len() != shape.len() {
+            return Err(Error::DataLength { shape, expected: shape.len(), got: grad.len() });
+        }
+        let mut grads = self.grads.borrow_mut();
+        match grads.get_mut(&index) {
+            Some(stored) => stored.iter_mut().zip(grad).for_each(|(s, g)| *s += g),
+            None => {
+                grads.insert(index, grad.to_vec());
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets the stored gradient of one node (PyTorch's `x.grad = None`).
+    pub(crate) fn clear_grad(&self, index: u32) {
+        self.grads.borrow_mut().remove(&index);
+    }
+
+    /// Forgets every stored gradient (PyTorch's `optimizer.zero_grad()`).
+    pub fn zero_grad(&self) {
+        self.grads.borrow_mut().clear();
+    }
+}
+
+/// A finished, immutable graph: `Send + Sync`, so many threads can sweep it at once with
+/// their own gradient buffers. Nodes are named by [`NodeId`], checked on every lookup.
+#[derive(Clone, Debug)]
+pub struct FrozenGraph {
+    arena: Arena,
+}
+
+impl FrozenGraph {
+    /// The recorded nodes.
+    pub fn arena(&self) -> &Arena {
+        &self.arena
+    }
+
+    /// The value of a node.
+    pub fn value(&self, id: NodeId) -> Result<Value, Error> {
+        let index = self.arena.resolve(id)?;
+        Ok(Value::from_parts(self.arena.shape(index), self.arena.value(index).to_vec()))
+    }
+}

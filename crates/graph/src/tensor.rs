@@ -1,0 +1,383 @@
+//! `Tensor`: a handle to a node of a [`Graph`], with PyTorch's names and semantics.
+
+use core::fmt;
+use core::ops::{Add, Div, Mul, Neg, Sub};
+
+use crate::arena::NodeId;
+use crate::op::{BinaryOp, Op, StructuralOp, UnaryOp};
+use crate::{Error, Graph, Shape, Value};
+
+/// A node of a [`Graph`]: a scalar, vector or matrix, recorded eagerly.
+///
+/// `Tensor` is `Copy` (a graph reference and an index). Methods mirror PyTorch's:
+/// `requires_grad_`, `is_leaf`, `grad_fn`, `grad`, `retain_grad`, `detach`, `item`.
+/// Gradients come from `backward` in `slope-reverse` (re-exported by the `slope` crate).
+///
+/// Operators (`+ - * /`, unary `-`) work between tensors and with `f64` on either side;
+/// a scalar broadcasts against a tensor.
+///
+/// # Panics
+/// Operators and the infallible methods panic when shapes do not fit (the message names
+/// both shapes) or when the graph is full. Each has a `try_` form that returns the same
+/// error as a `Result` instead.
+///
+/// ```
+/// use slope_graph::{Graph, Shape};
+///
+/// let g = Graph::new();
+/// let x = g.linspace(-10.0, 10.0, 10).unwrap().requires_grad_();
+/// let y = (x * x).sum();
+/// assert_eq!(y.shape(), Shape::Scalar);
+/// assert!((y.item().unwrap() - 407.4074).abs() < 1e-4);
+/// assert!(x.try_add(g.vector(&[1.0, 2.0])).is_err());
+/// ```
+#[derive(Clone, Copy)]
+pub struct Tensor<'g> {
+    graph: &'g Graph,
+    index: u32,
+}
+
+/// The op that computed a tensor, named as PyTorch names its backward node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GradFn(pub Op);
+
+impl GradFn {
+    /// PyTorch's name, such as `"PowBackward0"`.
+    pub fn name(self) -> &'static str {
+        self.0.grad_fn_name()
+    }
+}
+
+impl fmt::Display for GradFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{}>", self.name())
+    }
+}
+
+fn expect<T>(result: Result<T, Error>) -> T {
+    result.unwrap_or_else(|e| panic!("{e}"))
+}
+
+impl<'g> Tensor<'g> {
+    pub(crate) fn new(graph: &'g Graph, index: u32) -> Tensor<'g> {
+        Tensor { graph, index }
+    }
+
+    /// The graph this tensor belongs to.
+    pub fn graph(&self) -> &'g Graph {
+        self.graph
+    }
+
+    pub(crate) fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// The node's id, valid after the graph is frozen.
+    pub fn id(&self) -> NodeId {
+        self.graph.arena().node_id(self.index)
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> Shape {
+        self.graph.arena().shape(self.index)
+    }
+
+    /// The value (PyTorch's `.data`), copied out.
+    pub fn value(&self) -> Value {
+        let arena = self.graph.arena();
+        Value::from_parts(arena.shape(self.index), arena.value(self.index).to_vec())
+    }
+
+    /// The elements, row-major.
+    pub fn to_vec(&self) -> Vec<f64> {
+        self.graph.arena().value(self.index).to_vec()
+    }
+
+    /// The number of a one-element tensor (PyTorch's `item()`).
+    pub fn item(&self) -> Result<f64, Error> {
+        let arena = self.graph.arena();
+        match arena.value(self.index) {
+            [x] => Ok(*x),
+            _ => Err(Error::InvalidArgument(format!(
+                "item() needs a tensor with one element, this one has shape {}; reduce it first, \
+                 e.g. with sum(), or read it with value()",
+                arena.shape(self.index)
+            ))),
+        }
+    }
+
+    /// Whether gradients flow to this tensor.
+    pub fn requires_grad(&self) -> bool {
+        self.graph.arena().requires_grad(self.index)
+    }
+
+    /// Marks a leaf as requiring grad and returns it (PyTorch's `requires_grad_()`).
+    /// Ops recorded from now on track it; on a computed tensor, which already requires
+    /// grad, it changes nothing.
+    pub fn requires_grad_(self) -> Tensor<'g> {
+        if self.is_leaf() {
+            self.graph.set_flag(self.index, false, true);
+        }
+        self
+    }
+
+    /// Sets `requires_grad` (PyTorch's `requires_grad_(flag)`); only leaves can be switched off.
+    pub fn set_requires_grad(self, on: bool) -> Result<Tensor<'g>, Error> {
+        if let Some(grad_fn) = self.grad_fn() {
+            if !on {
+                return Err(Error::NotALeaf { grad_fn: grad_fn.name() });
+            }
+            return Ok(self);
+        }
+        self.graph.set_flag(self.index, false, on);
+        Ok(self)
+    }
+
+    /// A leaf: made by a constructor or `detach`, or computed only from tensors that do
+    /// not require grad.
+    pub fn is_leaf(&self) -> bool {
+        self.graph.arena().is_leaf(self.index)
+    }
+
+    /// The op that computed this tensor; `None` for a leaf.
+    pub fn grad_fn(&self) -> Option<GradFn> {
+        self.graph.arena().op(self.index).map(GradFn)
+    }
+
+    /// The gradient accumulated by `backward`: on leaves that require grad, and on other
+    /// tensors only after [`retain_grad`](Tensor::retain_grad). `None` before any backward.
+    pub fn grad(&self) -> Option<Value> {
+        self.graph.stored_grad(self.id()).ok().flatten()
+    }
+
+    /// Keeps this non-leaf's gradient after `backward` (a no-op on leaves, as in PyTorch).
+    pub fn retain_grad(&self) -> Result<(), Error> {
+        if !self.requires_grad() {
+            return Err(Error::NotTracked { what: "retain_grad()" });
+        }
+        if !self.is_leaf() {
+            self.graph.set_flag(self.index, true, true);
+        }
+        Ok(())
+    }
+
+    /// Whether this tensor keeps its gradient although it is not a leaf.
+    pub fn retains_grad(&self) -> bool {
+        self.graph.arena().retains_grad(self.index)
+    }
+
+    /// Forgets the stored gradient (PyTorch's `x.grad = None`).
+    pub fn zero_grad(&self) {
+        self.graph.clear_grad(self.index);
+    }
+
+    /// A new leaf with the same value and no history; it does not require grad.
+    /// (PyTorch shares storage; slope copies the value.)
+    pub fn detach(&self) -> Tensor<'g> {
+        Tensor::new(self.graph, expect(self.graph.push_detached(self.index)))
+    }
+
+    /// Records `op` with this tensor as the first input.
+    pub fn try_op(self, op: Op, others: &[Tensor<'g>]) -> Result<Tensor<'g>, Error> {
+        match others {
+            [] => self.graph.try_record(op, &[self]),
+            [b] => self.graph.try_record(op, &[self, *b]),
+            _ => Err(Error::Arity { op: op.name(), expected: op.arity(), got: 1 + others.len() }),
+        }
+    }
+
+    /// Applies an elementwise function.
+    ///
+    /// # Panics
+    /// Only if the graph is full.
+    pub fn apply(self, op: UnaryOp) -> Tensor<'g> {
+        expect(self.try_op(Op::Unary(op), &[]))
+    }
+
+    /// An elementwise binary op with another tensor; a scalar broadcasts.
+    pub fn try_binary(self, op: BinaryOp, rhs: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+        self.try_op(Op::Binary(op), &[rhs])
+    }
+
+    /// An elementwise binary op with a constant, which is never differentiated.
+    pub fn try_binary_scalar(self, op: BinaryOp, rhs: f64) -> Result<Tensor<'g>, Error> {
+        let index = self.graph.record_with_constant(op, self.index, rhs, false)?;
+        Ok(Tensor::new(self.graph, index))
+    }
+
+    fn scalar_binary(self, op: BinaryOp, x: f64, constant_left: bool) -> Tensor<'g> {
+        Tensor::new(self.graph, expect(self.graph.record_with_constant(op, self.index, x, constant_left)))
+    }
+
+    /// `self + rhs`, elementwise.
+    pub fn try_add(self, rhs: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+        self.try_binary(BinaryOp::Add, rhs)
+    }
+
+    /// `self - rhs`, elementwise.
+    pub fn try_sub(self, rhs: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+        self.try_binary(BinaryOp::Sub, rhs)
+    }
+
+    /// `self * rhs`, elementwise.
+    pub fn try_mul(self, rhs: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+        self.try_binary(BinaryOp::Mul, rhs)
+    }
+
+    /// `self / rhs`, elementwise.
+    pub fn try_div(self, rhs: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+        self.try_binary(BinaryOp::Div, rhs)
+    }
+
+    /// `self ** exponent`, differentiating both (PyTorch's `PowBackward1`).
+    pub fn try_pow(self, exponent: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+        self.try_binary(BinaryOp::Pow, exponent)
+    }
+
+    /// `self ** exponent`, differentiating both.
+    ///
+    /// # Panics
+    /// If the shapes do not broadcast; see [`try_pow`](Tensor::try_pow).
+    pub fn pow(self, exponent: Tensor<'g>) -> Tensor<'g> {
+        expect(self.try_pow(exponent))
+    }
+
+    /// `self ** n` for an integer constant, as `x ** 2` in PyTorch (`PowBackward0`).
+    pub fn powi(self, n: i32) -> Tensor<'g> {
+        self.scalar_binary(BinaryOp::PowI, f64::from(n), false)
+    }
+
+    /// `self ** c` for a real constant.
+    pub fn powf(self, c: f64) -> Tensor<'g> {
+        self.scalar_binary(BinaryOp::PowF, c, false)
+    }
+
+    /// Sum of all elements (PyTorch's `torch.sum(x)`).
+    pub fn sum(self) -> Tensor<'g> {
+        expect(self.try_op(Op::Structural(StructuralOp::Sum), &[]))
+    }
+
+    /// Mean of all elements.
+    pub fn mean(self) -> Tensor<'g> {
+        expect(self.try_op(Op::Structural(StructuralOp::Mean), &[]))
+    }
+
+    /// Inner product of two vectors of one length.
+    pub fn try_dot(self, rhs: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+        self.try_op(Op::Structural(StructuralOp::Dot), &[rhs])
+    }
+
+    /// Inner product.
+    ///
+    /// # Panics
+    /// Unless both are vectors of one length; see [`try_dot`](Tensor::try_dot).
+    pub fn dot(self, rhs: Tensor<'g>) -> Tensor<'g> {
+        expect(self.try_dot(rhs))
+    }
+
+    /// Matrix product: `[m,k]@[k,n]`, `[m,k]@[k]`, `[k]@[k,n]` or `[k]@[k]`.
+    pub fn try_matmul(self, rhs: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+        self.try_op(Op::Structural(StructuralOp::Matmul), &[rhs])
+    }
+
+    /// Matrix product.
+    ///
+    /// # Panics
+    /// If the inner dimensions differ; see [`try_matmul`](Tensor::try_matmul).
+    pub fn matmul(self, rhs: Tensor<'g>) -> Tensor<'g> {
+        expect(self.try_matmul(rhs))
+    }
+
+    /// Transpose of a matrix; vectors and scalars are returned unchanged in value
+    /// (PyTorch's `t()`).
+    pub fn t(self) -> Tensor<'g> {
+        expect(self.try_op(Op::Structural(StructuralOp::Transpose), &[]))
+    }
+
+    /// Elementwise `atan2(self, x)`.
+    pub fn try_atan2(self, x: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+        self.try_binary(BinaryOp::Atan2, x)
+    }
+
+    /// Elementwise `sqrt(self² + other²)`.
+    pub fn try_hypot(self, other: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+        self.try_binary(BinaryOp::Hypot, other)
+    }
+
+    /// Elementwise remainder of truncated division, `torch.fmod`.
+    pub fn try_fmod(self, other: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+        self.try_binary(BinaryOp::Rem, other)
+    }
+}
+
+macro_rules! unary_methods {
+    ($($name:ident => $op:ident),* $(,)?) => {
+        impl<'g> Tensor<'g> {
+            $(
+                #[doc = concat!("Elementwise `", stringify!($name), "`.")]
+                pub fn $name(self) -> Tensor<'g> {
+                    self.apply(UnaryOp::$op)
+                }
+            )*
+        }
+    };
+}
+
+unary_methods!(
+    exp => Exp, exp2 => Exp2, expm1 => ExpM1, log => Log, log2 => Log2, log10 => Log10,
+    log1p => Log1p, sqrt => Sqrt, cbrt => Cbrt, reciprocal => Recip, sin => Sin, cos => Cos,
+    tan => Tan, asin => Asin, acos => Acos, atan => Atan, sinh => Sinh, cosh => Cosh,
+    tanh => Tanh, asinh => Asinh, acosh => Acosh, atanh => Atanh, sigmoid => Sigmoid,
+    relu => Relu, abs => Abs,
+);
+
+impl<'g> Neg for Tensor<'g> {
+    type Output = Tensor<'g>;
+    fn neg(self) -> Tensor<'g> {
+        self.apply(UnaryOp::Neg)
+    }
+}
+
+macro_rules! binary_operators {
+    ($($Trait:ident $method:ident $op:ident),*) => {$(
+        impl<'g> $Trait for Tensor<'g> {
+            type Output = Tensor<'g>;
+            /// # Panics
+            /// If the shapes do not broadcast, or the tensors belong to different graphs.
+            fn $method(self, rhs: Tensor<'g>) -> Tensor<'g> {
+                expect(self.try_binary(BinaryOp::$op, rhs))
+            }
+        }
+        impl<'g> $Trait<f64> for Tensor<'g> {
+            type Output = Tensor<'g>;
+            fn $method(self, rhs: f64) -> Tensor<'g> {
+                self.scalar_binary(BinaryOp::$op, rhs, false)
+            }
+        }
+        impl<'g> $Trait<Tensor<'g>> for f64 {
+            type Output = Tensor<'g>;
+            fn $method(self, rhs: Tensor<'g>) -> Tensor<'g> {
+                rhs.scalar_binary(BinaryOp::$op, self, true)
+            }
+        }
+    )*};
+}
+binary_operators!(Add add Add, Sub sub Sub, Mul mul Mul, Div div Div);
+
+impl fmt::Display for Tensor<'_> {
+    /// As PyTorch prints: `tensor(2., requires_grad=True)`, `tensor(9., grad_fn=<AddBackward0>)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let suffix = match self.grad_fn() {
+            Some(grad_fn) => format!(", grad_fn={grad_fn}"),
+            None if self.requires_grad() => ", requires_grad=True".to_string(),
+            None => String::new(),
+        };
+        f.write_str(&self.value().format_with(&suffix))
+    }
+}
+
+impl fmt::Debug for Tensor<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tensor(graph #{}, node {}) = {}", self.graph.id(), self.index, self)
+    }
+}

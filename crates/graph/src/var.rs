@@ -1,0 +1,373 @@
+//! `Var`: a scalar that implements `num_traits::Float`, recorded on a [`Graph`].
+
+use core::cmp::Ordering;
+use core::fmt;
+use core::iter::{Product, Sum};
+use core::num::FpCategory;
+use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Rem, RemAssign, Sub, SubAssign};
+
+use num_traits::{Float, FromPrimitive, Num, NumCast, One, ToPrimitive, Zero};
+
+use crate::arena::NodeId;
+use crate::op::{BinaryOp, Op, UnaryOp};
+use crate::Graph;
+
+/// A scalar for code written once over `T: num_traits::Float`: run it on `Var` and the
+/// operations are recorded on a [`Graph`] for reverse mode.
+///
+/// A `Var` is either a variable on a graph (from [`Graph::var`] or computed from one) or a
+/// constant with no graph at all, which is what `T::one()`, `T::from(100.0)` and
+/// `T::zero()` produce; constants are never differentiated. The value is kept in the
+/// `Var` itself, so reading it touches no graph. Comparisons look at values only, so
+/// code branches exactly as it does on `f64`.
+///
+/// # Panics
+/// Arithmetic between variables of two different graphs panics (the message names both
+/// graphs), as does recording on a full graph: `Float`'s signatures leave no room for a
+/// `Result`. The `gradient` helpers of `slope-reverse` build one graph per call, so
+/// neither can happen through them.
+///
+/// ```
+/// use num_traits::Float;
+/// use slope_graph::Graph;
+///
+/// fn rosenbrock<T: Float>(x: &[T]) -> T {
+///     let hundred = T::from(100.0).unwrap();
+///     x.windows(2)
+///         .map(|w| hundred * (w[1] - w[0] * w[0]).powi(2) + (T::one() - w[0]).powi(2))
+///         .fold(T::zero(), |a, b| a + b)
+/// }
+///
+/// let g = Graph::new();
+/// let x = g.vars(&[1.0, 2.0]);
+/// let y = rosenbrock(&x);
+/// assert_eq!(y.value(), 100.0);
+/// assert_eq!(rosenbrock(&[1.0, 2.0]), 100.0);
+/// ```
+#[derive(Clone, Copy)]
+pub struct Var<'g> {
+    value: f64,
+    node: Option<(&'g Graph, u32)>,
+}
+
+impl<'g> Var<'g> {
+    /// A constant: belongs to no graph and is never differentiated.
+    pub const fn constant(value: f64) -> Var<'static> {
+        Var { value, node: None }
+    }
+
+    pub(crate) fn on_graph(value: f64, graph: &'g Graph, index: u32) -> Var<'g> {
+        Var { value, node: Some((graph, index)) }
+    }
+
+    /// The value.
+    pub fn value(self) -> f64 {
+        self.value
+    }
+
+    /// The node's id, or `None` for a constant.
+    pub fn id(self) -> Option<NodeId> {
+        self.node.map(|(g, i)| g.arena().node_id(i))
+    }
+
+    /// The graph this variable is recorded on, or `None` for a constant.
+    pub fn graph(self) -> Option<&'g Graph> {
+        self.node.map(|(g, _)| g)
+    }
+
+    fn lift(value: f64) -> Var<'g> {
+        Var { value, node: None }
+    }
+
+    fn unary(self, op: UnaryOp) -> Var<'g> {
+        match self.node {
+            None => Var::lift(op.eval(self.value)),
+            Some((g, i)) => {
+                let (index, value) = g.record_scalar(Op::Unary(op), &[i]).unwrap_or_else(|e| panic!("{e}"));
+                Var::on_graph(value, g, index)
+            }
+        }
+    }
+
+    fn binary(self, op: BinaryOp, rhs: Var<'g>) -> Var<'g> {
+        let recorded = match (self.node, rhs.node) {
+            (None, None) => return Var::lift(op.eval(self.value, rhs.value)),
+            (Some((g, a)), None) => (g, g.record_scalar_with_constant(op, a, rhs.value, false)),
+            (None, Some((g, b))) => (g, g.record_scalar_with_constant(op, b, self.value, true)),
+            (Some((g, a)), Some((h, b))) => {
+                if !core::ptr::eq(g, h) {
+                    panic!(
+                        "Var: operands belong to different graphs (#{} and #{}); record the whole \
+                         computation on one graph",
+                        g.id(),
+                        h.id()
+                    );
+                }
+                (g, g.record_scalar(Op::Binary(op), &[a, b]))
+            }
+        };
+        let (g, result) = recorded;
+        let (index, value) = result.unwrap_or_else(|e| panic!("{e}"));
+        Var::on_graph(value, g, index)
+    }
+
+    /// Logistic function.
+    pub fn sigmoid(self) -> Var<'g> {
+        self.unary(UnaryOp::Sigmoid)
+    }
+
+    /// `max(x, 0)`, derivative 0 at 0.
+    pub fn relu(self) -> Var<'g> {
+        self.unary(UnaryOp::Relu)
+    }
+}
+
+impl fmt::Display for Var<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.value, f)
+    }
+}
+
+impl fmt::Debug for Var<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.node {
+            Some((g, i)) => write!(f, "Var({} @ graph #{}, node {})", self.value, g.id(), i),
+            None => write!(f, "Var({}, constant)", self.value),
+        }
+    }
+}
+
+impl PartialEq for Var<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+impl PartialOrd for Var<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        self.value.partial_cmp(&other.value)
+    }
+}
+
+impl<'g> Neg for Var<'g> {
+    type Output = Var<'g>;
+    fn neg(self) -> Var<'g> {
+        self.unary(UnaryOp::Neg)
+    }
+}
+
+macro_rules! operators {
+    ($($Trait:ident $method:ident $Assign:ident $assign:ident $op:ident),*) => {$(
+        impl<'g> $Trait for Var<'g> {
+            type Output = Var<'g>;
+            fn $method(self, rhs: Var<'g>) -> Var<'g> {
+                self.binary(BinaryOp::$op, rhs)
+            }
+        }
+        impl<'g> $Trait<f64> for Var<'g> {
+            type Output = Var<'g>;
+            fn $method(self, rhs: f64) -> Var<'g> {
+                self.binary(BinaryOp::$op, Var::lift(rhs))
+            }
+        }
+        impl<'g> $Trait<Var<'g>> for f64 {
+            type Output = Var<'g>;
+            fn $method(self, rhs: Var<'g>) -> Var<'g> {
+                Var::lift(self).binary(BinaryOp::$op, rhs)
+            }
+        }
+        impl<'g> $Assign for Var<'g> {
+            fn $assign(&mut self, rhs: Var<'g>) {
+                *self = self.binary(BinaryOp::$op, rhs);
+            }
+        }
+        impl<'g> $Assign<f64> for Var<'g> {
+            fn $assign(&mut self, rhs: f64) {
+                *self = self.binary(BinaryOp::$op, Var::lift(rhs));
+            }
+        }
+    )*};
+}
+operators!(
+    Add add AddAssign add_assign Add,
+    Sub sub SubAssign sub_assign Sub,
+    Mul mul MulAssign mul_assign Mul,
+    Div div DivAssign div_assign Div,
+    Rem rem RemAssign rem_assign Rem
+);
+
+impl<'g> Sum for Var<'g> {
+    fn sum<I: Iterator<Item = Var<'g>>>(iter: I) -> Var<'g> {
+        iter.fold(Var::lift(0.0), |a, b| a + b)
+    }
+}
+
+impl<'g> Product for Var<'g> {
+    fn product<I: Iterator<Item = Var<'g>>>(iter: I) -> Var<'g> {
+        iter.fold(Var::lift(1.0), |a, b| a * b)
+    }
+}
+
+impl Zero for Var<'_> {
+    fn zero() -> Self {
+        Var::lift(0.0)
+    }
+    fn is_zero(&self) -> bool {
+        self.value == 0.0
+    }
+}
+
+impl One for Var<'_> {
+    fn one() -> Self {
+        Var::lift(1.0)
+    }
+}
+
+impl Num for Var<'_> {
+    type FromStrRadixErr = num_traits::ParseFloatError;
+    fn from_str_radix(s: &str, radix: u32) -> Result<Self, Self::FromStrRadixErr> {
+        f64::from_str_radix(s, radix).map(Var::lift)
+    }
+}
+
+impl ToPrimitive for Var<'_> {
+    fn to_i64(&self) -> Option<i64> {
+        self.value.to_i64()
+    }
+    fn to_u64(&self) -> Option<u64> {
+        self.value.to_u64()
+    }
+    fn to_f64(&self) -> Option<f64> {
+        Some(self.value)
+    }
+}
+
+impl NumCast for Var<'_> {
+    fn from<N: ToPrimitive>(n: N) -> Option<Self> {
+        n.to_f64().map(Var::lift)
+    }
+}
+
+impl FromPrimitive for Var<'_> {
+    fn from_i64(n: i64) -> Option<Self> {
+        Some(Var::lift(n as f64))
+    }
+    fn from_u64(n: u64) -> Option<Self> {
+        Some(Var::lift(n as f64))
+    }
+    fn from_f64(n: f64) -> Option<Self> {
+        Some(Var::lift(n))
+    }
+}
+
+macro_rules! recorded_unary {
+    ($($name:ident => $op:ident),*) => {$(
+        fn $name(self) -> Self {
+            self.unary(UnaryOp::$op)
+        }
+    )*};
+}
+
+macro_rules! constants {
+    ($($name:ident),*) => {$(
+        fn $name() -> Self {
+            Var::lift(f64::$name())
+        }
+    )*};
+}
+
+macro_rules! predicates {
+    ($($name:ident),*) => {$(
+        fn $name(self) -> bool {
+            self.value.$name()
+        }
+    )*};
+}
+
+macro_rules! piecewise_constant {
+    ($($name:ident),*) => {$(
+        /// Piecewise constant: the result is a constant (derivative 0 wherever it exists).
+        fn $name(self) -> Self {
+            Var::lift(self.value.$name())
+        }
+    )*};
+}
+
+impl Float for Var<'_> {
+    constants!(nan, infinity, neg_infinity, neg_zero, min_value, min_positive_value, max_value, epsilon);
+    predicates!(is_nan, is_infinite, is_finite, is_normal, is_sign_positive, is_sign_negative);
+    piecewise_constant!(floor, ceil, round, trunc, signum);
+    recorded_unary!(
+        exp => Exp, exp2 => Exp2, exp_m1 => ExpM1, ln => Log, log2 => Log2, log10 => Log10,
+        ln_1p => Log1p, sqrt => Sqrt, cbrt => Cbrt, recip => Recip, sin => Sin, cos => Cos,
+        tan => Tan, asin => Asin, acos => Acos, atan => Atan, sinh => Sinh, cosh => Cosh,
+        tanh => Tanh, asinh => Asinh, acosh => Acosh, atanh => Atanh, abs => Abs
+    );
+
+    fn classify(self) -> FpCategory {
+        self.value.classify()
+    }
+
+    /// `x - floor(x)`: derivative 1.
+    fn fract(self) -> Self {
+        self - Var::lift(self.value.floor())
+    }
+
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        self * a + b
+    }
+
+    fn powi(self, n: i32) -> Self {
+        self.binary(BinaryOp::PowI, Var::lift(<f64 as From<i32>>::from(n)))
+    }
+
+    /// `x^n`: with a constant exponent, `powf`; with a variable one, `pow` in both operands.
+    fn powf(self, n: Self) -> Self {
+        let op = if n.node.is_none() { BinaryOp::PowF } else { BinaryOp::Pow };
+        self.binary(op, n)
+    }
+
+    fn log(self, base: Self) -> Self {
+        self.ln() / base.ln()
+    }
+
+    fn max(self, other: Self) -> Self {
+        if other.value.is_nan() || self.value >= other.value {
+            self
+        } else {
+            other
+        }
+    }
+
+    fn min(self, other: Self) -> Self {
+        if other.value.is_nan() || self.value <= other.value {
+            self
+        } else {
+            other
+        }
+    }
+
+    fn abs_sub(self, other: Self) -> Self {
+        if self.value <= other.value {
+            Var::lift(0.0)
+        } else {
+            self - other
+        }
+    }
+
+    fn hypot(self, other: Self) -> Self {
+        self.binary(BinaryOp::Hypot, other)
+    }
+
+    fn atan2(self, other: Self) -> Self {
+        self.binary(BinaryOp::Atan2, other)
+    }
+
+    fn sin_cos(self) -> (Self, Self) {
+        (self.sin(), self.cos())
+    }
+
+    fn integer_decode(self) -> (u64, i16, i8) {
+        self.value.integer_decode()
+    }
+}
