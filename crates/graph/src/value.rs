@@ -145,7 +145,7 @@ fn row(items: &[String], width: usize, indent: usize) -> String {
             }
         }
         if item == "..." {
-            out.push_str(item);
+            out.push_str(" ...");
         } else {
             out.push_str(&format!("{item:>width$}"));
         }
