@@ -54,13 +54,25 @@ impl<T: Float> Dual<T> {
     /// Applies a unary rule `(f(x), f'(x))` from [`rules`] by the chain rule.
     #[inline]
     fn chain(self, (f, df): (T, T)) -> Self {
-        Dual::new(f, df * self.eps)
+        Dual::new(f, scale(df, self.eps))
     }
 
     /// Applies a binary rule `(f, ∂f/∂a, ∂f/∂b)` from [`rules`] by the chain rule.
     #[inline]
     fn chain2(self, other: Self, (f, da, db): (T, T, T)) -> Self {
-        Dual::new(f, da * self.eps + db * other.eps)
+        Dual::new(f, scale(da, self.eps) + scale(db, other.eps))
+    }
+}
+
+/// `derivative · tangent`, where a zero tangent is a structural zero: a constant stays a
+/// constant even where the derivative is infinite or NaN (`sqrt` at 0, `x · y` with
+/// `x = ∞`), as it does in PyTorch's reverse mode.
+#[inline]
+fn scale<T: Float>(derivative: T, tangent: T) -> T {
+    if tangent == T::zero() {
+        T::zero()
+    } else {
+        derivative * tangent
     }
 }
 
@@ -411,6 +423,14 @@ mod tests {
         assert_eq!(d(|x| 2.0 * x - 1.0, 5.0), (9.0, 2.0));
         assert_eq!(d(|x| x % Dual::constant(2.0), 5.5), (1.5, 1.0));
         assert_eq!(d(|x| Dual::constant(7.0) % x, 2.0), (1.0, -3.0));
+    }
+
+    #[test]
+    fn constants_stay_constant_where_the_derivative_is_not_finite() {
+        assert_eq!(Dual::constant(0.0_f64).sqrt().eps, 0.0);
+        let y = Dual::variable(f64::INFINITY) * Dual::constant(2.0);
+        assert_eq!(y.eps, 2.0);
+        assert_eq!(Dual::variable(0.0_f64).sqrt().eps, f64::INFINITY);
     }
 
     #[test]

@@ -79,6 +79,19 @@ impl<'g> Var<'g> {
         Var { value, node: None }
     }
 
+    /// Applies an elementwise op of the table.
+    pub fn apply(self, op: UnaryOp) -> Var<'g> {
+        self.unary(op)
+    }
+
+    /// Applies a binary op of the table (for `PowI`/`PowF`, `rhs` is the exponent).
+    ///
+    /// # Panics
+    /// If `self` and `rhs` are variables of two different graphs.
+    pub fn apply_binary(self, op: BinaryOp, rhs: Var<'g>) -> Var<'g> {
+        self.binary(op, rhs)
+    }
+
     fn unary(self, op: UnaryOp) -> Var<'g> {
         match self.node {
             None => Var::lift(op.eval(self.value)),

@@ -1,0 +1,214 @@
+//! Reverse-mode automatic differentiation for slope: backward sweeps over the arena of
+//! `slope-graph`.
+//!
+//! - [`Backward`]: `backward()` on a tensor, with PyTorch's semantics for stored gradients.
+//! - [`grad`]: gradients of an output with respect to chosen tensors, stored nowhere
+//!   (PyTorch's `torch.autograd.grad`).
+//! - [`gradient`]: the value and gradient of a function written once over
+//!   `num_traits::Float`.
+//! - [`vjp`]: vector-Jacobian products over a [`FrozenGraph`], with the [`Adjoints`]
+//!   buffers kept by the caller.
+//!
+//! ```
+//! use slope_graph::Graph;
+//! use slope_reverse::Backward;
+//!
+//! let g = Graph::new();
+//! let x = g.scalar(2.0).requires_grad_();
+//! let y = x.powi(2);
+//! y.backward().unwrap();
+//! assert_eq!(x.grad().unwrap().item(), Some(4.0));
+//! ```
+//!
+//! # Where slope differs from PyTorch on purpose
+//! - A graph is not freed by `backward`: calling it again is allowed (as with PyTorch's
+//!   `retain_graph=True`) and accumulates into the stored gradients again.
+//! - [`grad`] returns zeros for an input the output does not depend on, where PyTorch
+//!   raises an error unless `allow_unused=True` (and then returns `None`).
+//! - `detach` copies the value instead of sharing storage.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod sweep;
+mod vjp;
+
+pub use sweep::Adjoints;
+
+use slope_graph::{FrozenGraph, Graph, NodeId, Shape, Tensor, Value, Var};
+
+/// What can go wrong in a backward sweep. Every message says what to do.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An error from the graph: a foreign node, a node that does not require grad, ...
+    #[error(transparent)]
+    Graph(#[from] slope_graph::Error),
+    /// `backward()` on a tensor with more than one element.
+    #[error(
+        "backward() needs a scalar output, and this tensor has shape {shape}: reduce it first \
+         (for example with .sum()), or call backward_with(seed) with a seed of shape {shape}"
+    )]
+    NonScalarOutput {
+        /// The output's shape.
+        shape: Shape,
+    },
+    /// A seed whose length does not match the output.
+    #[error("the seed has {got} element(s), but the output has shape {shape} ({expected} element(s)); pass a seed of the output's shape")]
+    SeedShape {
+        /// The output's shape.
+        shape: Shape,
+        /// Elements the seed needs.
+        expected: usize,
+        /// Elements given.
+        got: usize,
+    },
+}
+
+/// `backward` on tensors, as in PyTorch.
+pub trait Backward {
+    /// Backpropagates from a scalar output (seed 1), adding the gradient into every leaf
+    /// that requires grad and every tensor that called `retain_grad`.
+    ///
+    /// Errors if the output is not a scalar ([`Error::NonScalarOutput`]) or does not
+    /// require grad.
+    fn backward(&self) -> Result<(), Error>;
+
+    /// Backpropagates `seed` (same shape as the output), accumulating `seedᵀ · J`.
+    fn backward_with(&self, seed: &[f64]) -> Result<(), Error>;
+}
+
+impl Backward for Tensor<'_> {
+    fn backward(&self) -> Result<(), Error> {
+        let shape = self.shape();
+        if !shape.is_scalar() {
+            return Err(Error::NonScalarOutput { shape });
+        }
+        self.backward_with(&[1.0])
+    }
+
+    fn backward_with(&self, seed: &[f64]) -> Result<(), Error> {
+        if !self.requires_grad() {
+            return Err(slope_graph::Error::NotTracked { what: "backward()" }.into());
+        }
+        let graph = self.graph();
+        let output = self.id().index();
+        let mut adjoints = Adjoints::new();
+        let deposits: Vec<(NodeId, Vec<f64>)> = {
+            let arena = graph.arena();
+            adjoints.sweep(&arena, output, seed)?;
+            (0..=output)
+                .filter(|&i| adjoints.reached(i) && (arena.is_leaf(i) || arena.retains_grad(i)))
+                .filter_map(|i| adjoints.of(&arena, i).map(|g| (arena.node_id(i), g.to_vec())))
+                .collect()
+        };
+        for (id, g) in deposits {
+            graph.accumulate_grad(id, &g)?;
+        }
+        Ok(())
+    }
+}
+
+/// Gradients of a scalar `output` with respect to `inputs`, returned and stored nowhere
+/// (PyTorch's `torch.autograd.grad`). An input the output does not depend on gets zeros.
+///
+/// ```
+/// use slope_graph::Graph;
+///
+/// let g = Graph::new();
+/// let u = g.scalar(1.0).requires_grad_();
+/// let v = g.scalar(2.0).requires_grad_();
+/// let f = u * v + u.powi(2);
+/// let d = slope_reverse::grad(f, &[u, v]).unwrap();
+/// assert_eq!((d[0].item(), d[1].item()), (Some(4.0), Some(1.0)));
+/// assert!(u.grad().is_none());
+/// ```
+pub fn grad<'g>(output: Tensor<'g>, inputs: &[Tensor<'g>]) -> Result<Vec<Value>, Error> {
+    let shape = output.shape();
+    if !shape.is_scalar() {
+        return Err(Error::NonScalarOutput { shape });
+    }
+    grad_with(output, &[1.0], inputs)
+}
+
+/// Like [`grad`], with an explicit seed of the output's shape: `seedᵀ · ∂output/∂input`.
+pub fn grad_with<'g>(output: Tensor<'g>, seed: &[f64], inputs: &[Tensor<'g>]) -> Result<Vec<Value>, Error> {
+    let graph = output.graph();
+    let arena = graph.arena();
+    let mut ids = Vec::with_capacity(inputs.len());
+    for t in inputs {
+        if !core::ptr::eq(t.graph(), graph) {
+            return Err(slope_graph::Error::ForeignNode { expected: graph.id(), found: t.graph().id() }.into());
+        }
+        if !t.requires_grad() {
+            return Err(slope_graph::Error::NotTracked { what: "grad() with respect to a tensor" }.into());
+        }
+        ids.push(t.id());
+    }
+    if !output.requires_grad() {
+        return Err(slope_graph::Error::NotTracked { what: "grad() of an output" }.into());
+    }
+    let mut adjoints = Adjoints::new();
+    adjoints.sweep(&arena, output.id().index(), seed)?;
+    Ok(ids.iter().map(|id| collect(&arena, &adjoints, id.index())).collect())
+}
+
+fn collect(arena: &slope_graph::Arena, adjoints: &Adjoints, index: u32) -> Value {
+    let data = adjoints.of_or_zero(arena, index);
+    Value::new(arena.shape(index), data).unwrap_or_else(|_| unreachable!("adjoints have the node's shape"))
+}
+
+/// The value and gradient at `x` of a function written once over `num_traits::Float`.
+///
+/// ```
+/// use num_traits::Float;
+///
+/// fn rosenbrock<T: Float>(x: &[T]) -> T {
+///     let hundred = T::from(100.0).unwrap();
+///     x.windows(2)
+///         .map(|w| hundred * (w[1] - w[0] * w[0]).powi(2) + (T::one() - w[0]).powi(2))
+///         .fold(T::zero(), |a, b| a + b)
+/// }
+///
+/// let (value, grad) = slope_reverse::gradient(|x| rosenbrock(x), &[1.0, 2.0]).unwrap();
+/// assert_eq!(value, 100.0);
+/// assert_eq!(grad, vec![-400.0, 200.0]);
+/// ```
+pub fn gradient<F>(f: F, x: &[f64]) -> Result<(f64, Vec<f64>), Error>
+where
+    F: for<'g> FnOnce(&[Var<'g>]) -> Var<'g>,
+{
+    let graph = Graph::new();
+    let vars = graph.vars(x);
+    let y = f(&vars);
+    Ok((y.value(), var_grad(y, &vars)?))
+}
+
+/// The gradient of `output` with respect to each of `wrt` (zero for a constant or for a
+/// variable the output does not depend on).
+pub fn var_grad<'g>(output: Var<'g>, wrt: &[Var<'g>]) -> Result<Vec<f64>, Error> {
+    let (Some(graph), Some(out)) = (output.graph(), output.id()) else {
+        return Ok(vec![0.0; wrt.len()]);
+    };
+    let arena = graph.arena();
+    let mut adjoints = Adjoints::new();
+    adjoints.sweep(&arena, out.index(), &[1.0])?;
+    wrt.iter()
+        .map(|v| match v.id() {
+            None => Ok(0.0),
+            Some(id) => {
+                let index = arena.resolve(id)?;
+                Ok(adjoints.of(&arena, index).map_or(0.0, |g| g[0]))
+            }
+        })
+        .collect()
+}
+
+/// Vector-Jacobian product over a frozen graph: `seedᵀ · ∂output/∂w` for each `w` in
+/// `wrt`, using (and reusing) the caller's buffers.
+pub fn vjp(graph: &FrozenGraph, output: NodeId, seed: &[f64], wrt: &[NodeId], adjoints: &mut Adjoints) -> Result<Vec<Value>, Error> {
+    let arena = graph.arena();
+    let out = arena.resolve(output)?;
+    let indices = wrt.iter().map(|&id| arena.resolve(id)).collect::<Result<Vec<_>, _>>()?;
+    adjoints.sweep(arena, out, seed)?;
+    Ok(indices.into_iter().map(|i| collect(arena, adjoints, i)).collect())
+}

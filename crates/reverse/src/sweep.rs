@@ -1,0 +1,81 @@
+//! The backward sweep: one reverse loop over the arena.
+
+use slope_graph::Arena;
+
+use crate::{vjp, Error};
+
+/// Adjoint buffers for backward sweeps, kept apart from the graph so that one graph can be
+/// swept many times (and, frozen, by many threads) without allocating after the first
+/// sweep.
+#[derive(Clone, Debug, Default)]
+pub struct Adjoints {
+    values: Vec<f64>,
+    reached: Vec<bool>,
+    output: Option<u32>,
+}
+
+impl Adjoints {
+    /// Empty buffers; they grow to the size of the first graph swept.
+    pub fn new() -> Adjoints {
+        Adjoints::default()
+    }
+
+    /// Runs a backward sweep from node `output` with adjoint `seed`: afterwards
+    /// [`of`](Adjoints::of) holds `seedᵀ · ∂output/∂node` for every node the output
+    /// depends on through nodes that require grad.
+    ///
+    /// Only nodes the output reaches are visited, so a NaN partial elsewhere in the graph
+    /// cannot leak into these gradients.
+    pub fn sweep(&mut self, arena: &Arena, output: u32, seed: &[f64]) -> Result<(), Error> {
+        if output as usize >= arena.len() {
+            return Err(slope_graph::Error::NoSuchNode { index: output, len: arena.len() }.into());
+        }
+        let out = arena.value_range(output);
+        if seed.len() != out.len() {
+            let shape = arena.shape(output);
+            return Err(Error::SeedShape { shape, expected: shape.len(), got: seed.len() });
+        }
+        self.values.clear();
+        self.values.resize(out.end, 0.0);
+        self.values[out].copy_from_slice(seed);
+        self.reached.clear();
+        self.reached.resize(output as usize + 1, false);
+        self.reached[output as usize] = arena.requires_grad(output);
+        self.output = Some(output);
+
+        for node in (0..=output).rev() {
+            if !self.reached[node as usize] {
+                continue;
+            }
+            let Some(op) = arena.op(node) else { continue };
+            for &input in arena.inputs(node) {
+                if arena.requires_grad(input) {
+                    self.reached[input as usize] = true;
+                }
+            }
+            let range = arena.value_range(node);
+            let (lower, upper) = self.values.split_at_mut(range.start);
+            vjp::accumulate(arena, node, op, &upper[..range.len()], lower);
+        }
+        Ok(())
+    }
+
+    /// Whether the last sweep reached `node` (it requires grad and the output depends on it).
+    pub fn reached(&self, node: u32) -> bool {
+        self.reached.get(node as usize).copied().unwrap_or(false)
+    }
+
+    /// The adjoint of `node` from the last sweep, or `None` if the sweep did not reach it.
+    pub fn of<'a>(&'a self, arena: &Arena, node: u32) -> Option<&'a [f64]> {
+        if self.reached(node) {
+            self.values.get(arena.value_range(node))
+        } else {
+            None
+        }
+    }
+
+    /// The adjoint of `node`, or zeros of its shape if the last sweep did not reach it.
+    pub fn of_or_zero(&self, arena: &Arena, node: u32) -> Vec<f64> {
+        self.of(arena, node).map_or_else(|| vec![0.0; arena.shape(node).len()], <[f64]>::to_vec)
+    }
+}

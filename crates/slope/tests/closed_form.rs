@@ -1,0 +1,262 @@
+//! Every op's reverse rule against its closed-form derivative, written here by hand and
+//! independently of the dual-number rules, at several points of its domain, through the
+//! scalar (`Var`) path and the tensor path.
+
+use slope::prelude::*;
+use slope::{BinaryOp, Domain, Op, StructuralOp, UnaryOp};
+
+const LN2: f64 = std::f64::consts::LN_2;
+const LN10: f64 = std::f64::consts::LN_10;
+
+/// `f'(x)` by hand. No `_` arm: a new unary op does not compile here until it has one.
+fn unary_derivative(op: UnaryOp, x: f64) -> f64 {
+    match op {
+        UnaryOp::Neg => -1.0,
+        UnaryOp::Exp => x.exp(),
+        UnaryOp::Exp2 => x.exp2() * LN2,
+        UnaryOp::ExpM1 => x.exp(),
+        UnaryOp::Log => 1.0 / x,
+        UnaryOp::Log2 => 1.0 / (x * LN2),
+        UnaryOp::Log10 => 1.0 / (x * LN10),
+        UnaryOp::Log1p => 1.0 / (1.0 + x),
+        UnaryOp::Sqrt => 0.5 / x.sqrt(),
+        UnaryOp::Cbrt => x.powf(-2.0 / 3.0) / 3.0,
+        UnaryOp::Recip => -1.0 / (x * x),
+        UnaryOp::Sin => x.cos(),
+        UnaryOp::Cos => -x.sin(),
+        UnaryOp::Tan => 1.0 / (x.cos() * x.cos()),
+        UnaryOp::Asin => 1.0 / (1.0 - x * x).sqrt(),
+        UnaryOp::Acos => -1.0 / (1.0 - x * x).sqrt(),
+        UnaryOp::Atan => 1.0 / (1.0 + x * x),
+        UnaryOp::Sinh => x.cosh(),
+        UnaryOp::Cosh => x.sinh(),
+        UnaryOp::Tanh => 1.0 / (x.cosh() * x.cosh()),
+        UnaryOp::Asinh => 1.0 / (x * x + 1.0).sqrt(),
+        UnaryOp::Acosh => 1.0 / (x * x - 1.0).sqrt(),
+        UnaryOp::Atanh => 1.0 / (1.0 - x * x),
+        UnaryOp::Sigmoid => (-x).exp() / (1.0 + (-x).exp()).powi(2),
+        UnaryOp::Relu => f64::from(u8::from(x > 0.0)),
+        UnaryOp::Abs => x.signum() * f64::from(u8::from(x != 0.0)),
+    }
+}
+
+/// `(∂f/∂a, ∂f/∂b)` by hand (zero for a constant exponent).
+fn binary_derivative(op: BinaryOp, a: f64, b: f64) -> (f64, f64) {
+    match op {
+        BinaryOp::Add => (1.0, 1.0),
+        BinaryOp::Sub => (1.0, -1.0),
+        BinaryOp::Mul => (b, a),
+        BinaryOp::Div => (1.0 / b, -a / (b * b)),
+        BinaryOp::Pow => (b * a.powf(b - 1.0), a.powf(b) * a.ln()),
+        BinaryOp::PowI | BinaryOp::PowF => (b * a.powf(b - 1.0), 0.0),
+        BinaryOp::Atan2 => (b / (a * a + b * b), -a / (a * a + b * b)),
+        BinaryOp::Hypot => (a / (a * a + b * b).sqrt(), b / (a * a + b * b).sqrt()),
+        BinaryOp::Rem => (1.0, -(a / b).trunc()),
+    }
+}
+
+/// Points inside a domain, off its kinks; integers for an integer domain.
+fn points(d: &Domain, count: usize) -> Vec<f64> {
+    if d.integer {
+        return (d.low.ceil() as i64..=d.high.floor() as i64).map(|n| n as f64).collect();
+    }
+    (0..count)
+        .map(|i| d.low + (d.high - d.low) * (i as f64 + 0.37) / count as f64)
+        .filter(|x| d.kinks.iter().all(|k| (x - k.at).abs() > 1e-3))
+        .collect()
+}
+
+fn close(got: f64, want: f64) -> bool {
+    (got - want).abs() <= 1e-12 * want.abs().max(1.0)
+}
+
+#[test]
+fn unary_ops_match_closed_forms_in_scalar_and_tensor_mode() {
+    for op in Op::all() {
+        let Op::Unary(u) = op else { continue };
+        let xs = points(u.domain(), 7);
+        for &x in &xs {
+            let (_, grad) = slope::gradient(|v| v[0].apply(u), &[x]).unwrap();
+            let want = unary_derivative(u, x);
+            assert!(close(grad[0], want), "{}'({x}) = {} by Var, {want} by hand", op.name(), grad[0]);
+        }
+        let g = Graph::new();
+        let x = g.vector(&xs).requires_grad_();
+        x.apply(u).sum().backward().unwrap();
+        for (&x, &d) in xs.iter().zip(x.grad().unwrap().as_slice()) {
+            let want = unary_derivative(u, x);
+            assert!(close(d, want), "{}'({x}) = {d} by Tensor, {want} by hand", op.name());
+        }
+    }
+}
+
+#[test]
+fn kinks_follow_their_documented_convention() {
+    for op in Op::all() {
+        let Op::Unary(u) = op else { continue };
+        for kink in u.domain().kinks {
+            let (_, grad) = slope::gradient(|v| v[0].apply(u), &[kink.at]).unwrap();
+            assert_eq!(grad[0], kink.derivative, "{} at its kink {}", op.name(), kink.at);
+        }
+    }
+}
+
+#[test]
+fn binary_ops_match_closed_forms_in_scalar_and_tensor_mode() {
+    for op in Op::all() {
+        let Op::Binary(b) = op else { continue };
+        let [da, db] = b.domains();
+        let (xs, ys) = (points(da, 5), points(db, 5));
+        let pairs: Vec<(f64, f64)> = xs.iter().flat_map(|&x| ys.iter().map(move |&y| (x, y))).collect();
+        for &(x, y) in &pairs {
+            let (want_a, want_b) = binary_derivative(b, x, y);
+            let (_, grad) = if db.constant {
+                slope::gradient(|v| v[0].apply_binary(b, Var::constant(y)), &[x]).unwrap()
+            } else {
+                slope::gradient(|v| v[0].apply_binary(b, v[1]), &[x, y]).unwrap()
+            };
+            assert!(close(grad[0], want_a), "{} d/da at ({x}, {y}): {} vs {want_a}", op.name(), grad[0]);
+            if !db.constant {
+                assert!(close(grad[1], want_b), "{} d/db at ({x}, {y}): {} vs {want_b}", op.name(), grad[1]);
+            }
+        }
+        if db.constant {
+            continue; // the tensor path takes constant exponents through powi/powf, below
+        }
+        let g = Graph::new();
+        let a = g.vector(&pairs.iter().map(|p| p.0).collect::<Vec<_>>()).requires_grad_();
+        let c = g.vector(&pairs.iter().map(|p| p.1).collect::<Vec<_>>()).requires_grad_();
+        a.try_binary(b, c).unwrap().sum().backward().unwrap();
+        let (ga, gc) = (a.grad().unwrap(), c.grad().unwrap());
+        for (k, &(x, y)) in pairs.iter().enumerate() {
+            let (want_a, want_b) = binary_derivative(b, x, y);
+            assert!(close(ga.as_slice()[k], want_a), "{} tensor d/da at ({x}, {y})", op.name());
+            assert!(close(gc.as_slice()[k], want_b), "{} tensor d/db at ({x}, {y})", op.name());
+        }
+    }
+}
+
+#[test]
+fn constant_exponents_through_tensor_methods() {
+    let g = Graph::new();
+    let xs = [0.5, 1.5, 2.5];
+    let x = g.vector(&xs).requires_grad_();
+    (x.powi(3) + x.powf(-1.5)).sum().backward().unwrap();
+    for (&x, &d) in xs.iter().zip(x.grad().unwrap().as_slice()) {
+        assert!(close(d, 3.0 * x * x - 1.5 * x.powf(-2.5)));
+    }
+}
+
+#[test]
+fn a_scalar_broadcast_against_a_vector_receives_the_sum() {
+    let g = Graph::new();
+    let s = g.scalar(3.0).requires_grad_();
+    let v = g.vector(&[1.0, 2.0, 4.0]).requires_grad_();
+    (s * v).sum().backward().unwrap();
+    assert_eq!(s.grad().unwrap().item(), Some(7.0));
+    assert_eq!(v.grad().unwrap().as_slice(), &[3.0, 3.0, 3.0]);
+    let s2 = g.scalar(2.0).requires_grad_();
+    (v / s2).sum().backward().unwrap();
+    assert!(close(s2.grad().unwrap().item().unwrap(), -7.0 / 4.0));
+}
+
+/// A deterministic stream of numbers in [-1, 1).
+fn numbers(seed: u64, n: usize) -> Vec<f64> {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        })
+        .collect()
+}
+
+/// `C = A B` with `A: m x k`, `B: k x n`, row-major, by explicit loops.
+fn product(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> {
+    let mut c = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            c[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+        }
+    }
+    c
+}
+
+fn transpose(a: &[f64], r: usize, c: usize) -> Vec<f64> {
+    (0..c).flat_map(|j| (0..r).map(move |i| a[i * c + j])).collect()
+}
+
+fn all_close(got: &[f64], want: &[f64]) -> bool {
+    got.len() == want.len() && got.iter().zip(want).all(|(&g, &w)| close(g, w))
+}
+
+#[test]
+fn structural_ops_match_closed_forms() {
+    // Every structural op is covered: the match has no `_` arm.
+    for op in Op::all() {
+        let Op::Structural(s) = op else { continue };
+        let g = Graph::new();
+        match s {
+            StructuralOp::Sum | StructuralOp::Mean => {
+                let x = g.vector(&numbers(1, 6)).requires_grad_();
+                let y = if s == StructuralOp::Sum { x.sum() } else { x.mean() };
+                y.backward().unwrap();
+                let want = if s == StructuralOp::Sum { 1.0 } else { 1.0 / 6.0 };
+                assert!(x.grad().unwrap().as_slice().iter().all(|&d| close(d, want)), "{}", op.name());
+            }
+            StructuralOp::Dot => {
+                let (a, b) = (numbers(2, 5), numbers(3, 5));
+                let (ta, tb) = (g.vector(&a).requires_grad_(), g.vector(&b).requires_grad_());
+                ta.dot(tb).backward().unwrap();
+                assert!(all_close(ta.grad().unwrap().as_slice(), &b));
+                assert!(all_close(tb.grad().unwrap().as_slice(), &a));
+            }
+            StructuralOp::Matmul => {
+                // loss = sum(W ∘ (A B))  =>  dA = W Bᵀ,  dB = Aᵀ W
+                for (m, k, n, left, right) in [
+                    (2, 3, 4, Shape::Matrix(2, 3), Shape::Matrix(3, 4)),
+                    (3, 4, 1, Shape::Matrix(3, 4), Shape::Vector(4)),
+                    (1, 4, 3, Shape::Vector(4), Shape::Matrix(4, 3)),
+                    (1, 5, 1, Shape::Vector(5), Shape::Vector(5)),
+                ] {
+                    let (a, b, w) = (numbers(4, m * k), numbers(5, k * n), numbers(6, m * n));
+                    let g = Graph::new();
+                    let ta = g.try_tensor(left, &a).unwrap().requires_grad_();
+                    let tb = g.try_tensor(right, &b).unwrap().requires_grad_();
+                    let c = ta.matmul(tb);
+                    assert!(all_close(&c.to_vec(), &product(&a, &b, m, k, n)), "matmul value {left} @ {right}");
+                    let tw = g.try_tensor(c.shape(), &w).unwrap();
+                    (c * tw).sum().backward().unwrap();
+                    let da = product(&w, &transpose(&b, k, n), m, n, k);
+                    let db = product(&transpose(&a, m, k), &w, k, m, n);
+                    assert!(all_close(ta.grad().unwrap().as_slice(), &da), "dA of {left} @ {right}");
+                    assert!(all_close(tb.grad().unwrap().as_slice(), &db), "dB of {left} @ {right}");
+                }
+            }
+            StructuralOp::Transpose => {
+                // loss = sum(W ∘ Aᵀ)  =>  dA = Wᵀ
+                let (a, w) = (numbers(7, 6), numbers(8, 6));
+                let ta = g.matrix(2, 3, &a).unwrap().requires_grad_();
+                let t = ta.t();
+                assert_eq!(t.shape(), Shape::Matrix(3, 2));
+                assert_eq!(t.to_vec(), transpose(&a, 2, 3));
+                (t * g.matrix(3, 2, &w).unwrap()).sum().backward().unwrap();
+                assert!(all_close(ta.grad().unwrap().as_slice(), &transpose(&w, 3, 2)));
+            }
+        }
+    }
+}
+
+#[test]
+fn the_same_node_used_twice_gets_both_contributions() {
+    let g = Graph::new();
+    let x = g.vector(&[1.0, -2.0, 3.0]).requires_grad_();
+    x.dot(x).backward().unwrap();
+    assert_eq!(x.grad().unwrap().as_slice(), &[2.0, -4.0, 6.0]);
+    let m = g.matrix(2, 2, &[1.0, 2.0, 3.0, 4.0]).unwrap().requires_grad_();
+    m.matmul(m).sum().backward().unwrap();
+    // d/dM sum(M M) = 1 Mᵀ + Mᵀ 1 with 1 the all-ones matrix
+    assert_eq!(m.grad().unwrap().as_slice(), &[7.0, 11.0, 9.0, 13.0]);
+}
