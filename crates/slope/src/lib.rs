@@ -50,6 +50,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub use num_traits;
 pub use slope_dual as dual;
 pub use slope_graph as graph;
 pub use slope_reverse as reverse;

@@ -1,0 +1,240 @@
+//! PyTorch's semantics where users rely on them, and what slope does on bad input.
+
+use slope::prelude::*;
+use slope::{Error, GraphError};
+
+#[test]
+fn only_what_depends_on_a_requiring_leaf_is_tracked() {
+    let g = Graph::new();
+    let a = g.scalar(2.0);
+    let b = a * 3.0;
+    assert!(!b.requires_grad() && b.is_leaf() && b.grad_fn().is_none());
+    let x = g.scalar(1.0).requires_grad_();
+    let c = b * x;
+    assert!(c.requires_grad() && !c.is_leaf());
+    assert_eq!(c.grad_fn().unwrap().name(), "MulBackward0");
+    c.backward().unwrap();
+    assert_eq!(x.grad().unwrap().item(), Some(6.0));
+    assert!(a.grad().is_none() && b.grad().is_none());
+}
+
+#[test]
+fn grad_fn_names_follow_pytorch() {
+    let g = Graph::new();
+    let x = g.vector(&[1.0, 2.0]).requires_grad_();
+    let name = |t: Tensor<'_>| t.grad_fn().unwrap().name();
+    assert_eq!(name(x + x), "AddBackward0");
+    assert_eq!(name(x - 1.0), "SubBackward0");
+    assert_eq!(name(2.0 * x), "MulBackward0");
+    assert_eq!(name(x / x), "DivBackward0");
+    assert_eq!(name(-x), "NegBackward0");
+    assert_eq!(name(x.powi(2)), "PowBackward0");
+    assert_eq!(name(x.powf(0.5)), "PowBackward0");
+    assert_eq!(name(x.pow(x)), "PowBackward1");
+    assert_eq!(name(x.sum()), "SumBackward0");
+    assert_eq!(name(x.mean()), "MeanBackward0");
+    assert_eq!(name(x.relu()), "ReluBackward0");
+    assert_eq!(name(x.sigmoid()), "SigmoidBackward0");
+    assert_eq!(name(x.dot(x)), "DotBackward0");
+    assert_eq!(x.grad_fn().map(|f| f.to_string()), None);
+    assert_eq!((x * x).grad_fn().unwrap().to_string(), "<MulBackward0>");
+}
+
+#[test]
+fn gradients_accumulate_on_leaves_until_zeroed() {
+    let g = Graph::new();
+    let x = g.scalar(3.0).requires_grad_();
+    let y = x.powi(2);
+    y.backward().unwrap();
+    y.backward().unwrap(); // allowed: slope keeps the graph (PyTorch needs retain_graph=True)
+    assert_eq!(x.grad().unwrap().item(), Some(12.0));
+    x.zero_grad();
+    assert!(x.grad().is_none());
+    (x * 5.0).backward().unwrap();
+    assert_eq!(x.grad().unwrap().item(), Some(5.0));
+    g.zero_grad();
+    assert!(x.grad().is_none());
+}
+
+#[test]
+fn non_leaf_grads_only_with_retain_grad() {
+    let g = Graph::new();
+    let x = g.scalar(2.0).requires_grad_();
+    let h = x.powi(3);
+    let k = x.powi(3);
+    k.retain_grad().unwrap();
+    assert!(k.retains_grad() && !h.retains_grad());
+    let y = (h + k) * 2.0;
+    y.backward().unwrap();
+    assert!(h.grad().is_none());
+    assert_eq!(k.grad().unwrap().item(), Some(2.0));
+    assert_eq!(x.grad().unwrap().item(), Some(48.0));
+    // retain_grad on a leaf is a no-op; on an untracked tensor, an error
+    x.retain_grad().unwrap();
+    assert!(!x.retains_grad());
+    let err = g.scalar(1.0).retain_grad().unwrap_err();
+    assert!(matches!(err, GraphError::NotTracked { .. }));
+}
+
+#[test]
+fn detach_gives_a_leaf_without_history() {
+    let g = Graph::new();
+    let x = g.vector(&[1.0, 2.0]).requires_grad_();
+    let y = x * x;
+    let d = y.detach();
+    assert!(d.is_leaf() && !d.requires_grad() && d.grad_fn().is_none());
+    assert_eq!(d.to_vec(), y.to_vec());
+    let z = (d * x).sum();
+    z.backward().unwrap();
+    // d is a constant: dz/dx = d, not 3x²
+    assert_eq!(x.grad().unwrap().as_slice(), &[1.0, 4.0]);
+}
+
+#[test]
+fn backward_on_a_non_scalar_needs_a_seed() {
+    let g = Graph::new();
+    let x = g.vector(&[1.0, 2.0, 3.0]).requires_grad_();
+    let y = x * x;
+    let err = y.backward().unwrap_err();
+    assert_eq!(err, Error::NonScalarOutput { shape: Shape::Vector(3) });
+    let message = err.to_string();
+    assert!(message.contains("[3]") && message.contains(".sum()") && message.contains("backward_with"), "{message}");
+    y.backward_with(&[1.0, 0.0, -1.0]).unwrap();
+    assert_eq!(x.grad().unwrap().as_slice(), &[2.0, 0.0, -6.0]);
+    let err = y.backward_with(&[1.0]).unwrap_err();
+    assert!(matches!(err, Error::SeedShape { expected: 3, got: 1, .. }));
+}
+
+#[test]
+fn backward_of_an_untracked_tensor_is_an_error() {
+    let g = Graph::new();
+    let y = g.scalar(2.0) * 3.0;
+    let err = y.backward().unwrap_err();
+    assert!(err.to_string().contains("requires_grad_()"), "{err}");
+}
+
+#[test]
+fn shape_mismatches_are_errors_that_name_both_shapes_and_leave_the_graph_intact() {
+    let g = Graph::new();
+    let a = g.vector(&[1.0, 2.0, 3.0]).requires_grad_();
+    let b = g.matrix(2, 2, &[1.0, 2.0, 3.0, 4.0]).unwrap();
+    let short = g.vector(&[1.0]);
+    let nodes = g.len();
+    let err = a.try_add(b).unwrap_err();
+    assert_eq!(err, GraphError::ShapeMismatch { op: "add", left: Shape::Vector(3), right: Shape::Matrix(2, 2) });
+    assert!(err.to_string().contains("[3] and [2, 2]"), "{err}");
+    assert!(b.try_matmul(a).is_err());
+    assert!(a.try_dot(short).is_err());
+    assert!(a.try_pow(b).is_err());
+    assert_eq!(g.len(), nodes, "a failed op must not record anything");
+    // the graph still works
+    (a * 2.0).sum().backward().unwrap();
+    assert_eq!(a.grad().unwrap().as_slice(), &[2.0, 2.0, 2.0]);
+}
+
+#[test]
+#[should_panic(expected = "add: shapes [3] and [2] do not match")]
+fn the_operator_form_panics_with_the_same_message() {
+    let g = Graph::new();
+    let _ = g.vector(&[1.0, 2.0, 3.0]) + g.vector(&[1.0, 2.0]);
+}
+
+#[test]
+fn handles_from_another_graph_are_rejected() {
+    let g = Graph::new();
+    let h = Graph::new();
+    let x = g.scalar(1.0).requires_grad_();
+    let y = h.scalar(2.0).requires_grad_();
+    assert!(matches!(x.try_mul(y), Err(GraphError::ForeignNode { .. })));
+    assert!(matches!(slope::grad(x * 2.0, &[y]), Err(Error::Graph(GraphError::ForeignNode { .. }))));
+    let frozen = h.freeze();
+    let id = (x * 3.0).id();
+    let mut adjoints = slope::Adjoints::new();
+    assert!(matches!(slope::vjp(&frozen, id, &[1.0], &[], &mut adjoints), Err(Error::Graph(GraphError::ForeignNode { .. }))));
+}
+
+#[test]
+#[should_panic(expected = "different graphs")]
+fn vars_from_two_graphs_panic_with_a_clear_message() {
+    let g = Graph::new();
+    let h = Graph::new();
+    let _ = g.var(1.0) + h.var(2.0);
+}
+
+#[test]
+fn bad_constructor_input_is_an_error() {
+    let g = Graph::new();
+    assert!(matches!(g.matrix(2, 3, &[1.0; 5]), Err(GraphError::DataLength { expected: 6, got: 5, .. })));
+    assert!(matches!(g.zeros(Shape::Matrix(1 << 40, 1 << 40)), Err(GraphError::CapacityExceeded { .. })));
+    assert!(matches!(g.linspace(0.0, 1.0, usize::MAX), Err(GraphError::CapacityExceeded { .. })));
+    assert!(g.is_empty());
+    assert!(g.scalar(1.0).item().is_ok());
+    assert!(g.vector(&[1.0, 2.0]).item().is_err());
+    assert!(matches!((g.vector(&[1.0]).requires_grad_() * 2.0).set_requires_grad(false), Err(GraphError::NotALeaf { .. })));
+}
+
+#[test]
+fn ieee_semantics_for_values_and_gradients() {
+    let g = Graph::new();
+    let x = g.scalar(-1.0).requires_grad_();
+    let y = x.log();
+    assert!(y.item().unwrap().is_nan());
+    y.backward().unwrap();
+    assert_eq!(x.grad().unwrap().item(), Some(-1.0));
+    let z = g.scalar(0.0).requires_grad_();
+    z.sqrt().backward().unwrap();
+    assert_eq!(z.grad().unwrap().item(), Some(f64::INFINITY));
+}
+
+#[test]
+fn a_nan_partial_in_an_unrelated_branch_does_not_leak() {
+    let g = Graph::new();
+    let x = g.scalar(-4.0).requires_grad_();
+    let _unrelated = x.sqrt(); // sqrt'(-4) is NaN
+    let y = x * 2.0;
+    y.backward().unwrap();
+    assert_eq!(x.grad().unwrap().item(), Some(2.0));
+}
+
+#[test]
+fn grad_returns_without_storing() {
+    let g = Graph::new();
+    let x = g.vector(&[1.0, 2.0]).requires_grad_();
+    let unused = g.scalar(5.0).requires_grad_();
+    let y = (x * x).sum();
+    let d = slope::grad(y, &[x, unused]).unwrap();
+    assert_eq!(d[0].as_slice(), &[2.0, 4.0]);
+    assert_eq!(d[1].item(), Some(0.0));
+    assert!(x.grad().is_none());
+}
+
+#[test]
+fn a_frozen_graph_is_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<slope::FrozenGraph>();
+    let g = Graph::new();
+    let w = g.matrix(2, 2, &[1.0, 2.0, 3.0, 4.0]).unwrap().requires_grad_();
+    let x = g.vector(&[1.0, -1.0]).requires_grad_();
+    let y = w.matmul(x).tanh();
+    let (w_id, x_id, y_id) = (w.id(), x.id(), y.id());
+    let frozen = g.freeze();
+    // Jacobian rows of y = tanh(W x), one thread per row.
+    let rows: Vec<Vec<f64>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|i| {
+                let frozen = &frozen;
+                s.spawn(move || {
+                    let mut seed = [0.0; 2];
+                    seed[i] = 1.0;
+                    let mut adjoints = slope::Adjoints::new();
+                    let d = slope::vjp(frozen, y_id, &seed, &[x_id, w_id], &mut adjoints).unwrap();
+                    d[0].as_slice().to_vec()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    // closed form: d tanh(Wx)_i / dx_j = (1 - tanh²(Wx)_i) W_ij, with Wx = [-1, -1]
+    let s = 1.0 - (-1.0_f64).tanh().powi(2);
+    assert_eq!(rows, vec![vec![s * 1.0, s * 2.0], vec![s * 3.0, s * 4.0]]);
+}
