@@ -1,1 +1,36 @@
-fn main(){}
+//! Maintenance tasks: `cargo xtask <task>`.
+
+mod gradcheck;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  gradcheck [--op NAME] [--points N]   check every op's reverse-mode gradient against
+                                       central differences, then replay the notebook";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("gradcheck") => match gradcheck::Options::parse(&args[1..]) {
+            Ok(options) => gradcheck::run(&options),
+            Err(message) => {
+                eprintln!("error: {message}\n\n{USAGE}");
+                ExitCode::from(2)
+            }
+        },
+        Some("help" | "--help" | "-h") => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Some(other) => {
+            eprintln!("error: unknown task `{other}`\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+        None => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}

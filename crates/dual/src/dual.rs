@@ -319,8 +319,8 @@ impl<T: Float> Float for Dual<T> {
     predicate_of_value!(is_nan, is_infinite, is_finite, is_normal, is_sign_positive, is_sign_negative);
     piecewise_constant!(floor, ceil, round, trunc, signum);
     unary_rules!(
-        exp, exp2, exp_m1, ln, log2, log10, ln_1p, sqrt, cbrt, recip, sin, cos, tan, asin, acos, atan, sinh,
-        cosh, tanh, asinh, acosh, atanh, abs
+        exp, exp2, exp_m1, ln, log2, log10, ln_1p, sqrt, cbrt, recip, sin, cos, tan, asin, acos, atan, sinh, cosh,
+        tanh, asinh, acosh, atanh, abs
     );
 
     fn classify(self) -> FpCategory {

@@ -31,9 +31,7 @@ use num_traits::Float;
 /// Beyond [`Float`], it provides the activation functions of the op table with their
 /// PyTorch conventions, and `detach`, which keeps the value and drops any derivative
 /// information (identity on plain floats).
-pub trait Scalar:
-    Float + Debug + Send + Sync + 'static + AddAssign + SubAssign + MulAssign + DivAssign
-{
+pub trait Scalar: Float + Debug + Send + Sync + 'static + AddAssign + SubAssign + MulAssign + DivAssign {
     /// The logistic function `1 / (1 + e^-x)`, without overflow for large `|x|`.
     fn sigmoid(self) -> Self;
     /// `max(x, 0)`, with derivative 0 at 0 as in PyTorch.

@@ -204,11 +204,7 @@ pub fn div<T: Float>(a: T, b: T) -> (T, T, T) {
 /// (the limit from the right), and NaN for negative `a`.
 pub fn pow<T: Float>(a: T, b: T) -> (T, T, T) {
     let (v, da) = powf(a, b);
-    let db = if a == T::zero() && b >= T::zero() {
-        T::zero()
-    } else {
-        v * a.ln()
-    };
+    let db = if a == T::zero() && b >= T::zero() { T::zero() } else { v * a.ln() };
     (v, da, db)
 }
 
@@ -250,7 +246,8 @@ mod tests {
     #[test]
     fn unary_rules_match_difference_quotients() {
         type Rule = fn(f64) -> (f64, f64);
-        let cases: &[(&str, Rule, fn(f64) -> f64, &[f64])] = &[
+        type Plain = fn(f64) -> f64;
+        let cases: &[(&str, Rule, Plain, &[f64])] = &[
             ("exp", exp, f64::exp, &[-2.0, 0.3, 1.5]),
             ("exp2", exp2, f64::exp2, &[-2.0, 0.3, 1.5]),
             ("exp_m1", exp_m1, f64::exp_m1, &[-2.0, 1e-3, 1.5]),
@@ -309,7 +306,8 @@ mod tests {
     #[test]
     fn binary_rules_match_difference_quotients() {
         type Rule = fn(f64, f64) -> (f64, f64, f64);
-        let cases: &[(&str, Rule, fn(f64, f64) -> f64)] = &[
+        type Plain = fn(f64, f64) -> f64;
+        let cases: &[(&str, Rule, Plain)] = &[
             ("mul", mul, |a, b| a * b),
             ("div", div, |a, b| a / b),
             ("pow", pow, f64::powf),

@@ -221,16 +221,20 @@ impl Arena {
 
     /// Checks a shape and reserves room for one node of it.
     pub(crate) fn prepare(&mut self, shape: Shape) -> Result<(), Error> {
-        let len = shape
-            .checked_len()
-            .ok_or(Error::CapacityExceeded { what: "the number of elements", limit: MAX_VALUES })?;
+        let len =
+            shape.checked_len().ok_or(Error::CapacityExceeded { what: "the number of elements", limit: MAX_VALUES })?;
         Arena::dims(shape)?;
         self.reserve(1, len)
     }
 
     /// Appends a leaf whose value is produced by `fill`; [`prepare`](Arena::prepare) must
     /// have succeeded for this shape.
-    pub(crate) fn push_leaf_with(&mut self, shape: Shape, requires_grad: bool, fill: impl FnOnce(&mut Vec<f64>)) -> u32 {
+    pub(crate) fn push_leaf_with(
+        &mut self,
+        shape: Shape,
+        requires_grad: bool,
+        fill: impl FnOnce(&mut Vec<f64>),
+    ) -> u32 {
         let start = self.values.len();
         fill(&mut self.values);
         debug_assert_eq!(self.values.len() - start, shape.len());

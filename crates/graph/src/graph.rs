@@ -202,7 +202,13 @@ impl Graph {
 
     /// Records a binary op between a node and a scalar constant, atomically: the constant
     /// becomes a leaf only if the op is recorded too.
-    pub(crate) fn record_with_constant(&self, op: BinaryOp, node: u32, constant: f64, constant_left: bool) -> Result<u32, Error> {
+    pub(crate) fn record_with_constant(
+        &self,
+        op: BinaryOp,
+        node: u32,
+        constant: f64,
+        constant_left: bool,
+    ) -> Result<u32, Error> {
         let mut arena = self.arena.borrow_mut();
         let shape = arena.shape(node);
         // Room for the constant and the result, checked before either is written.
@@ -219,7 +225,13 @@ impl Graph {
         Ok((index, arena.value(index)[0]))
     }
 
-    pub(crate) fn record_scalar_with_constant(&self, op: BinaryOp, node: u32, constant: f64, constant_left: bool) -> Result<(u32, f64), Error> {
+    pub(crate) fn record_scalar_with_constant(
+        &self,
+        op: BinaryOp,
+        node: u32,
+        constant: f64,
+        constant_left: bool,
+    ) -> Result<(u32, f64), Error> {
         let index = self.record_with_constant(op, node, constant, constant_left)?;
         Ok((index, self.arena.borrow().value(index)[0]))
     }

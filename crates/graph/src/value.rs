@@ -185,8 +185,10 @@ fn format_tensor(shape: Shape, data: &[f64], suffix: &str) -> String {
                 })
                 .collect();
             let width = cells.iter().flatten().map(String::len).max().unwrap_or(0);
-            let lines: Vec<String> =
-                cells.iter().map(|cells| if cells.is_empty() { "...".into() } else { row(cells, width, PREFIX.len() + 2) }).collect();
+            let lines: Vec<String> = cells
+                .iter()
+                .map(|cells| if cells.is_empty() { "...".into() } else { row(cells, width, PREFIX.len() + 2) })
+                .collect();
             format!("[{}]", lines.join(&format!(",\n{}", " ".repeat(PREFIX.len() + 1))))
         }
     };
@@ -200,7 +202,7 @@ mod tests {
     #[test]
     fn prints_like_pytorch() {
         assert_eq!(Value::scalar(4.0).to_string(), "tensor(4.)");
-        assert_eq!(Value::scalar(407.40740740740739).to_string(), "tensor(407.4074)");
+        assert_eq!(Value::scalar(407.407_407_407_407_4).to_string(), "tensor(407.4074)");
         assert_eq!(Value::vector(vec![0.0, 1.0]).to_string(), "tensor([0., 1.])");
         assert_eq!(Value::vector(vec![-20.0, 2.2222222]).to_string(), "tensor([-20.0000,   2.2222])");
         assert_eq!(Value::scalar(f64::NAN).to_string(), "tensor(nan)");

@@ -205,7 +205,13 @@ pub fn var_grad<'g>(output: Var<'g>, wrt: &[Var<'g>]) -> Result<Vec<f64>, Error>
 
 /// Vector-Jacobian product over a frozen graph: `seedᵀ · ∂output/∂w` for each `w` in
 /// `wrt`, using (and reusing) the caller's buffers.
-pub fn vjp(graph: &FrozenGraph, output: NodeId, seed: &[f64], wrt: &[NodeId], adjoints: &mut Adjoints) -> Result<Vec<Value>, Error> {
+pub fn vjp(
+    graph: &FrozenGraph,
+    output: NodeId,
+    seed: &[f64],
+    wrt: &[NodeId],
+    adjoints: &mut Adjoints,
+) -> Result<Vec<Value>, Error> {
     let arena = graph.arena();
     let out = arena.resolve(output)?;
     let indices = wrt.iter().map(|&id| arena.resolve(id)).collect::<Result<Vec<_>, _>>()?;

@@ -61,7 +61,14 @@ fn binary_side(arena: &Arena, op: BinaryOp, inputs: &[u32], side: usize, g: &[f6
     }
 }
 
-fn structural(arena: &Arena, op: StructuralOp, inputs: &[u32], wants: &dyn Fn(usize) -> bool, g: &[f64], lower: &mut [f64]) {
+fn structural(
+    arena: &Arena,
+    op: StructuralOp,
+    inputs: &[u32],
+    wants: &dyn Fn(usize) -> bool,
+    g: &[f64],
+    lower: &mut [f64],
+) {
     let a = inputs[0];
     match op {
         StructuralOp::Sum => {

@@ -26,9 +26,21 @@ fn rosenbrock_gradient(x: &[f64]) -> Vec<f64> {
 fn kitchen_sink<T: Float>(x: &[T]) -> T {
     let (a, b) = (x[0], x[1]);
     let two = T::from(2.0).unwrap();
-    a.mul_add(b, a) + a.log(two) + b.fract() + a.hypot(b) + b.atan2(a) + a.max(b) * a.min(b)
-        + a.powf(b) + (a % b) + a.abs_sub(b) + a.clamp(T::zero(), T::one()) + a.to_degrees()
-        + a.sin_cos().0 * a.sin_cos().1 + b.recip() + a.log10() + a.exp_m1()
+    a.mul_add(b, a)
+        + a.log(two)
+        + b.fract()
+        + a.hypot(b)
+        + b.atan2(a)
+        + a.max(b) * a.min(b)
+        + a.powf(b)
+        + (a % b)
+        + a.abs_sub(b)
+        + a.clamp(T::zero(), T::one())
+        + a.to_degrees()
+        + a.sin_cos().0 * a.sin_cos().1
+        + b.recip()
+        + a.log10()
+        + a.exp_m1()
 }
 
 /// The forward-mode derivative of `f` along coordinate `i`.
@@ -58,7 +70,7 @@ fn reverse_and_forward_mode_agree_on_float_generic_code() {
         let (value, grad) = slope::gradient(|v| kitchen_sink(v), &x).unwrap();
         assert!(close(value, kitchen_sink(&x)));
         for (i, &g) in grad.iter().enumerate() {
-            let f = forward(|d| kitchen_sink(d), &x, i);
+            let f = forward(kitchen_sink, &x, i);
             assert!(close(g, f), "d/dx{i} at {x:?}: reverse {g}, forward {f}");
         }
     }
@@ -78,7 +90,11 @@ fn constants_need_no_tape() {
 #[test]
 fn branches_follow_the_values() {
     fn f<T: Float>(x: &[T]) -> T {
-        if x[0] > T::zero() { x[0] * x[0] } else { -x[0] }
+        if x[0] > T::zero() {
+            x[0] * x[0]
+        } else {
+            -x[0]
+        }
     }
     assert_eq!(slope::gradient(|v| f(v), &[3.0]).unwrap().1, vec![6.0]);
     assert_eq!(slope::gradient(|v| f(v), &[-3.0]).unwrap().1, vec![-1.0]);

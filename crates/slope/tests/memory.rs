@@ -15,7 +15,8 @@ fn a_million_scalar_binary_nodes_take_at_most_40_bytes_each() {
     }
     assert_eq!(g.len(), N + 2);
     let arena = g.arena();
-    let per_node_used = (arena.len() * slope::graph::Arena::NODE_BYTES + arena.values().len() * 8) as f64 / arena.len() as f64;
+    let per_node_used =
+        (arena.len() * slope::graph::Arena::NODE_BYTES + arena.values().len() * 8) as f64 / arena.len() as f64;
     let per_node_held = g.memory_bytes() as f64 / g.len() as f64;
     println!("bytes per scalar binary node: {per_node_used:.1} used (24-byte node + 8-byte value), {per_node_held:.1} held (Vec capacity)");
     assert_eq!(per_node_used, 32.0);

@@ -150,7 +150,10 @@ fn handles_from_another_graph_are_rejected() {
     let frozen = h.freeze();
     let id = (x * 3.0).id();
     let mut adjoints = slope::Adjoints::new();
-    assert!(matches!(slope::vjp(&frozen, id, &[1.0], &[], &mut adjoints), Err(Error::Graph(GraphError::ForeignNode { .. }))));
+    assert!(matches!(
+        slope::vjp(&frozen, id, &[1.0], &[], &mut adjoints),
+        Err(Error::Graph(GraphError::ForeignNode { .. }))
+    ));
 }
 
 #[test]
@@ -170,7 +173,10 @@ fn bad_constructor_input_is_an_error() {
     assert!(g.is_empty());
     assert!(g.scalar(1.0).item().is_ok());
     assert!(g.vector(&[1.0, 2.0]).item().is_err());
-    assert!(matches!((g.vector(&[1.0]).requires_grad_() * 2.0).set_requires_grad(false), Err(GraphError::NotALeaf { .. })));
+    assert!(matches!(
+        (g.vector(&[1.0]).requires_grad_() * 2.0).set_requires_grad(false),
+        Err(GraphError::NotALeaf { .. })
+    ));
 }
 
 #[test]
