@@ -69,3 +69,8 @@ pub mod prelude {
     pub use crate::{Backward, Dual, Graph, Shape, Tensor, Value, Var};
     pub use num_traits::Float;
 }
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
