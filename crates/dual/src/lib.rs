@@ -18,9 +18,12 @@
 #![deny(missing_docs)]
 
 mod dual;
+mod float_impl;
 pub mod rules;
+mod tangent;
 
-pub use dual::Dual;
+pub use dual::{Dual, DualVec};
+pub use tangent::{Tangent, Tangents};
 
 use core::fmt::Debug;
 use core::ops::{AddAssign, DivAssign, MulAssign, SubAssign};

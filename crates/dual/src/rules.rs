@@ -220,6 +220,16 @@ pub fn hypot<T: Float>(a: T, b: T) -> (T, T, T) {
     (h, a / h, b / h)
 }
 
+/// `a % b`, the remainder of truncated division: `a - trunc(a / b) · b`.
+pub fn rem<T: Float>(a: T, b: T) -> (T, T, T) {
+    (a % b, T::one(), -(a / b).trunc())
+}
+
+/// `x - floor(x)`.
+pub fn fract<T: Float>(x: T) -> (T, T) {
+    (x.fract(), T::one())
+}
+
 /// The sign with `sign(0) = 0` (and NaN for NaN), unlike `Float::signum`, which gives ±1 at ±0.
 pub fn sign<T: Float>(x: T) -> T {
     if x > T::zero() {

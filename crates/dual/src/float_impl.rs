@@ -1,0 +1,294 @@
+//! The number traits, written once for every dual type.
+//!
+//! A dual type provides a `re` field, `constant`, `is_constant`, and the two chain rules
+//! `unary(rule)` and `binary(other, rule)`, which apply a rule of [`crate::rules`]; this
+//! macro derives from them `Float`, the arithmetic operators, and the `num_traits`
+//! conversions, so every dual type differentiates exactly the same set of functions with
+//! exactly the same rules.
+
+macro_rules! impl_dual_number {
+    ([$($gen:tt)*] $ty:ty) => {
+        impl<$($gen)*> PartialEq for $ty {
+            fn eq(&self, other: &Self) -> bool {
+                self.re == other.re
+            }
+        }
+
+        impl<$($gen)*> PartialOrd for $ty {
+            fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+                self.re.partial_cmp(&other.re)
+            }
+        }
+
+        impl<$($gen)*> core::ops::Mul for $ty {
+            type Output = Self;
+            #[inline]
+            fn mul(self, rhs: Self) -> Self {
+                self.binary(rhs, crate::rules::mul)
+            }
+        }
+
+        impl<$($gen)*> core::ops::Div for $ty {
+            type Output = Self;
+            #[inline]
+            fn div(self, rhs: Self) -> Self {
+                self.binary(rhs, crate::rules::div)
+            }
+        }
+
+        impl<$($gen)*> core::ops::Rem for $ty {
+            type Output = Self;
+            #[inline]
+            fn rem(self, rhs: Self) -> Self {
+                self.binary(rhs, crate::rules::rem)
+            }
+        }
+
+        impl_dual_number!(@assign [$($gen)*] $ty, Add add AddAssign add_assign);
+        impl_dual_number!(@assign [$($gen)*] $ty, Sub sub SubAssign sub_assign);
+        impl_dual_number!(@assign [$($gen)*] $ty, Mul mul MulAssign mul_assign);
+        impl_dual_number!(@assign [$($gen)*] $ty, Div div DivAssign div_assign);
+        impl_dual_number!(@assign [$($gen)*] $ty, Rem rem RemAssign rem_assign);
+
+        impl<$($gen)*> core::iter::Sum for $ty {
+            fn sum<I: Iterator<Item = Self>>(iter: I) -> Self {
+                iter.fold(<Self as num_traits::Zero>::zero(), |a, b| a + b)
+            }
+        }
+
+        impl<$($gen)*> core::iter::Product for $ty {
+            fn product<I: Iterator<Item = Self>>(iter: I) -> Self {
+                iter.fold(<Self as num_traits::One>::one(), |a, b| a * b)
+            }
+        }
+
+        impl<$($gen)*> num_traits::Zero for $ty {
+            fn zero() -> Self {
+                Self::constant(T::zero())
+            }
+            fn is_zero(&self) -> bool {
+                self.re.is_zero()
+            }
+        }
+
+        impl<$($gen)*> num_traits::One for $ty {
+            fn one() -> Self {
+                Self::constant(T::one())
+            }
+        }
+
+        impl<$($gen)*> num_traits::Num for $ty {
+            type FromStrRadixErr = T::FromStrRadixErr;
+            fn from_str_radix(s: &str, radix: u32) -> Result<Self, Self::FromStrRadixErr> {
+                T::from_str_radix(s, radix).map(Self::constant)
+            }
+        }
+
+        impl<$($gen)*> num_traits::ToPrimitive for $ty {
+            fn to_i64(&self) -> Option<i64> {
+                self.re.to_i64()
+            }
+            fn to_u64(&self) -> Option<u64> {
+                self.re.to_u64()
+            }
+            fn to_f64(&self) -> Option<f64> {
+                self.re.to_f64()
+            }
+            fn to_f32(&self) -> Option<f32> {
+                self.re.to_f32()
+            }
+        }
+
+        impl<$($gen)*> num_traits::NumCast for $ty {
+            fn from<N: num_traits::ToPrimitive>(n: N) -> Option<Self> {
+                <T as num_traits::NumCast>::from(n).map(Self::constant)
+            }
+        }
+
+        impl<$($gen)*> num_traits::FromPrimitive for $ty {
+            fn from_i64(n: i64) -> Option<Self> {
+                <T as num_traits::NumCast>::from(n).map(Self::constant)
+            }
+            fn from_u64(n: u64) -> Option<Self> {
+                <T as num_traits::NumCast>::from(n).map(Self::constant)
+            }
+            fn from_f64(n: f64) -> Option<Self> {
+                <T as num_traits::NumCast>::from(n).map(Self::constant)
+            }
+        }
+
+        impl<$($gen)*> num_traits::Signed for $ty {
+            fn abs(&self) -> Self {
+                num_traits::Float::abs(*self)
+            }
+            fn abs_sub(&self, other: &Self) -> Self {
+                num_traits::Float::abs_sub(*self, *other)
+            }
+            fn signum(&self) -> Self {
+                num_traits::Float::signum(*self)
+            }
+            fn is_positive(&self) -> bool {
+                self.re > T::zero()
+            }
+            fn is_negative(&self) -> bool {
+                self.re < T::zero()
+            }
+        }
+
+        impl<$($gen)*> num_traits::Float for $ty {
+            impl_dual_number!(@constants nan, infinity, neg_infinity, neg_zero, min_value, min_positive_value, max_value, epsilon);
+            impl_dual_number!(@predicates is_nan, is_infinite, is_finite, is_normal, is_sign_positive, is_sign_negative);
+            impl_dual_number!(@piecewise_constant floor, ceil, round, trunc, signum);
+            impl_dual_number!(@unary exp, exp2, exp_m1, ln, log2, log10, ln_1p, sqrt, cbrt, recip, sin, cos, tan,
+                asin, acos, atan, sinh, cosh, tanh, asinh, acosh, atanh, abs, fract);
+
+            fn classify(self) -> core::num::FpCategory {
+                self.re.classify()
+            }
+
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                self * a + b
+            }
+
+            #[inline]
+            fn powi(self, n: i32) -> Self {
+                self.unary(|x| crate::rules::powi(x, n))
+            }
+
+            /// `self^n`; with a constant exponent the power rule, otherwise the rule of
+            /// `a^b` in both operands.
+            #[inline]
+            fn powf(self, n: Self) -> Self {
+                if n.is_constant() {
+                    self.powf_by(n.re)
+                } else {
+                    self.binary(n, crate::rules::pow)
+                }
+            }
+
+            fn log(self, base: Self) -> Self {
+                self.ln() / base.ln()
+            }
+
+            fn max(self, other: Self) -> Self {
+                if other.re.is_nan() || self.re >= other.re { self } else { other }
+            }
+
+            fn min(self, other: Self) -> Self {
+                if other.re.is_nan() || self.re <= other.re { self } else { other }
+            }
+
+            fn abs_sub(self, other: Self) -> Self {
+                if self.re <= other.re { <Self as num_traits::Zero>::zero() } else { self - other }
+            }
+
+            #[inline]
+            fn hypot(self, other: Self) -> Self {
+                self.binary(other, crate::rules::hypot)
+            }
+
+            #[inline]
+            fn atan2(self, other: Self) -> Self {
+                self.binary(other, crate::rules::atan2)
+            }
+
+            #[inline]
+            fn sin_cos(self) -> (Self, Self) {
+                (self.sin(), self.cos())
+            }
+
+            fn integer_decode(self) -> (u64, i16, i8) {
+                self.re.integer_decode()
+            }
+        }
+
+        impl<$($gen)*> crate::Scalar for $ty
+        where
+            T: crate::Scalar,
+            Self: core::fmt::Debug,
+        {
+            #[inline]
+            fn sigmoid(self) -> Self {
+                self.unary(crate::rules::sigmoid)
+            }
+            #[inline]
+            fn relu(self) -> Self {
+                self.unary(crate::rules::relu)
+            }
+            fn detach(self) -> Self {
+                Self::constant(self.re)
+            }
+        }
+    };
+
+    (@assign [$($gen:tt)*] $ty:ty, $Op:ident $op:ident $OpAssign:ident $op_assign:ident) => {
+        impl<$($gen)*> core::ops::$Op<T> for $ty {
+            type Output = Self;
+            #[inline]
+            fn $op(self, rhs: T) -> Self {
+                core::ops::$Op::$op(self, Self::constant(rhs))
+            }
+        }
+        impl<$($gen)*> core::ops::$OpAssign for $ty {
+            #[inline]
+            fn $op_assign(&mut self, rhs: Self) {
+                *self = core::ops::$Op::$op(*self, rhs);
+            }
+        }
+        impl<$($gen)*> core::ops::$OpAssign<T> for $ty {
+            #[inline]
+            fn $op_assign(&mut self, rhs: T) {
+                *self = core::ops::$Op::$op(*self, Self::constant(rhs));
+            }
+        }
+    };
+
+    (@constants $($name:ident),*) => {$(
+        fn $name() -> Self {
+            Self::constant(T::$name())
+        }
+    )*};
+
+    (@predicates $($name:ident),*) => {$(
+        fn $name(self) -> bool {
+            self.re.$name()
+        }
+    )*};
+
+    (@piecewise_constant $($name:ident),*) => {$(
+        /// Piecewise constant: the derivative is 0 wherever it exists.
+        fn $name(self) -> Self {
+            Self::constant(self.re.$name())
+        }
+    )*};
+
+    (@unary $($name:ident),*) => {$(
+        #[inline]
+        fn $name(self) -> Self {
+            self.unary(crate::rules::$name)
+        }
+    )*};
+}
+
+/// `f64 + dual`, `f32 * dual`, ...: the operators with a plain float on the left.
+macro_rules! impl_scalar_lhs {
+    ([$($gen:tt)*] $ty:ty, $t:ty) => {
+        impl_scalar_lhs!(@each [$($gen)*] $ty, $t, Add add);
+        impl_scalar_lhs!(@each [$($gen)*] $ty, $t, Sub sub);
+        impl_scalar_lhs!(@each [$($gen)*] $ty, $t, Mul mul);
+        impl_scalar_lhs!(@each [$($gen)*] $ty, $t, Div div);
+        impl_scalar_lhs!(@each [$($gen)*] $ty, $t, Rem rem);
+    };
+    (@each [$($gen:tt)*] $ty:ty, $t:ty, $Op:ident $op:ident) => {
+        impl<$($gen)*> core::ops::$Op<$ty> for $t {
+            type Output = $ty;
+            #[inline]
+            fn $op(self, rhs: $ty) -> $ty {
+                core::ops::$Op::$op(<$ty>::constant(self), rhs)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_dual_number;
+pub(crate) use impl_scalar_lhs;
