@@ -14,15 +14,18 @@
 //! let y = x.sigmoid();
 //! assert_eq!((y.re, y.eps), (0.5, 0.25));
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 mod dual;
 mod float_impl;
+mod hyperdual;
+mod linalg;
 pub mod rules;
 mod tangent;
 
 pub use dual::{Dual, DualVec};
+pub use hyperdual::HyperDual;
 pub use tangent::{Tangent, Tangents};
 
 use core::fmt::Debug;

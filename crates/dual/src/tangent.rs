@@ -119,3 +119,66 @@ impl<T: Float + Send + Sync + 'static, const N: usize> Tangent<T> for Tangents<T
         self.0.iter().all(|&a| a == T::zero())
     }
 }
+
+/// Serialized as a sequence of `N` numbers (serde's own array impls stop at 32).
+#[cfg(feature = "serde")]
+impl<T: serde::Serialize, const N: usize> serde::Serialize for Tangents<T, N> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut tuple = serializer.serialize_tuple(N)?;
+        for x in &self.0 {
+            tuple.serialize_element(x)?;
+        }
+        tuple.end()
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de, T: serde::Deserialize<'de> + Copy + Default, const N: usize> serde::Deserialize<'de> for Tangents<T, N> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<T, const N: usize>(core::marker::PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de> + Copy + Default, const N: usize> serde::de::Visitor<'de> for Visitor<T, N> {
+            type Value = Tangents<T, N>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a sequence of {N} tangents")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = [T::default(); N];
+                for (i, slot) in out.iter_mut().enumerate() {
+                    *slot = seq.next_element()?.ok_or_else(|| serde::de::Error::invalid_length(i, &self))?;
+                }
+                if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(serde::de::Error::invalid_length(N + 1, &self));
+                }
+                Ok(Tangents(out))
+            }
+        }
+        deserializer.deserialize_tuple(N, Visitor::<T, N>(core::marker::PhantomData))
+    }
+}
+
+#[cfg(all(test, feature = "serde"))]
+mod tests {
+    use crate::{Dual, DualVec, HyperDual};
+
+    #[test]
+    fn duals_round_trip_through_json() {
+        let d = Dual::new(1.5, -2.0);
+        let json = serde_json::to_string(&d).unwrap();
+        assert_eq!(json, r#"{"re":1.5,"eps":-2.0}"#);
+        let back: Dual<f64> = serde_json::from_str(&json).unwrap();
+        assert_eq!((back.re, back.eps), (1.5, -2.0));
+
+        let v = DualVec::<f64, 3>::variable_at(0.5, 2);
+        let json = serde_json::to_string(&v).unwrap();
+        assert_eq!(json, r#"{"re":0.5,"eps":[0.0,0.0,1.0]}"#);
+        let back: DualVec<f64, 3> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.eps, v.eps);
+        assert!(serde_json::from_str::<DualVec<f64, 3>>(r#"{"re":0.5,"eps":[0.0,1.0]}"#).is_err());
+        assert!(serde_json::from_str::<DualVec<f64, 3>>(r#"{"re":0.5,"eps":[0.0,1.0,2.0,3.0]}"#).is_err());
+
+        let h = HyperDual::new(1.0, 2.0, 3.0, 4.0);
+        let back: HyperDual<f64> = serde_json::from_str(&serde_json::to_string(&h).unwrap()).unwrap();
+        assert_eq!((back.re, back.eps1, back.eps2, back.eps12), (1.0, 2.0, 3.0, 4.0));
+    }
+}
