@@ -275,7 +275,7 @@ mod tests {
 
     /// `A + tB` at `t = 0`, seeded in `t`.
     fn a_plus_tb() -> DMatrix<D> {
-        a().zip_map(&b(), |a, b| Dual::new(a, b))
+        a().zip_map(&b(), Dual::new)
     }
 
     fn close(x: f64, y: f64, tol: f64) -> bool {
@@ -306,7 +306,7 @@ mod tests {
         // x(t) solves (A + t Bᵀ B) x = r with a symmetric positive definite matrix.
         let spd = |t: f64| a() + (b().transpose() * b()) * t;
         let r = DVector::from_column_slice(&[1.0, -2.0, 0.5]);
-        let seeded = a().zip_map(&(b().transpose() * b()), |a, b| Dual::new(a, b));
+        let seeded = a().zip_map(&(b().transpose() * b()), Dual::new);
         let x = seeded.cholesky().unwrap().solve(&r.map(Dual::constant));
         let solve = |t: f64| spd(t).cholesky().unwrap().solve(&r);
         let h = 1e-5;
