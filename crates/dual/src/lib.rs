@@ -17,6 +17,7 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+mod derive;
 mod dual;
 mod float_impl;
 mod hyperdual;
@@ -24,6 +25,7 @@ mod linalg;
 pub mod rules;
 mod tangent;
 
+pub use derive::{derivative, gradient, hessian, jacobian, jvp, Error, Function, DEFAULT_CHUNK};
 pub use dual::{Dual, DualVec};
 pub use hyperdual::HyperDual;
 pub use tangent::{Tangent, Tangents};

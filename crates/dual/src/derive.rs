@@ -1,0 +1,272 @@
+//! Derivatives of functions written over `Float`: derivative, gradient (chunked),
+//! Jacobian, Hessian and Jacobian-vector products, all in forward mode.
+
+use crate::{Dual, DualVec, HyperDual, Scalar};
+
+/// Bad input to a forward-mode helper.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A vector whose length does not match the point.
+    #[error("{what} has {got} element(s) but the point has {expected}; pass one entry per input")]
+    InputLength {
+        /// Which argument.
+        what: &'static str,
+        /// The point's length.
+        expected: usize,
+        /// The argument's length.
+        got: usize,
+    },
+    /// A function whose output length changed between evaluations.
+    #[error("the function returned {got} output(s) where an earlier evaluation returned {expected}; a Jacobian needs a fixed output length")]
+    OutputLength {
+        /// Length of the first evaluation.
+        expected: usize,
+        /// Length of a later one.
+        got: usize,
+    },
+}
+
+/// Tangents per pass of [`gradient`] and [`jacobian`], chosen by measurement
+/// (`benches/`, see the README): wide enough to amortise each evaluation, narrow enough to
+/// stay in registers.
+pub const DEFAULT_CHUNK: usize = 8;
+
+/// `(f(x), f'(x))`.
+///
+/// ```
+/// use num_traits::Float;
+/// let (y, dy) = slope_dual::derivative(|x| x.powi(3) + x, 2.0);
+/// assert_eq!((y, dy), (10.0, 13.0));
+/// ```
+pub fn derivative<T: Scalar>(f: impl Fn(Dual<T>) -> Dual<T>, x: T) -> (T, T) {
+    let y = f(Dual::variable(x));
+    (y.re, y.eps)
+}
+
+/// `(f(x), J(x)·v)`: the outputs and their directional derivative along `v`, in one
+/// evaluation.
+pub fn jvp<T: Scalar>(f: impl Fn(&[Dual<T>]) -> Vec<Dual<T>>, x: &[T], v: &[T]) -> Result<(Vec<T>, Vec<T>), Error> {
+    if v.len() != x.len() {
+        return Err(Error::InputLength { what: "the direction", expected: x.len(), got: v.len() });
+    }
+    let seeded: Vec<Dual<T>> = x.iter().zip(v).map(|(&x, &v)| Dual::new(x, v)).collect();
+    let y = f(&seeded);
+    Ok((y.iter().map(|d| d.re).collect(), y.iter().map(|d| d.eps).collect()))
+}
+
+/// Seeds `x` for the pass that differentiates inputs `start..start + N`.
+fn seed<T: Scalar, const N: usize>(x: &[T], start: usize) -> Vec<DualVec<T, N>> {
+    x.iter()
+        .enumerate()
+        .map(|(i, &xi)| match i.checked_sub(start) {
+            Some(k) if k < N => DualVec::variable_at(xi, k),
+            _ => DualVec::constant(xi),
+        })
+        .collect()
+}
+
+/// `(f(x), ∇f(x))` in `ceil(n / N)` evaluations of `f` on [`DualVec<T, N>`].
+///
+/// ```
+/// use num_traits::Float;
+///
+/// fn rosenbrock<T: Float>(x: &[T]) -> T {
+///     let hundred = T::from(100.0).unwrap();
+///     x.windows(2).map(|w| hundred * (w[1] - w[0] * w[0]).powi(2) + (T::one() - w[0]).powi(2))
+///         .fold(T::zero(), |a, b| a + b)
+/// }
+/// let (value, grad) = slope_dual::gradient::<_, 4>(|x| rosenbrock(x), &[1.0, 2.0, 1.0]);
+/// assert_eq!(value, 1001.0);
+/// assert_eq!(grad, vec![-400.0, 2602.0, -600.0]);
+/// ```
+pub fn gradient<T: Scalar, const N: usize>(f: impl Fn(&[DualVec<T, N>]) -> DualVec<T, N>, x: &[T]) -> (T, Vec<T>) {
+    let mut grad = Vec::with_capacity(x.len());
+    let mut value = None;
+    let mut start = 0;
+    loop {
+        let y = f(&seed::<T, N>(x, start));
+        value.get_or_insert(y.re);
+        grad.extend(y.eps.0.iter().take(x.len().saturating_sub(start)));
+        start += N;
+        if start >= x.len() {
+            break;
+        }
+    }
+    (value.unwrap_or_else(T::nan), grad)
+}
+
+/// `(f(x), J(x))` with `J` row-major (`J[i][j] = ∂f_i/∂x_j`), in `ceil(n / N)` evaluations.
+pub fn jacobian<T: Scalar, const N: usize>(
+    f: impl Fn(&[DualVec<T, N>]) -> Vec<DualVec<T, N>>,
+    x: &[T],
+) -> Result<(Vec<T>, Vec<Vec<T>>), Error> {
+    let mut values: Option<Vec<T>> = None;
+    let mut jac: Vec<Vec<T>> = Vec::new();
+    let mut start = 0;
+    loop {
+        let y = f(&seed::<T, N>(x, start));
+        let values = values.get_or_insert_with(|| {
+            jac = vec![Vec::with_capacity(x.len()); y.len()];
+            y.iter().map(|d| d.re).collect()
+        });
+        if y.len() != values.len() {
+            return Err(Error::OutputLength { expected: values.len(), got: y.len() });
+        }
+        let width = x.len().saturating_sub(start).min(N);
+        for (row, d) in jac.iter_mut().zip(&y) {
+            row.extend_from_slice(&d.eps.0[..width]);
+        }
+        start += N;
+        if start >= x.len() {
+            break;
+        }
+    }
+    Ok((values.unwrap_or_default(), jac))
+}
+
+/// `(f(x), ∇f(x), H(x))`, exact, in `n(n+1)/2` evaluations of `f` on [`HyperDual`].
+///
+/// ```
+/// use num_traits::Float;
+/// let (v, g, h) = slope_dual::hessian(|x| x[0].powi(2) * x[1].powi(3), &[1.5, -0.5]);
+/// assert_eq!(h[0][1], 6.0 * 1.5 * 0.25);
+/// assert_eq!(h[0][1], h[1][0]);
+/// ```
+pub fn hessian<T: Scalar>(f: impl Fn(&[HyperDual<T>]) -> HyperDual<T>, x: &[T]) -> (T, Vec<T>, Vec<Vec<T>>) {
+    let n = x.len();
+    let mut value = f(&x.iter().map(|&v| HyperDual::constant(v)).collect::<Vec<_>>()).re;
+    let mut grad = vec![T::zero(); n];
+    let mut hess = vec![vec![T::zero(); n]; n];
+    for i in 0..n {
+        for j in i..n {
+            let seeded: Vec<HyperDual<T>> = x
+                .iter()
+                .enumerate()
+                .map(|(k, &v)| {
+                    let one = |b: bool| if b { T::one() } else { T::zero() };
+                    HyperDual::new(v, one(k == i), one(k == j), T::zero())
+                })
+                .collect();
+            let y = f(&seeded);
+            value = y.re;
+            if i == j {
+                grad[i] = y.eps1;
+            }
+            hess[i][j] = y.eps12;
+            hess[j][i] = y.eps12;
+        }
+    }
+    (value, grad, hess)
+}
+
+/// A function written once over every [`Scalar`] type, so one value can be handed to every
+/// helper (each evaluates it at the dual type it needs).
+///
+/// ```
+/// use slope_dual::{Function, Scalar};
+///
+/// struct Rosenbrock;
+/// impl Function for Rosenbrock {
+///     fn eval<S: Scalar>(&self, x: &[S]) -> S {
+///         let hundred = S::from(100.0).unwrap();
+///         hundred * (x[1] - x[0] * x[0]).powi(2) + (S::one() - x[0]).powi(2)
+///     }
+/// }
+/// let (v, g, h) = Rosenbrock.hessian(&[1.0, 1.0]);
+/// assert_eq!((v, g), (0.0, vec![0.0, 0.0]));
+/// assert_eq!(h, vec![vec![802.0, -400.0], vec![-400.0, 200.0]]);
+/// assert_eq!(Rosenbrock.gradient(&[1.0, 1.0]), (0.0, vec![0.0, 0.0]));
+/// ```
+pub trait Function {
+    /// The function, at any scalar type.
+    fn eval<S: Scalar>(&self, x: &[S]) -> S;
+
+    /// `f(x)`.
+    fn value<T: Scalar>(&self, x: &[T]) -> T {
+        self.eval(x)
+    }
+
+    /// `(f(x), ∇f(x))`, chunked by [`DEFAULT_CHUNK`].
+    fn gradient<T: Scalar>(&self, x: &[T]) -> (T, Vec<T>) {
+        gradient::<T, DEFAULT_CHUNK>(|d| self.eval(d), x)
+    }
+
+    /// `(f(x), ∇f(x), H(x))`.
+    fn hessian<T: Scalar>(&self, x: &[T]) -> (T, Vec<T>, Vec<Vec<T>>) {
+        hessian(|d| self.eval(d), x)
+    }
+
+    /// `(f(x), ∇f(x)·v)`.
+    fn directional<T: Scalar>(&self, x: &[T], v: &[T]) -> Result<(T, T), Error> {
+        let (y, dy) = jvp(|d| vec![self.eval(d)], x, v)?;
+        Ok((y[0], dy[0]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use num_traits::Float;
+
+    fn f<S: Scalar>(x: &[S]) -> S {
+        x.iter().enumerate().fold(S::zero(), |acc, (i, &xi)| acc + xi.sin() * S::from(i + 1).unwrap_or_else(S::nan))
+    }
+
+    #[test]
+    fn chunked_gradients_agree_for_every_chunk_width() {
+        let x: Vec<f64> = (0..11).map(|i| 0.1 * i as f64).collect();
+        let want: Vec<f64> = x.iter().enumerate().map(|(i, &x)| x.cos() * (i + 1) as f64).collect();
+        let (v1, g1) = gradient::<f64, 1>(|d| f(d), &x);
+        let (v4, g4) = gradient::<f64, 4>(|d| f(d), &x);
+        let (v16, g16) = gradient::<f64, 16>(|d| f(d), &x);
+        assert_eq!((v1, v4), (f(&x), v16));
+        for g in [g1, g4, g16] {
+            assert_eq!(g, want);
+        }
+        assert_eq!(gradient::<f64, 4>(|d| f(d), &[]), (0.0, vec![]));
+    }
+
+    #[test]
+    fn jacobian_rows_and_columns() {
+        let map = |x: &[DualVec<f64, 2>]| vec![x[0] * x[1], x[0] + x[2], x[2].exp()];
+        let (y, j) = jacobian(map, &[2.0, 3.0, 0.0]).unwrap();
+        assert_eq!(y, vec![6.0, 2.0, 1.0]);
+        assert_eq!(j, vec![vec![3.0, 2.0, 0.0], vec![1.0, 0.0, 1.0], vec![0.0, 0.0, 1.0]]);
+    }
+
+    #[test]
+    fn a_changing_output_length_is_an_error() {
+        let bad = |x: &[DualVec<f64, 1>]| if x[0].is_constant() { vec![x[0]] } else { vec![x[0], x[1]] };
+        assert_eq!(jacobian(bad, &[1.0, 2.0]), Err(Error::OutputLength { expected: 2, got: 1 }));
+    }
+
+    #[test]
+    fn jvp_checks_the_direction_length() {
+        let id = |x: &[Dual<f64>]| x.to_vec();
+        assert_eq!(jvp(id, &[1.0, 2.0], &[0.5, -1.0]), Ok((vec![1.0, 2.0], vec![0.5, -1.0])));
+        let err = jvp(id, &[1.0, 2.0], &[0.5]).unwrap_err();
+        assert_eq!(err, Error::InputLength { what: "the direction", expected: 2, got: 1 });
+        assert!(err.to_string().contains("one entry per input"));
+    }
+
+    #[test]
+    fn hessian_is_symmetric_and_exact() {
+        let (v, g, h) = hessian(|x| x[0].exp() * x[1].sin() + x[2].powi(3) * x[0], &[0.5, 1.0, 2.0]);
+        let (e, s, c) = (0.5_f64.exp(), 1.0_f64.sin(), 1.0_f64.cos());
+        assert_eq!(v, e * s + 8.0 * 0.5);
+        assert_eq!(g, vec![e * s + 8.0, e * c, 3.0 * 4.0 * 0.5]);
+        let want = [[e * s, e * c, 12.0], [e * c, -e * s, 0.0], [12.0, 0.0, 6.0 * 2.0 * 0.5]];
+        for i in 0..3 {
+            for j in 0..3 {
+                assert!((h[i][j] - want[i][j]).abs() < 1e-14, "H[{i}][{j}] = {} vs {}", h[i][j], want[i][j]);
+            }
+        }
+    }
+
+    #[test]
+    fn derivative_of_a_scalar_function() {
+        assert_eq!(derivative(|x| x.sigmoid(), 0.0), (0.5, 0.25));
+        assert_eq!(derivative(|x| x.powi(3) + x, 2.0), (10.0, 13.0));
+    }
+}
