@@ -25,6 +25,7 @@
 
 mod arena;
 mod error;
+pub mod forward;
 mod graph;
 pub mod op;
 mod shape;
