@@ -1,5 +1,6 @@
 //! Maintenance tasks: `cargo xtask <task>`.
 
+mod bench;
 mod gradcheck;
 
 use std::process::ExitCode;
@@ -8,13 +9,22 @@ const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   gradcheck [--op NAME] [--points N]   check every op's reverse-mode gradient against
-                                       central differences, then replay the notebook";
+                                       central differences, then replay the notebook
+  bench [--filter NAME] [--no-run]     run the criterion benchmarks, print medians and
+                                       ratios to the primal and the hand-written derivative";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("gradcheck") => match gradcheck::Options::parse(&args[1..]) {
             Ok(options) => gradcheck::run(&options),
+            Err(message) => {
+                eprintln!("error: {message}\n\n{USAGE}");
+                ExitCode::from(2)
+            }
+        },
+        Some("bench") => match bench::Options::parse(&args[1..]) {
+            Ok(options) => bench::run(&options),
             Err(message) => {
                 eprintln!("error: {message}\n\n{USAGE}");
                 ExitCode::from(2)

@@ -26,9 +26,9 @@ pub mod rules;
 mod tangent;
 
 pub use derive::{derivative, gradient, hessian, jacobian, jvp, Error, Function, DEFAULT_CHUNK};
-pub use dual::{Dual, DualVec};
+pub use dual::{Dual, DualVec, SparseDualVec};
 pub use hyperdual::HyperDual;
-pub use tangent::{Tangent, Tangents};
+pub use tangent::{Sparse, Tangent, Tangents};
 
 use core::fmt::Debug;
 use core::ops::{AddAssign, DivAssign, MulAssign, SubAssign};

@@ -120,6 +120,47 @@ impl<T: Float + Send + Sync + 'static, const N: usize> Tangent<T> for Tangents<T
     }
 }
 
+/// A tangent that knows when it is zero: `Sparse(None)` is a constant, so arithmetic on
+/// constants skips the tangent entirely. Chunked gradients seed only `N` of `n` inputs per
+/// pass, so most values of a pass are constants; this is what makes them cheap.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sparse<E>(pub Option<E>);
+
+impl<T, E: Tangent<T>> Tangent<T> for Sparse<E> {
+    #[inline]
+    fn zero() -> Self {
+        Sparse(None)
+    }
+    #[inline]
+    fn add(self, other: Self) -> Self {
+        Sparse(match (self.0, other.0) {
+            (Some(a), Some(b)) => Some(a.add(b)),
+            (a, None) => a,
+            (None, b) => b,
+        })
+    }
+    #[inline]
+    fn sub(self, other: Self) -> Self {
+        Sparse(match (self.0, other.0) {
+            (Some(a), Some(b)) => Some(a.sub(b)),
+            (a, None) => a,
+            (None, b) => b.map(E::neg),
+        })
+    }
+    #[inline]
+    fn neg(self) -> Self {
+        Sparse(self.0.map(E::neg))
+    }
+    #[inline]
+    fn scale(self, factor: T) -> Self {
+        Sparse(self.0.map(|e| e.scale(factor)))
+    }
+    #[inline]
+    fn is_zero(&self) -> bool {
+        self.0.as_ref().is_none_or(E::is_zero)
+    }
+}
+
 /// Serialized as a sequence of `N` numbers (serde's own array impls stop at 32).
 #[cfg(feature = "serde")]
 impl<T: serde::Serialize, const N: usize> serde::Serialize for Tangents<T, N> {
