@@ -181,12 +181,13 @@ pub fn powi<T: Float>(x: T, n: i32) -> (T, T) {
     (x.powi(n), n_t * x.powi(n - 1))
 }
 
-/// `x^c` for a constant real `c`; the derivative of `x^0` is 0 everywhere.
+/// `x^c` for a real `c`; the derivative of `x^0` is 0 everywhere, also at `x = 0`.
+///
+/// The special case touches only `x = c = 0`: elsewhere `c·x^(c-1)` is kept as written, so
+/// that nested duals still see how the derivative depends on `c`.
 pub fn powf<T: Float>(x: T, c: T) -> (T, T) {
-    if c == T::zero() {
-        return (T::one(), T::zero());
-    }
-    (x.powf(c), c * x.powf(c - T::one()))
+    let d = if c == T::zero() && x == T::zero() { T::zero() } else { c * x.powf(c - T::one()) };
+    (x.powf(c), d)
 }
 
 /// `a * b`.

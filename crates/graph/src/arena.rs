@@ -309,6 +309,45 @@ impl Arena {
     }
 }
 
+impl Arena {
+    /// The same graph at another point: `leaves` take new values and every computed node
+    /// is re-evaluated; ids stay valid. Each leaf must require grad and get one value per
+    /// element.
+    pub fn with_leaves(&self, leaves: &[(NodeId, &[f64])]) -> Result<Arena, Error> {
+        let mut next = self.clone();
+        for &(id, v) in leaves {
+            let leaf = self.resolve(id)?;
+            if !self.is_leaf(leaf) || !self.requires_grad(leaf) {
+                return Err(Error::InvalidArgument(format!(
+                    "only leaves that require grad can be moved; node {leaf} is not one"
+                )));
+            }
+            let range = self.value_range(leaf);
+            if v.len() != range.len() {
+                let shape = self.shape(leaf);
+                return Err(Error::DataLength { shape, expected: shape.len(), got: v.len() });
+            }
+            next.values[range].copy_from_slice(v);
+        }
+        let mut out = Vec::new();
+        for index in 0..next.nodes.len() as u32 {
+            let Some(op) = next.op(index) else { continue };
+            out.clear();
+            {
+                let inputs = next.inputs(index);
+                let mut args: [(&[f64], Shape); 2] = [(&[], Shape::Scalar); 2];
+                for (slot, &i) in args.iter_mut().zip(inputs) {
+                    *slot = (next.value(i), next.shape(i));
+                }
+                eval_into(op, &args[..inputs.len()], &mut out);
+            }
+            let range = next.value_range(index);
+            next.values[range].copy_from_slice(&out);
+        }
+        Ok(next)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,64 +5,88 @@
 //! on [`Dual<f64>`], so its derivatives come from the primals and the dual rules alone. It
 //! never calls a reverse rule, which is what lets forward and reverse mode check each other.
 
-use slope_dual::Dual;
+use slope_dual::{Dual, Scalar};
 
 use crate::op::eval_into;
 use crate::{Arena, Error, NodeId, Tensor, Value};
+
+/// Re-evaluates the graph at scalar type `S`: seeded leaves take the given values, every
+/// other leaf its recorded value as a constant, and every node downstream of a seed is
+/// recomputed from the op table. Returns the values of `outputs`.
+///
+/// With `S = Dual<f64>` this is a JVP; with `S = HyperDual<f64>`, second derivatives;
+/// with `S = f64` and moved leaves, the graph at another point (finite differences).
+///
+/// Each seed must be a leaf that requires grad, with one value per element of its shape.
+pub fn evaluate<S: Scalar>(
+    arena: &Arena,
+    seeds: &[(NodeId, Vec<S>)],
+    outputs: &[NodeId],
+) -> Result<Vec<Vec<S>>, Error> {
+    let outputs = outputs.iter().map(|&id| arena.resolve(id)).collect::<Result<Vec<_>, _>>()?;
+    let Some(&last) = outputs.iter().max() else { return Ok(Vec::new()) };
+    let mut values: Vec<Option<Vec<S>>> = vec![None; last as usize + 1];
+    for (id, v) in seeds {
+        let leaf = arena.resolve(*id)?;
+        let shape = arena.shape(leaf);
+        if !arena.is_leaf(leaf) {
+            return Err(Error::InvalidArgument(format!(
+                "a seed must be a leaf; node {} was computed by {}",
+                leaf,
+                arena.op(leaf).map_or("?", |op| op.name())
+            )));
+        }
+        if !arena.requires_grad(leaf) {
+            return Err(Error::NotTracked { what: "a seed of a forward sweep" });
+        }
+        if v.len() != shape.len() {
+            return Err(Error::DataLength { shape, expected: shape.len(), got: v.len() });
+        }
+        if let Some(slot) = values.get_mut(leaf as usize) {
+            *slot = Some(v.clone());
+        }
+    }
+    let constant = |i: u32| -> Vec<S> { arena.value(i).iter().map(|&x| S::from(x).unwrap_or_else(S::nan)).collect() };
+    for node in 0..=last {
+        let Some(op) = arena.op(node) else { continue };
+        let inputs = arena.inputs(node);
+        if inputs.iter().all(|&i| values[i as usize].is_none()) {
+            continue;
+        }
+        let owned: Vec<Vec<S>> =
+            inputs.iter().map(|&i| values[i as usize].clone().unwrap_or_else(|| constant(i))).collect();
+        let args: Vec<(&[S], _)> = owned.iter().zip(inputs).map(|(v, &i)| (&v[..], arena.shape(i))).collect();
+        let mut out = Vec::with_capacity(arena.shape(node).len());
+        eval_into(op, &args, &mut out);
+        values[node as usize] = Some(out);
+    }
+    Ok(outputs.iter().map(|&o| values[o as usize].clone().unwrap_or_else(|| constant(o))).collect())
+}
 
 /// Tangents of `outputs` when each seeded leaf moves along its tangent: `J · v`.
 ///
 /// Each seed is a leaf that requires grad and a tangent of its shape; leaves not seeded
 /// have tangent zero. Only nodes downstream of a seed are re-evaluated.
 pub fn jvp(arena: &Arena, seeds: &[(NodeId, &[f64])], outputs: &[NodeId]) -> Result<Vec<Value>, Error> {
-    let outputs = outputs.iter().map(|&id| arena.resolve(id)).collect::<Result<Vec<_>, _>>()?;
-    let Some(&last) = outputs.iter().max() else { return Ok(Vec::new()) };
-    let mut tangent = vec![0.0; arena.value_range(last).end];
-    let mut moved = vec![false; last as usize + 1];
+    let mut duals = Vec::with_capacity(seeds.len());
     for &(id, v) in seeds {
         let leaf = arena.resolve(id)?;
-        let shape = arena.shape(leaf);
-        if !arena.is_leaf(leaf) {
-            return Err(Error::InvalidArgument(format!(
-                "a JVP seed must be a leaf; node {} was computed by {}",
-                leaf,
-                arena.op(leaf).map_or("?", |op| op.name())
-            )));
-        }
-        if !arena.requires_grad(leaf) {
-            return Err(Error::NotTracked { what: "a JVP seed" });
-        }
-        if v.len() != shape.len() {
+        let x = arena.value(leaf);
+        if v.len() != x.len() {
+            let shape = arena.shape(leaf);
             return Err(Error::DataLength { shape, expected: shape.len(), got: v.len() });
         }
-        if let Some(slot) = moved.get_mut(leaf as usize) {
-            *slot = true;
-            tangent[arena.value_range(leaf)].copy_from_slice(v);
-        }
+        duals.push((id, x.iter().zip(v).map(|(&x, &t)| Dual::new(x, t)).collect()));
     }
-    let mut out = Vec::new();
-    for node in 0..=last {
-        let Some(op) = arena.op(node) else { continue };
-        let inputs = arena.inputs(node);
-        if !inputs.iter().any(|&i| moved[i as usize]) {
-            continue;
-        }
-        let duals: Vec<Vec<Dual<f64>>> = inputs
-            .iter()
-            .map(|&i| {
-                let range = arena.value_range(i);
-                arena.value(i).iter().zip(&tangent[range]).map(|(&x, &t)| Dual::new(x, t)).collect()
-            })
-            .collect();
-        let args: Vec<(&[Dual<f64>], _)> = duals.iter().zip(inputs).map(|(d, &i)| (&d[..], arena.shape(i))).collect();
-        out.clear();
-        eval_into(op, &args, &mut out);
-        for (slot, d) in tangent[arena.value_range(node)].iter_mut().zip(&out) {
-            *slot = d.eps;
-        }
-        moved[node as usize] = true;
-    }
-    Ok(outputs.iter().map(|&o| Value::from_parts(arena.shape(o), tangent[arena.value_range(o)].to_vec())).collect())
+    let results = evaluate::<Dual<f64>>(arena, &duals, outputs)?;
+    Ok(outputs
+        .iter()
+        .zip(results)
+        .map(|(&o, r)| {
+            let shape = arena.shape(o.index());
+            Value::from_parts(shape, r.iter().map(|d| d.eps).collect())
+        })
+        .collect())
 }
 
 /// [`jvp`] on tensors of one graph: the tangent of `output` when each seeded tensor moves

@@ -297,6 +297,24 @@ impl FrozenGraph {
         &self.arena
     }
 
+    /// The same graph with some leaves moved and every computed node re-evaluated; node
+    /// ids of `self` name the same nodes in the result.
+    ///
+    /// ```
+    /// use slope_graph::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let x = g.scalar(2.0).requires_grad_();
+    /// let y = (x * x + 1.0).id();
+    /// let x = x.id();
+    /// let frozen = g.freeze();
+    /// let moved = frozen.with_leaves(&[(x, &[3.0])]).unwrap();
+    /// assert_eq!(moved.value(y).unwrap().item(), Some(10.0));
+    /// ```
+    pub fn with_leaves(&self, leaves: &[(NodeId, &[f64])]) -> Result<FrozenGraph, Error> {
+        Ok(FrozenGraph { arena: self.arena.with_leaves(leaves)? })
+    }
+
     /// The value of a node.
     pub fn value(&self, id: NodeId) -> Result<Value, Error> {
         let index = self.arena.resolve(id)?;

@@ -91,13 +91,20 @@ pub enum StructuralOp {
     Transpose,
 }
 
-/// Where an op's input is sampled when checking derivatives, and its conventions at kinks.
+/// Where an op's input is sampled when checking derivatives, where it is defined, its
+/// special points, and its conventions at kinks.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Domain {
     /// Lowest value sampled.
     pub low: f64,
     /// Highest value sampled.
     pub high: f64,
+    /// The open interval where the op is defined and smooth (apart from its kinks): a
+    /// finite difference never steps outside it.
+    pub support: (f64, f64),
+    /// Special points checked besides the samples: zero, signs, tiny and huge magnitudes,
+    /// as far as the op is defined and finite there.
+    pub edges: &'static [f64],
     /// Points where the op is not differentiable (finite differences must not straddle
     /// them), each with the derivative slope reports there by convention.
     pub kinks: &'static [Kink],
@@ -121,7 +128,23 @@ const ZERO_KINK: &[Kink] = &[Kink { at: 0.0, derivative: 0.0 }];
 impl Domain {
     /// A smooth interval.
     pub const fn interval(low: f64, high: f64) -> Domain {
-        Domain { low, high, kinks: &[], integer: false, constant: false }
+        Domain {
+            low,
+            high,
+            support: (f64::NEG_INFINITY, f64::INFINITY),
+            edges: &[],
+            kinks: &[],
+            integer: false,
+            constant: false,
+        }
+    }
+
+    const fn support(self, low: f64, high: f64) -> Domain {
+        Domain { support: (low, high), ..self }
+    }
+
+    const fn edges(self, edges: &'static [f64]) -> Domain {
+        Domain { edges, ..self }
     }
 
     const fn with_kinks(self, kinks: &'static [Kink]) -> Domain {
@@ -137,9 +160,12 @@ impl Domain {
     }
 }
 
-const ANY: Domain = Domain::interval(-3.0, 3.0);
-const POSITIVE: Domain = Domain::interval(0.1, 5.0);
-const OPEN_UNIT: Domain = Domain::interval(-0.9, 0.9);
+const SMALL: &[f64] = &[0.0, 1e-12, -1e-12];
+const SCALE_FREE: &[f64] = &[0.0, 1e-12, -1e-12, 1e-150, 1e12, -1e12, 1e150];
+const ANY: Domain = Domain::interval(-3.0, 3.0).edges(SCALE_FREE);
+const STRUCTURAL: Domain = Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12, 1e6, -1e6]);
+const POSITIVE: Domain = Domain::interval(0.1, 5.0).support(0.0, f64::INFINITY).edges(&[1e-12, 1e-6, 1e6, 1e150]);
+const OPEN_UNIT: Domain = Domain::interval(-0.9, 0.9).support(-1.0, 1.0).edges(&[0.0, 1e-12, -1e-12, 0.999, -0.999]);
 
 impl Op {
     /// Every op in the table, in a fixed order.
@@ -185,7 +211,7 @@ impl Op {
         match self {
             Op::Unary(op) => core::slice::from_ref(op.domain()),
             Op::Binary(op) => op.domains(),
-            Op::Structural(_) => &[ANY, ANY],
+            Op::Structural(_) => &[STRUCTURAL, STRUCTURAL],
         }
         .split_at(self.arity())
         .0
@@ -329,16 +355,25 @@ impl UnaryOp {
 
     /// Where the input is sampled when checking, and the convention at kinks.
     pub fn domain(self) -> &'static Domain {
-        const TAN: Domain = Domain::interval(-1.3, 1.3);
-        const ACOSH: Domain = Domain::interval(1.1, 5.0);
-        const LOG1P: Domain = Domain::interval(-0.9, 5.0);
-        const RECIP: Domain = Domain::interval(0.2, 5.0);
-        const ABS: Domain = ANY.with_kinks(ZERO_KINK);
-        const SIGMOID: Domain = Domain::interval(-8.0, 8.0);
+        const EXP: Domain = Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12, 30.0, -30.0]);
+        const PERIODIC: Domain = Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12, 100.0, -100.0]);
+        const SATURATING: Domain = Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12, 1e6, -1e6]);
+        const TANH: Domain = Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12, 10.0, -10.0]);
+        const TAN: Domain = Domain::interval(-1.3, 1.3)
+            .support(-core::f64::consts::FRAC_PI_2, core::f64::consts::FRAC_PI_2)
+            .edges(&[0.0, 1e-12, -1e-12, 1.5, -1.5]);
+        const ACOSH: Domain = Domain::interval(1.1, 5.0).support(1.0, f64::INFINITY).edges(&[1.001, 1e6]);
+        const LOG1P: Domain =
+            Domain::interval(-0.9, 5.0).support(-1.0, f64::INFINITY).edges(&[0.0, 1e-12, -1e-12, -0.999, 1e6]);
+        const RECIP: Domain = Domain::interval(0.2, 5.0).support(0.0, f64::INFINITY).edges(&[1e-10, 1e10]);
+        const ABS: Domain = Domain::interval(-3.0, 3.0).with_kinks(ZERO_KINK).edges(&[1e-12, -1e-12, 1e12, -1e12]);
+        const SIGMOID: Domain = Domain::interval(-8.0, 8.0).edges(&[0.0, 1e-12, -1e-12, 30.0, -30.0]);
         match self {
-            UnaryOp::Neg | UnaryOp::Exp | UnaryOp::Exp2 | UnaryOp::ExpM1 => &ANY,
-            UnaryOp::Sin | UnaryOp::Cos | UnaryOp::Atan => &ANY,
-            UnaryOp::Sinh | UnaryOp::Cosh | UnaryOp::Tanh | UnaryOp::Asinh => &ANY,
+            UnaryOp::Neg => &ANY,
+            UnaryOp::Exp | UnaryOp::Exp2 | UnaryOp::ExpM1 | UnaryOp::Sinh | UnaryOp::Cosh => &EXP,
+            UnaryOp::Sin | UnaryOp::Cos => &PERIODIC,
+            UnaryOp::Atan | UnaryOp::Asinh => &SATURATING,
+            UnaryOp::Tanh => &TANH,
             UnaryOp::Log | UnaryOp::Log2 | UnaryOp::Log10 | UnaryOp::Sqrt | UnaryOp::Cbrt => &POSITIVE,
             UnaryOp::Log1p => &LOG1P,
             UnaryOp::Recip => &RECIP,
@@ -422,15 +457,32 @@ impl BinaryOp {
 
     /// Where each input is sampled when checking.
     pub fn domains(self) -> &'static [Domain; 2] {
-        const DIV: [Domain; 2] = [ANY, Domain::interval(0.2, 5.0)];
-        const POW: [Domain; 2] = [POSITIVE, ANY];
-        const POWI: [Domain; 2] = [Domain::interval(0.2, 3.0), Domain::interval(-3.0, 4.0).integer().constant()];
-        const POWF: [Domain; 2] = [POSITIVE, Domain::interval(-2.5, 2.5).constant()];
+        const DIVISOR: Domain = Domain::interval(0.2, 5.0).support(0.0, f64::INFINITY).edges(&[1e-10, 1e10]);
+        const DIV: [Domain; 2] = [ANY, DIVISOR];
+        const BASE: Domain = POSITIVE.edges(&[1e-6, 1e6]);
+        const POW: [Domain; 2] = [BASE, Domain::interval(-3.0, 3.0).edges(SMALL)];
+        const POWI: [Domain; 2] = [
+            Domain::interval(0.2, 3.0).support(0.0, f64::INFINITY).edges(&[1e-3, 1e3]),
+            Domain::interval(-3.0, 4.0).integer().constant(),
+        ];
+        const POWF: [Domain; 2] = [BASE, Domain::interval(-2.5, 2.5).constant()];
         // a / b stays inside (2, 3), away from the jumps of fmod at integer quotients.
-        const REM: [Domain; 2] = [Domain::interval(2.2, 2.8), Domain::interval(1.0, 1.05)];
-        const HYPOT: [Domain; 2] = [Domain::interval(0.2, 3.0), Domain::interval(-3.0, -0.2)];
+        const REM: [Domain; 2] =
+            [Domain::interval(2.2, 2.8).support(2.1, 2.9), Domain::interval(1.0, 1.05).support(0.97, 1.07)];
+        // hypot is smooth away from the origin; b < 0 keeps samples off it.
+        const HYPOT: [Domain; 2] = [
+            Domain::interval(0.2, 3.0).edges(&[0.0, 1e12]),
+            Domain::interval(-3.0, -0.2).support(f64::NEG_INFINITY, 0.0).edges(&[-1e-12, -1e12]),
+        ];
+        // atan2(y, x) with x > 0 stays off the branch cut along the negative x axis.
+        const ATAN2: [Domain; 2] =
+            [Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12, 1e6, -1e6]), POSITIVE.edges(&[1e-6, 1e6])];
+        // A huge addend swamps the other operand, so finite differences could not see it.
+        const ADDITIVE: Domain = Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12, 1e-150, -1e-150]);
         match self {
-            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Atan2 => &[ANY, POSITIVE],
+            BinaryOp::Add | BinaryOp::Sub => &[ADDITIVE, ADDITIVE],
+            BinaryOp::Mul => &[ANY, ANY],
+            BinaryOp::Atan2 => &ATAN2,
             BinaryOp::Div => &DIV,
             BinaryOp::Pow => &POW,
             BinaryOp::PowI => &POWI,
@@ -576,6 +628,11 @@ mod tests {
             assert_eq!(op.domains().len(), op.arity(), "{}", op.name());
             for d in op.domains() {
                 assert!(d.low < d.high, "{}: empty domain", op.name());
+                let inside = |x: f64| d.support.0 < x && x < d.support.1;
+                assert!(inside(d.low) && inside(d.high), "{}: samples outside the support", op.name());
+                for &e in d.edges {
+                    assert!(inside(e), "{}: edge {e} outside the support", op.name());
+                }
                 for k in d.kinks {
                     assert!(d.low < k.at && k.at < d.high, "{}: kink outside its domain", op.name());
                 }

@@ -1,0 +1,118 @@
+//! The gradient checker of slope: finite differences that cross-validate forward and
+//! reverse mode.
+//!
+//! Every derivative is computed three independent ways and compared entry by entry:
+//! forward mode (the primal evaluated on dual numbers), reverse mode (the VJPs), and
+//! central differences of the primal with Richardson extrapolation. Second derivatives
+//! are compared too: the hyper-dual Hessian against finite differences of the reverse
+//! gradient. A [`Report`] names the worst entry of each comparison.
+//!
+//! - [`check_op`]: one op of the table, over random points of its domain, its edge cases,
+//!   its shapes and broadcasting, and its kink conventions. [`check_table`]: all of them.
+//! - [`check_graph`]: a recorded graph, at its recorded point.
+//! - [`check_function`]: a function written once over `Float`.
+//! - [`check_at`] with any [`Subject`]: anything else, including rules planted wrong.
+//!
+//! ```
+//! use slope_check::{check_op, Options};
+//! use slope_graph::Op;
+//!
+//! let report = check_op(Op::from_name("tanh").unwrap(), &Options { points: 20, ..Options::default() });
+//! assert!(report.passed(), "{report}");
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+// Jacobians and Hessians read best with the indices of their entries.
+#![allow(clippy::needless_range_loop)]
+
+mod compare;
+pub mod fd;
+mod ops;
+mod report;
+pub mod rng;
+mod subject;
+
+pub use compare::check_at;
+pub use ops::{check_op, shape_cases};
+pub use report::{relative_error, Pair, Report, Row, Worst};
+pub use subject::{step_in, FloatFn, FunctionSubject, GraphSubject, OpSubject, Subject};
+
+use serde::Serialize;
+use slope_graph::{FrozenGraph, NodeId, Op};
+
+/// How close two computations must be, as `|a - b| / max(|a|, |b|, 1)`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Tolerances {
+    /// Forward against reverse mode: both exact up to rounding.
+    pub analytic: f64,
+    /// Either mode against Richardson-extrapolated central differences.
+    pub finite_difference: f64,
+    /// The hyper-dual Hessian against finite differences of the reverse gradient.
+    pub second_order: f64,
+}
+
+impl Default for Tolerances {
+    /// `1e-12`, `1e-8`, `1e-7`: at least 100 times tighter than PyTorch's gradcheck
+    /// (atol `1e-5`, rtol `1e-3`).
+    fn default() -> Tolerances {
+        Tolerances { analytic: 1e-12, finite_difference: 1e-8, second_order: 1e-7 }
+    }
+}
+
+/// What [`check_op`] and [`check_table`] do.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Options {
+    /// Random points per op (edge cases and kinks come on top).
+    pub points: usize,
+    /// Seed of the random points: the same seed checks the same points.
+    pub seed: u64,
+    /// Also compare second derivatives.
+    pub second_order: bool,
+    /// Tolerances.
+    pub tolerances: Tolerances,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { points: 100, seed: 17, second_order: true, tolerances: Tolerances::default() }
+    }
+}
+
+/// Checks every op of the table ([`Op::all`]), so a new op is checked without being listed.
+pub fn check_table(options: &Options) -> Report {
+    let mut report = Report::default();
+    for op in Op::all() {
+        report.extend(check_op(op, options));
+    }
+    report
+}
+
+/// Checks a recorded graph at its recorded point: `output` as a function of `inputs`
+/// (leaves that require grad).
+///
+/// ```
+/// use slope_graph::Graph;
+///
+/// let g = Graph::new();
+/// let x = g.vector(&[0.5, -1.0, 2.0]).requires_grad_();
+/// let w = g.matrix(2, 3, &[1.0, 0.5, -0.5, 2.0, 0.0, 1.0]).unwrap().requires_grad_();
+/// let y = w.matmul(x).tanh().sum();
+/// let (x, w, y) = (x.id(), w.id(), y.id());
+/// let report = slope_check::check_graph(&g.freeze(), &[x, w], y, &Default::default()).unwrap();
+/// assert!(report.passed(), "{report}");
+/// ```
+pub fn check_graph(
+    graph: &FrozenGraph,
+    inputs: &[NodeId],
+    output: NodeId,
+    tolerances: &Tolerances,
+) -> Result<Report, slope_graph::Error> {
+    let subject = GraphSubject::new(graph, inputs, output)?;
+    Ok(check_at(&subject, &subject.point(), tolerances, true))
+}
+
+/// Checks a function written once over `Float` at `x`, in all three modes and at second
+/// order.
+pub fn check_function<F: FloatFn>(f: &F, x: &[f64], tolerances: &Tolerances) -> Report {
+    check_at(&FunctionSubject(f), x, tolerances, true)
+}
