@@ -260,6 +260,12 @@ impl Subject for GraphSubject<'_> {
         }
     }
 
+    /// Smaller than for single ops: a step through a graph is amplified by everything
+    /// downstream, and must not carry an inner relu, abs or fmod across its kink.
+    fn step(&self, x: &[f64], i: usize) -> f64 {
+        1e-4 * x[i].abs().max(1.0)
+    }
+
     fn hessian(&self, x: &[f64], w: &[f64]) -> Option<Vec<Vec<f64>>> {
         let n = x.len();
         let mut h = vec![vec![0.0; n]; n];

@@ -1,0 +1,138 @@
+//! Property tests: random points for every op, and random expression graphs built from the
+//! whole op table, checked in every mode. Failures shrink to a minimal plan; proptest keeps
+//! them in `proptest-regressions/`, which is committed and replayed first.
+
+use proptest::prelude::*;
+use slope_check::{check_at, check_graph, OpSubject, Tolerances};
+use slope_graph::{BinaryOp, Domain, Graph, Op, Shape, StructuralOp, Tensor};
+
+fn op_at(index: usize) -> Op {
+    Op::all().nth(index % Op::COUNT).unwrap_or(Op::Structural(StructuralOp::Sum))
+}
+
+/// `unit ∈ [0, 1)` mapped into a domain's sampling interval.
+fn into_domain(d: &Domain, unit: f64) -> f64 {
+    let x = d.low + (d.high - d.low) * unit;
+    if d.integer {
+        x.round()
+    } else {
+        x
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_op_agrees_across_modes_at_random_points(
+        index in 0..Op::COUNT,
+        units in proptest::collection::vec(0.0..1.0f64, 6),
+        vector in any::<bool>(),
+    ) {
+        let op = op_at(index);
+        let shapes: Vec<Shape> = match op {
+            Op::Structural(StructuralOp::Dot | StructuralOp::Matmul) => vec![Shape::Vector(3); 2],
+            Op::Binary(BinaryOp::PowI | BinaryOp::PowF) => vec![if vector { Shape::Vector(3) } else { Shape::Scalar }, Shape::Scalar],
+            _ => vec![if vector { Shape::Vector(3) } else { Shape::Scalar }; op.arity()],
+        };
+        let mut u = units.iter().cycle();
+        let inputs: Vec<(Shape, Vec<f64>)> = shapes
+            .iter()
+            .zip(op.domains())
+            .map(|(&s, d)| (s, (0..s.len()).map(|_| into_domain(d, *u.next().unwrap_or(&0.5))).collect()))
+            .collect();
+        // off the kinks, where finite differences do not apply
+        let off_kinks = inputs.iter().zip(op.domains()).all(|((_, v), d)| v.iter().all(|x| d.kinks.iter().all(|k| (x - k.at).abs() > 1e-6)));
+        prop_assume!(off_kinks);
+        let report = check_at(&OpSubject::new(op, &inputs), &OpSubject::point(op, &inputs), &Tolerances::default(), true);
+        prop_assert!(report.passed(), "{} at {:?}\n{}", op.name(), inputs, report);
+    }
+}
+
+/// One node of a random graph: an op of the table (by index), two operands among the
+/// nodes before it (by index), and a number for a constant exponent.
+#[derive(Clone, Debug)]
+struct Step {
+    op: usize,
+    a: usize,
+    b: usize,
+    constant: f64,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    (0..Op::COUNT, any::<usize>(), any::<usize>(), 0.0..1.0f64).prop_map(|(op, a, b, constant)| Step {
+        op,
+        a,
+        b,
+        constant,
+    })
+}
+
+/// Whether every element of `t` lies inside the domain's support, off its kinks, with a margin.
+fn fits(t: &Tensor<'_>, d: &Domain) -> bool {
+    t.to_vec().iter().all(|&x| {
+        let margin = 1e-2 * x.abs().max(1.0);
+        x > d.support.0 + margin && x < d.support.1 - margin && d.kinks.iter().all(|k| (x - k.at).abs() > 1e-2)
+    })
+}
+
+/// Records `step` on `nodes`, keeping to each op's domain; `None` when the op does not fit
+/// its operands (the step is then skipped, so shrinking stays meaningful).
+fn record<'g>(nodes: &[Tensor<'g>], step: &Step) -> Option<Tensor<'g>> {
+    let op = op_at(step.op);
+    let a = nodes[step.a % nodes.len()];
+    let b = nodes[step.b % nodes.len()];
+    let domains = op.domains();
+    let result = match op {
+        Op::Unary(_) => fits(&a, &domains[0]).then(|| a.try_op(op, &[]).ok()).flatten(),
+        Op::Binary(BinaryOp::PowI) => {
+            let n = into_domain(&domains[1], step.constant) as i32;
+            fits(&a, &domains[0]).then(|| a.powi(n))
+        }
+        Op::Binary(BinaryOp::PowF) => fits(&a, &domains[0]).then(|| a.powf(into_domain(&domains[1], step.constant))),
+        Op::Binary(BinaryOp::Rem) => {
+            // fmod jumps where a / b is an integer: keep well away
+            let q = a.try_div(b).ok()?.to_vec();
+            let far = q.iter().all(|q| (q - q.round()).abs() > 0.1) && b.to_vec().iter().all(|b| b.abs() > 0.5);
+            far.then(|| a.try_op(op, &[b]).ok()).flatten()
+        }
+        Op::Binary(_) => (fits(&a, &domains[0]) && fits(&b, &domains[1])).then(|| a.try_op(op, &[b]).ok()).flatten(),
+        Op::Structural(_) => a.try_op(op, &[b]).ok().or_else(|| a.try_op(op, &[]).ok()),
+    }?;
+    let values = result.to_vec();
+    (values.iter().all(|v| v.is_finite() && v.abs() < 1e4)).then_some(result)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_graphs_agree_across_modes(
+        inputs in 1..=4usize,
+        vector in any::<bool>(),
+        values in proptest::collection::vec(-2.0..2.0f64, 12),
+        steps in proptest::collection::vec(step(), 1..40),
+    ) {
+        let g = Graph::new();
+        let len = if vector { 3 } else { 1 };
+        let leaves: Vec<Tensor<'_>> = (0..inputs)
+            .map(|i| {
+                let v = &values[i * len..(i + 1) * len];
+                if vector { g.vector(v) } else { g.scalar(v[0]) }.requires_grad_()
+            })
+            .collect();
+        let mut nodes = leaves.clone();
+        for s in &steps {
+            if let Some(t) = record(&nodes, s) {
+                nodes.push(t);
+            }
+        }
+        let last = *nodes.last().unwrap_or(&leaves[0]);
+        let output = if last.shape().is_scalar() { last } else { last.sum() };
+        let ids: Vec<_> = leaves.iter().map(|t| t.id()).collect();
+        let out = output.id();
+        let recorded = nodes.len() - leaves.len();
+        let report = check_graph(&g.freeze(), &ids, out, &Tolerances::default()).unwrap();
+        prop_assert!(report.passed(), "{} recorded nodes\n{}", recorded, report);
+    }
+}
