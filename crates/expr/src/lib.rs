@@ -1,0 +1,324 @@
+//! The formula language of slope: expressions typed as in the PyTorch notebook, parsed and
+//! recorded as nodes of a [`Graph`].
+//!
+//! - numbers `2`, `2.5`, `1e-3`; variables `[a-z][a-z0-9_]*`
+//! - `+ - * /` and `**` (right-associative, tighter than unary minus: `-x**2 == -(x**2)`)
+//! - functions: every elementwise op of the table by its name (`sin`, `exp`, `log`, `sqrt`,
+//!   `tanh`, `sigmoid`, `relu`, `abs`, ...), `pow(a, b)`, `atan2`, `hypot`, `fmod`,
+//!   `sum(e)`, `mean(e)`, `dot(a, b)`, `matmul(a, b)`, `t(e)`
+//! - a point: `x=2,y=-1.5`, `x=linspace(-10,10,10)`, `x=[1,2.5,3]`
+//!
+//! Errors carry the column, print the line with a caret under it, and suggest the nearest
+//! name for a misspelt function or variable.
+//!
+//! ```
+//! use slope_expr::{Formula, Point};
+//! use slope_graph::Graph;
+//!
+//! let f = Formula::parse("x**2 + 2*x + 1").unwrap();
+//! let g = Graph::new();
+//! let y = f.record(&g, &Point::parse("x=2").unwrap()).unwrap();
+//! assert_eq!(y.output.item().unwrap(), 9.0);
+//!
+//! let err = Formula::parse("sine(x)").unwrap().record(&g, &Point::parse("x=1").unwrap()).unwrap_err();
+//! assert!(err.to_string().contains("did you mean `sin`?"));
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod error;
+mod parse;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+pub use error::{Error, ErrorKind};
+pub use parse::{linspace, Expr};
+
+use slope_graph::{BinaryOp, Graph, Op, StructuralOp, Tensor};
+
+/// A parsed formula.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Formula {
+    expr: Expr,
+    source: String,
+}
+
+/// Values for the variables of a formula: scalars and vectors.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Point {
+    vars: BTreeMap<String, (Vec<f64>, bool)>,
+}
+
+impl Point {
+    /// Parses `x=2,y=-1.5`, `x=linspace(-10,10,10)` or `x=[1,2.5,3]`.
+    pub fn parse(source: &str) -> Result<Point, Error> {
+        let mut lexer = parse::Lexer::new(source).map_err(|e| Error { kind: ErrorKind::Point, ..e })?;
+        if lexer.at_end() {
+            return Ok(Point { vars: BTreeMap::new() });
+        }
+        let mut vars = BTreeMap::new();
+        for (name, values, vector, column) in lexer.point()? {
+            if vars.insert(name.clone(), (values, vector)).is_some() {
+                return Err(Error::new(ErrorKind::Point, format!("`{name}` is given twice"), column, source));
+            }
+        }
+        Ok(Point { vars })
+    }
+
+    /// A point from names and values; a value with one element is a scalar unless `vector`.
+    pub fn from_values(vars: impl IntoIterator<Item = (String, Vec<f64>, bool)>) -> Point {
+        Point { vars: vars.into_iter().map(|(n, v, vector)| (n, (v, vector))).collect() }
+    }
+
+    /// The variable names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.vars.keys().map(String::as_str)
+    }
+
+    /// A variable's values and whether it is a vector.
+    pub fn get(&self, name: &str) -> Option<(&[f64], bool)> {
+        self.vars.get(name).map(|(v, vector)| (&v[..], *vector))
+    }
+
+    /// Sets a variable.
+    pub fn set(&mut self, name: &str, values: Vec<f64>, vector: bool) {
+        self.vars.insert(name.to_string(), (values, vector));
+    }
+
+    /// Removes a variable.
+    pub fn remove(&mut self, name: &str) {
+        self.vars.remove(name);
+    }
+}
+
+/// A formula recorded on a graph: its output and the leaf of each variable it uses.
+#[derive(Clone, Debug)]
+pub struct Recorded<'g> {
+    /// The formula's value.
+    pub output: Tensor<'g>,
+    /// Each variable the formula uses, as a leaf that requires grad, in name order.
+    pub variables: BTreeMap<String, Tensor<'g>>,
+}
+
+/// The functions the language knows, and how many arguments each takes.
+fn functions() -> impl Iterator<Item = (&'static str, usize)> {
+    Op::all()
+        .filter(|op| {
+            !matches!(
+                op,
+                Op::Binary(BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::PowI | BinaryOp::PowF)
+            )
+        })
+        .map(|op| (op.name(), op.arity()))
+}
+
+impl Formula {
+    /// Parses a formula.
+    pub fn parse(source: &str) -> Result<Formula, Error> {
+        let mut lexer = parse::Lexer::new(source)?;
+        let expr = lexer.expr()?;
+        if !lexer.at_end() {
+            return Err(Error::new(
+                ErrorKind::Syntax,
+                "unexpected text after the formula: a missing operator, or an extra `)`?",
+                lexer.column_now(),
+                source,
+            ));
+        }
+        Ok(Formula { expr, source: source.to_string() })
+    }
+
+    /// The text it was parsed from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The parsed expression.
+    pub fn expr(&self) -> &Expr {
+        &self.expr
+    }
+
+    /// The variables it uses, sorted.
+    pub fn variables(&self) -> BTreeSet<String> {
+        fn walk(e: &Expr, out: &mut BTreeSet<String>) {
+            match e {
+                Expr::Number(_) => {}
+                Expr::Variable(name, _) => {
+                    out.insert(name.clone());
+                }
+                Expr::Neg(a) => walk(a, out),
+                Expr::Binary(_, a, b, _) => {
+                    walk(a, out);
+                    walk(b, out);
+                }
+                Expr::Call(_, args, _) => args.iter().for_each(|a| walk(a, out)),
+            }
+        }
+        let mut out = BTreeSet::new();
+        walk(&self.expr, &mut out);
+        out
+    }
+
+    /// Records the formula on `graph` at `point`: each variable becomes a leaf that
+    /// requires grad. Errors name the column of what went wrong; a variable of `point` that
+    /// the formula does not use is an error too (it is most likely a typo).
+    pub fn record<'g>(&self, graph: &'g Graph, point: &Point) -> Result<Recorded<'g>, Error> {
+        let used = self.variables();
+        if let Some(extra) = point.names().find(|n| !used.contains(*n)) {
+            let message = match error::suggest(extra, used.iter().map(String::as_str)) {
+                Some(s) => format!("the point gives `{extra}`, which the formula does not use; did you mean `{s}`?"),
+                None => format!("the point gives `{extra}`, which the formula does not use"),
+            };
+            return Err(Error::new(ErrorKind::UnknownVariable, message, 1, &self.source));
+        }
+        let mut variables = BTreeMap::new();
+        for name in &used {
+            if let Some((values, vector)) = point.get(name) {
+                let t = if vector { graph.vector(values) } else { graph.scalar(values[0]) };
+                variables.insert(name.clone(), t.requires_grad_());
+            }
+        }
+        let output = self.build(graph, &self.expr, &variables, point)?;
+        Ok(Recorded { output, variables })
+    }
+
+    fn error(&self, kind: ErrorKind, message: impl Into<String>, column: usize) -> Error {
+        Error::new(kind, message, column, &self.source)
+    }
+
+    fn build<'g>(
+        &self,
+        g: &'g Graph,
+        e: &Expr,
+        vars: &BTreeMap<String, Tensor<'g>>,
+        point: &Point,
+    ) -> Result<Tensor<'g>, Error> {
+        let shape_error = |column: usize| move |err: slope_graph::Error| self.error(ErrorKind::Shape, err.to_string(), column);
+        match e {
+            Expr::Number(v) => Ok(g.scalar(*v)),
+            Expr::Variable(name, column) => vars.get(name).copied().ok_or_else(|| {
+                let message = match error::suggest(name, point.names()) {
+                    Some(s) => format!("`{name}` has no value: give it with --at {name}=...; did you mean `{s}`?"),
+                    None => format!("`{name}` has no value: give it with --at, as in --at {name}=1.5"),
+                };
+                self.error(ErrorKind::UnknownVariable, message, *column)
+            }),
+            Expr::Neg(a) => Ok(-self.build(g, a, vars, point)?),
+            Expr::Binary(op, a, b, column) => {
+                let left = self.build(g, a, vars, point)?;
+                if *op == '^' {
+                    if let Expr::Number(c) = **b {
+                        return Ok(if c.fract() == 0.0 && c.abs() <= 64.0 { left.powi(c as i32) } else { left.powf(c) });
+                    }
+                }
+                let right = self.build(g, b, vars, point)?;
+                let op = match op {
+                    '+' => BinaryOp::Add,
+                    '-' => BinaryOp::Sub,
+                    '*' => BinaryOp::Mul,
+                    '/' => BinaryOp::Div,
+                    _ => BinaryOp::Pow,
+                };
+                left.try_binary(op, right).map_err(shape_error(*column))
+            }
+            Expr::Call(name, args, column) => {
+                let Some((_, arity)) = functions().find(|(f, _)| f == name) else {
+                    let message = match error::suggest(name, functions().map(|f| f.0)) {
+                        Some(s) => format!("unknown function `{name}`; did you mean `{s}`?"),
+                        None => format!(
+                            "unknown function `{name}`; functions: {}",
+                            functions().map(|f| f.0).collect::<Vec<_>>().join(", ")
+                        ),
+                    };
+                    return Err(self.error(ErrorKind::UnknownFunction, message, *column));
+                };
+                if args.len() != arity {
+                    return Err(self.error(
+                        ErrorKind::Arity,
+                        format!("`{name}` takes {arity} argument(s), got {}", args.len()),
+                        *column,
+                    ));
+                }
+                if name == "pow" {
+                    let pow = Expr::Binary('^', Box::new(args[0].clone()), Box::new(args[1].clone()), *column);
+                    return self.build(g, &pow, vars, point);
+                }
+                let op = Op::from_name(name).unwrap_or(Op::Structural(StructuralOp::Sum));
+                let values =
+                    args.iter().map(|a| self.build(g, a, vars, point)).collect::<Result<Vec<_>, _>>()?;
+                values[0].try_op(op, &values[1..]).map_err(shape_error(*column))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eval(src: &str, at: &str) -> f64 {
+        let g = Graph::new();
+        Formula::parse(src).unwrap().record(&g, &Point::parse(at).unwrap()).unwrap().output.item().unwrap()
+    }
+
+    fn err(src: &str, at: &str) -> Error {
+        let g = Graph::new();
+        match Formula::parse(src) {
+            Err(e) => e,
+            Ok(f) => f.record(&g, &Point::parse(at).unwrap()).unwrap_err(),
+        }
+    }
+
+    #[test]
+    fn python_precedence() {
+        assert_eq!(eval("-x**2", "x=3"), -9.0);
+        assert_eq!(eval("2**3**2", ""), 512.0);
+        assert_eq!(eval("2**-1", ""), 0.5);
+        assert_eq!(eval("1 - 2 - 3", ""), -4.0);
+        assert_eq!(eval("12 / 3 / 2", ""), 2.0);
+        assert_eq!(eval("2 + 3 * 4", ""), 14.0);
+        assert_eq!(eval("(2 + 3) * 4", ""), 20.0);
+        assert_eq!(eval("+x - -x", "x=1.5"), 3.0);
+        assert_eq!(eval("1e-3 * 2.5e3 + .5", ""), 3.0);
+        assert_eq!(eval("u*v + u**2", "u=1,v=2"), 3.0);
+        assert_eq!(eval("pow(x, 3) + pow(2, x)", "x=2"), 12.0);
+        assert_eq!(eval("sum(x**2)", "x=linspace(-10,10,10)").round(), 407.0);
+        assert_eq!(eval("mean(x) * 2", "x=[1,2.5,3.5]"), 14.0 / 3.0);
+        assert_eq!(eval("sigmoid(0) + relu(-1) + abs(-2) + tanh(0)", ""), 2.5);
+    }
+
+    #[test]
+    fn errors_point_at_the_column_and_suggest() {
+        let e = err("x ** * 2", "x=1");
+        assert_eq!((e.kind.clone(), e.column), (ErrorKind::Syntax, 6));
+        assert!(e.to_string().ends_with("  x ** * 2\n       ^"), "{e}");
+        let e = err("sine(x)", "x=1");
+        assert_eq!(e.kind, ErrorKind::UnknownFunction);
+        assert!(e.message.contains("did you mean `sin`?"));
+        let e = err("x + yy", "x=1,y=2");
+        assert_eq!(e.kind, ErrorKind::UnknownVariable);
+        let e = err("x + y", "x=1");
+        assert_eq!((e.kind.clone(), e.column), (ErrorKind::UnknownVariable, 5));
+        assert!(e.message.contains("--at"));
+        assert_eq!(err("sin(x, x)", "x=1").kind, ErrorKind::Arity);
+        assert_eq!(err("(x + 1", "x=1").kind, ErrorKind::Syntax);
+        assert_eq!(err("x + 1)", "x=1").kind, ErrorKind::Syntax);
+        assert_eq!(err("x ^ 2", "x=1").kind, ErrorKind::Syntax);
+        assert_eq!(err("", "").kind, ErrorKind::Syntax);
+        assert_eq!(err("X", "").kind, ErrorKind::Syntax);
+        assert_eq!(err("x + y", "x=[1,2],y=[1,2,3]").kind, ErrorKind::Shape);
+    }
+
+    #[test]
+    fn points() {
+        let p = Point::parse("x=2, y=-1.5, z=[1, 2.5, -3], w=linspace(0,1,3)").unwrap();
+        assert_eq!(p.get("x"), Some((&[2.0][..], false)));
+        assert_eq!(p.get("y"), Some((&[-1.5][..], false)));
+        assert_eq!(p.get("z"), Some((&[1.0, 2.5, -3.0][..], true)));
+        assert_eq!(p.get("w"), Some((&[0.0, 0.5, 1.0][..], true)));
+        for bad in ["x", "x=", "x=2,", "x=2 y=3", "x=[1,2", "x=linspace(0,1)", "x=linspace(0,1,0)", "x=1,x=2", "2=x"] {
+            let e = Point::parse(bad).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Point, "{bad}: {e}");
+        }
+    }
+}

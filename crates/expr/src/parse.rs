@@ -1,0 +1,333 @@
+//! Tokens and a precedence-climbing parser with Python's rules.
+
+use crate::error::{Error, ErrorKind};
+
+/// A parsed formula.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    /// A number.
+    Number(f64),
+    /// A variable, with its column.
+    Variable(String, usize),
+    /// `-e` (`+e` parses to `e`).
+    Neg(Box<Expr>),
+    /// `a op b` for `+ - * /` and `^` for `**`, with the operator's column.
+    Binary(char, Box<Expr>, Box<Expr>, usize),
+    /// `f(args)`, with the column of `f`.
+    Call(String, Vec<Expr>, usize),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Token {
+    Number(f64),
+    Name(String),
+    Op(char),
+    Pow,
+    Open,
+    Close,
+    Comma,
+    LBracket,
+    RBracket,
+    Equals,
+    End,
+}
+
+/// Tokens with their 1-based columns.
+pub(crate) struct Lexer {
+    tokens: Vec<(Token, usize)>,
+    pos: usize,
+    source: String,
+}
+
+impl Lexer {
+    pub(crate) fn new(source: &str) -> Result<Lexer, Error> {
+        let chars: Vec<char> = source.chars().collect();
+        let mut tokens = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            let column = i + 1;
+            if c.is_whitespace() {
+                i += 1;
+                continue;
+            }
+            if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) {
+                let start = i;
+                while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
+                    i += 1;
+                }
+                if i < chars.len() && (chars[i] == 'e' || chars[i] == 'E') {
+                    let mut j = i + 1;
+                    if j < chars.len() && (chars[j] == '+' || chars[j] == '-') {
+                        j += 1;
+                    }
+                    if j < chars.len() && chars[j].is_ascii_digit() {
+                        i = j;
+                        while i < chars.len() && chars[i].is_ascii_digit() {
+                            i += 1;
+                        }
+                    }
+                }
+                let text: String = chars[start..i].iter().collect();
+                let value = text.parse::<f64>().map_err(|_| {
+                    Error::new(ErrorKind::Syntax, format!("`{text}` is not a number"), column, source)
+                })?;
+                tokens.push((Token::Number(value), column));
+                continue;
+            }
+            if c.is_ascii_lowercase() || c == '_' {
+                let start = i;
+                while i < chars.len() && (chars[i].is_ascii_lowercase() || chars[i].is_ascii_digit() || chars[i] == '_') {
+                    i += 1;
+                }
+                tokens.push((Token::Name(chars[start..i].iter().collect()), column));
+                continue;
+            }
+            let token = match c {
+                '*' if chars.get(i + 1) == Some(&'*') => {
+                    i += 1;
+                    Token::Pow
+                }
+                '+' | '-' | '*' | '/' => Token::Op(c),
+                '(' => Token::Open,
+                ')' => Token::Close,
+                ',' => Token::Comma,
+                '[' => Token::LBracket,
+                ']' => Token::RBracket,
+                '=' => Token::Equals,
+                '^' => {
+                    return Err(Error::new(ErrorKind::Syntax, "`^` is not a power here: write `**`, as in Python", column, source))
+                }
+                _ if c.is_ascii_uppercase() => {
+                    return Err(Error::new(
+                        ErrorKind::Syntax,
+                        format!("`{c}`: names are lowercase ([a-z][a-z0-9_]*)"),
+                        column,
+                        source,
+                    ))
+                }
+                _ => return Err(Error::new(ErrorKind::Syntax, format!("unexpected character `{c}`"), column, source)),
+            };
+            tokens.push((token, column));
+            i += 1;
+        }
+        tokens.push((Token::End, chars.len() + 1));
+        Ok(Lexer { tokens, pos: 0, source: source.to_string() })
+    }
+
+    fn peek(&self) -> &Token {
+        &self.tokens[self.pos.min(self.tokens.len() - 1)].0
+    }
+
+    fn column(&self) -> usize {
+        self.tokens[self.pos.min(self.tokens.len() - 1)].1
+    }
+
+    fn next(&mut self) -> (Token, usize) {
+        let t = self.tokens[self.pos.min(self.tokens.len() - 1)].clone();
+        self.pos += 1;
+        t
+    }
+
+    fn error(&self, message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Syntax, message, self.column(), &self.source)
+    }
+
+    fn expect(&mut self, token: Token, what: &str) -> Result<(), Error> {
+        if *self.peek() == token {
+            self.next();
+            Ok(())
+        } else {
+            Err(self.error(format!("expected {what}")))
+        }
+    }
+
+    pub(crate) fn column_now(&self) -> usize {
+        self.column()
+    }
+
+    pub(crate) fn at_end(&self) -> bool {
+        *self.peek() == Token::End
+    }
+
+    /// expr := term (('+' | '-') term)*
+    pub(crate) fn expr(&mut self) -> Result<Expr, Error> {
+        let mut left = self.term()?;
+        while let Token::Op(op @ ('+' | '-')) = *self.peek() {
+            let column = self.next().1;
+            left = Expr::Binary(op, Box::new(left), Box::new(self.term()?), column);
+        }
+        Ok(left)
+    }
+
+    /// term := unary (('*' | '/') unary)*
+    fn term(&mut self) -> Result<Expr, Error> {
+        let mut left = self.unary()?;
+        while let Token::Op(op @ ('*' | '/')) = *self.peek() {
+            let column = self.next().1;
+            left = Expr::Binary(op, Box::new(left), Box::new(self.unary()?), column);
+        }
+        Ok(left)
+    }
+
+    /// unary := ('-' | '+') unary | power       (so `-x**2` is `-(x**2)`)
+    fn unary(&mut self) -> Result<Expr, Error> {
+        match *self.peek() {
+            Token::Op('-') => {
+                self.next();
+                Ok(Expr::Neg(Box::new(self.unary()?)))
+            }
+            Token::Op('+') => {
+                self.next();
+                self.unary()
+            }
+            _ => self.power(),
+        }
+    }
+
+    /// power := primary ('**' unary)?          (right-associative: `2**3**2` is `2**(3**2)`)
+    fn power(&mut self) -> Result<Expr, Error> {
+        let base = self.primary()?;
+        if *self.peek() == Token::Pow {
+            let column = self.next().1;
+            return Ok(Expr::Binary('^', Box::new(base), Box::new(self.unary()?), column));
+        }
+        Ok(base)
+    }
+
+    fn primary(&mut self) -> Result<Expr, Error> {
+        let (token, column) = self.next();
+        match token {
+            Token::Number(v) => Ok(Expr::Number(v)),
+            Token::Name(name) => {
+                if *self.peek() == Token::Open {
+                    self.next();
+                    let mut args = Vec::new();
+                    if *self.peek() != Token::Close {
+                        loop {
+                            args.push(self.expr()?);
+                            if *self.peek() == Token::Comma {
+                                self.next();
+                                continue;
+                            }
+                            break;
+                        }
+                    }
+                    self.expect(Token::Close, "`)` to close the call")?;
+                    Ok(Expr::Call(name, args, column))
+                } else {
+                    Ok(Expr::Variable(name, column))
+                }
+            }
+            Token::Open => {
+                let inner = self.expr()?;
+                self.expect(Token::Close, "`)`")?;
+                Ok(inner)
+            }
+            Token::End => {
+                self.pos -= 1;
+                Err(self.error("the formula ends where a number, a variable or `(` was expected"))
+            }
+            _ => {
+                self.pos -= 1;
+                Err(self.error("expected a number, a variable or `(`"))
+            }
+        }
+    }
+
+    /// A number with an optional sign, for points.
+    pub(crate) fn signed_number(&mut self) -> Result<f64, Error> {
+        let sign = match *self.peek() {
+            Token::Op('-') => {
+                self.next();
+                -1.0
+            }
+            Token::Op('+') => {
+                self.next();
+                1.0
+            }
+            _ => 1.0,
+        };
+        match self.next() {
+            (Token::Number(v), _) => Ok(sign * v),
+            _ => {
+                self.pos -= 1;
+                Err(Error::new(ErrorKind::Point, "expected a number", self.column(), &self.source))
+            }
+        }
+    }
+
+    /// point := name '=' (number | '[' numbers ']' | 'linspace' '(' a ',' b ',' n ')') (',' ...)*
+    pub(crate) fn point(&mut self) -> Result<Vec<(String, Vec<f64>, bool, usize)>, Error> {
+        let mut out = Vec::new();
+        loop {
+            let (token, column) = self.next();
+            let Token::Name(name) = token else {
+                self.pos -= 1;
+                return Err(Error::new(ErrorKind::Point, "expected a variable name, as in `x=2,y=-1.5`", column, &self.source));
+            };
+            if *self.peek() != Token::Equals {
+                return Err(Error::new(ErrorKind::Point, format!("expected `=` after `{name}`"), self.column(), &self.source));
+            }
+            self.next();
+            let (values, vector) = match self.peek().clone() {
+                Token::LBracket => {
+                    self.next();
+                    let mut v = Vec::new();
+                    if *self.peek() != Token::RBracket {
+                        loop {
+                            v.push(self.signed_number()?);
+                            if *self.peek() == Token::Comma {
+                                self.next();
+                                continue;
+                            }
+                            break;
+                        }
+                    }
+                    if *self.peek() != Token::RBracket {
+                        return Err(Error::new(ErrorKind::Point, "expected `,` or `]`", self.column(), &self.source));
+                    }
+                    self.next();
+                    (v, true)
+                }
+                Token::Name(f) if f == "linspace" => {
+                    let at = self.column();
+                    self.next();
+                    self.expect(Token::Open, "`(` after linspace").map_err(|e| Error { kind: ErrorKind::Point, ..e })?;
+                    let start = self.signed_number()?;
+                    self.expect(Token::Comma, "`,`").map_err(|e| Error { kind: ErrorKind::Point, ..e })?;
+                    let end = self.signed_number()?;
+                    self.expect(Token::Comma, "`,`").map_err(|e| Error { kind: ErrorKind::Point, ..e })?;
+                    let n_at = self.column();
+                    let steps = self.signed_number()?;
+                    self.expect(Token::Close, "`)`").map_err(|e| Error { kind: ErrorKind::Point, ..e })?;
+                    if steps < 1.0 || steps.fract() != 0.0 || steps > 1e7 {
+                        return Err(Error::new(
+                            ErrorKind::Point,
+                            "linspace needs a whole number of steps between 1 and 10^7",
+                            n_at,
+                            &self.source,
+                        ));
+                    }
+                    let _ = at;
+                    (linspace(start, end, steps as usize), true)
+                }
+                _ => (vec![self.signed_number()?], false),
+            };
+            out.push((name, values, vector, column));
+            match self.next() {
+                (Token::Comma, _) => continue,
+                (Token::End, _) => return Ok(out),
+                (_, column) => {
+                    return Err(Error::new(ErrorKind::Point, "expected `,` between variables", column, &self.source))
+                }
+            }
+        }
+    }
+}
+
+/// `steps` points from `start` to `end`, both exact (as `torch.linspace`).
+pub fn linspace(start: f64, end: f64, steps: usize) -> Vec<f64> {
+    let step = if steps > 1 { (end - start) / (steps - 1) as f64 } else { 0.0 };
+    (0..steps).map(|i| if i < steps / 2 { start + step * i as f64 } else { end - step * (steps - 1 - i) as f64 }).collect()
+}
