@@ -106,7 +106,9 @@ fn functions() -> impl Iterator<Item = (&'static str, usize)> {
         .filter(|op| {
             !matches!(
                 op,
-                Op::Binary(BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::PowI | BinaryOp::PowF)
+                Op::Binary(
+                    BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::PowI | BinaryOp::PowF
+                )
             )
         })
         .map(|op| (op.name(), op.arity()))
@@ -193,7 +195,8 @@ impl Formula {
         vars: &BTreeMap<String, Tensor<'g>>,
         point: &Point,
     ) -> Result<Tensor<'g>, Error> {
-        let shape_error = |column: usize| move |err: slope_graph::Error| self.error(ErrorKind::Shape, err.to_string(), column);
+        let shape_error =
+            |column: usize| move |err: slope_graph::Error| self.error(ErrorKind::Shape, err.to_string(), column);
         match e {
             Expr::Number(v) => Ok(g.scalar(*v)),
             Expr::Variable(name, column) => vars.get(name).copied().ok_or_else(|| {
@@ -208,7 +211,11 @@ impl Formula {
                 let left = self.build(g, a, vars, point)?;
                 if *op == '^' {
                     if let Expr::Number(c) = **b {
-                        return Ok(if c.fract() == 0.0 && c.abs() <= 64.0 { left.powi(c as i32) } else { left.powf(c) });
+                        return Ok(if c.fract() == 0.0 && c.abs() <= 64.0 {
+                            left.powi(c as i32)
+                        } else {
+                            left.powf(c)
+                        });
                     }
                 }
                 let right = self.build(g, b, vars, point)?;
@@ -244,8 +251,7 @@ impl Formula {
                     return self.build(g, &pow, vars, point);
                 }
                 let op = Op::from_name(name).unwrap_or(Op::Structural(StructuralOp::Sum));
-                let values =
-                    args.iter().map(|a| self.build(g, a, vars, point)).collect::<Result<Vec<_>, _>>()?;
+                let values = args.iter().map(|a| self.build(g, a, vars, point)).collect::<Result<Vec<_>, _>>()?;
                 values[0].try_op(op, &values[1..]).map_err(shape_error(*column))
             }
         }

@@ -32,6 +32,9 @@ enum Token {
     End,
 }
 
+/// One `name=value` of a point: the name, the values, whether it is a vector, the column.
+pub(crate) type Assignment = (String, Vec<f64>, bool, usize);
+
 /// Tokens with their 1-based columns.
 pub(crate) struct Lexer {
     tokens: Vec<(Token, usize)>,
@@ -69,15 +72,16 @@ impl Lexer {
                     }
                 }
                 let text: String = chars[start..i].iter().collect();
-                let value = text.parse::<f64>().map_err(|_| {
-                    Error::new(ErrorKind::Syntax, format!("`{text}` is not a number"), column, source)
-                })?;
+                let value = text
+                    .parse::<f64>()
+                    .map_err(|_| Error::new(ErrorKind::Syntax, format!("`{text}` is not a number"), column, source))?;
                 tokens.push((Token::Number(value), column));
                 continue;
             }
             if c.is_ascii_lowercase() || c == '_' {
                 let start = i;
-                while i < chars.len() && (chars[i].is_ascii_lowercase() || chars[i].is_ascii_digit() || chars[i] == '_') {
+                while i < chars.len() && (chars[i].is_ascii_lowercase() || chars[i].is_ascii_digit() || chars[i] == '_')
+                {
                     i += 1;
                 }
                 tokens.push((Token::Name(chars[start..i].iter().collect()), column));
@@ -96,7 +100,12 @@ impl Lexer {
                 ']' => Token::RBracket,
                 '=' => Token::Equals,
                 '^' => {
-                    return Err(Error::new(ErrorKind::Syntax, "`^` is not a power here: write `**`, as in Python", column, source))
+                    return Err(Error::new(
+                        ErrorKind::Syntax,
+                        "`^` is not a power here: write `**`, as in Python",
+                        column,
+                        source,
+                    ))
                 }
                 _ if c.is_ascii_uppercase() => {
                     return Err(Error::new(
@@ -258,16 +267,26 @@ impl Lexer {
     }
 
     /// point := name '=' (number | '[' numbers ']' | 'linspace' '(' a ',' b ',' n ')') (',' ...)*
-    pub(crate) fn point(&mut self) -> Result<Vec<(String, Vec<f64>, bool, usize)>, Error> {
+    pub(crate) fn point(&mut self) -> Result<Vec<Assignment>, Error> {
         let mut out = Vec::new();
         loop {
             let (token, column) = self.next();
             let Token::Name(name) = token else {
                 self.pos -= 1;
-                return Err(Error::new(ErrorKind::Point, "expected a variable name, as in `x=2,y=-1.5`", column, &self.source));
+                return Err(Error::new(
+                    ErrorKind::Point,
+                    "expected a variable name, as in `x=2,y=-1.5`",
+                    column,
+                    &self.source,
+                ));
             };
             if *self.peek() != Token::Equals {
-                return Err(Error::new(ErrorKind::Point, format!("expected `=` after `{name}`"), self.column(), &self.source));
+                return Err(Error::new(
+                    ErrorKind::Point,
+                    format!("expected `=` after `{name}`"),
+                    self.column(),
+                    &self.source,
+                ));
             }
             self.next();
             let (values, vector) = match self.peek().clone() {
@@ -293,7 +312,8 @@ impl Lexer {
                 Token::Name(f) if f == "linspace" => {
                     let at = self.column();
                     self.next();
-                    self.expect(Token::Open, "`(` after linspace").map_err(|e| Error { kind: ErrorKind::Point, ..e })?;
+                    self.expect(Token::Open, "`(` after linspace")
+                        .map_err(|e| Error { kind: ErrorKind::Point, ..e })?;
                     let start = self.signed_number()?;
                     self.expect(Token::Comma, "`,`").map_err(|e| Error { kind: ErrorKind::Point, ..e })?;
                     let end = self.signed_number()?;
@@ -329,5 +349,7 @@ impl Lexer {
 /// `steps` points from `start` to `end`, both exact (as `torch.linspace`).
 pub fn linspace(start: f64, end: f64, steps: usize) -> Vec<f64> {
     let step = if steps > 1 { (end - start) / (steps - 1) as f64 } else { 0.0 };
-    (0..steps).map(|i| if i < steps / 2 { start + step * i as f64 } else { end - step * (steps - 1 - i) as f64 }).collect()
+    (0..steps)
+        .map(|i| if i < steps / 2 { start + step * i as f64 } else { end - step * (steps - 1 - i) as f64 })
+        .collect()
 }

@@ -48,12 +48,14 @@
 //! - [`reverse`]: [`Backward`], [`grad`], [`gradient`], [`vjp`] over a [`FrozenGraph`].
 //! - [`dual`]: [`Dual`] and the derivative rules.
 //! - [`check`]: the gradient checker (forward vs reverse vs finite differences).
+//! - [`expr`]: the formula language of the `slope` command.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub use num_traits;
 pub use slope_check as check;
 pub use slope_dual as dual;
+pub use slope_expr as expr;
 pub use slope_graph as graph;
 pub use slope_reverse as reverse;
 

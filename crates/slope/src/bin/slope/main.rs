@@ -1,0 +1,292 @@
+//! `slope`: formulas on the command line.
+//!
+//! `slope grad`, `slope check`, `slope plot`, `slope dot`. Exit status: 0 on success,
+//! 2 on bad input (the message on stderr says what to do), 1 when a check fails.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use slope::expr::{Formula, Point, Recorded};
+use slope::prelude::*;
+
+mod plot;
+
+#[derive(Parser)]
+#[command(
+    name = "slope",
+    version,
+    about = "Derivatives of formulas typed as in Python: values, gradients, Hessians, checks, plots"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    Reverse,
+    Forward,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Value and gradient of a formula at a point (and its Hessian over the scalar variables).
+    Grad {
+        /// The formula, e.g. 'x**2 + 2*x + 1'.
+        expr: String,
+        /// The point, e.g. x=2,y=-1.5 or x=linspace(-10,10,10) or x=[1,2.5,3].
+        #[arg(long, default_value = "")]
+        at: String,
+        /// Also print the Hessian over the scalar variables, in name order.
+        #[arg(long)]
+        hessian: bool,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Which mode computes the gradient.
+        #[arg(long, value_enum, default_value = "reverse")]
+        mode: Mode,
+    },
+    /// Forward mode, reverse mode and finite differences side by side; exit 1 if they disagree.
+    Check {
+        /// The formula.
+        expr: String,
+        /// The point.
+        #[arg(long, default_value = "")]
+        at: String,
+    },
+    /// The function and its derivative on one figure, as an SVG file.
+    Plot {
+        /// The formula.
+        expr: String,
+        /// The variable on the horizontal axis.
+        #[arg(long)]
+        var: String,
+        /// The range of that variable, e.g. -10,10.
+        #[arg(long, allow_hyphen_values = true)]
+        range: String,
+        /// Number of points.
+        #[arg(long, default_value_t = 200)]
+        points: usize,
+        /// Values of the other variables.
+        #[arg(long, default_value = "")]
+        at: String,
+        /// Where to write the SVG.
+        #[arg(long)]
+        out: String,
+        /// The figure's title (default: the formula).
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// The graph as Graphviz DOT, nodes labelled with their grad_fn names.
+    Dot {
+        /// The formula.
+        expr: String,
+        /// The point.
+        #[arg(long, default_value = "")]
+        at: String,
+    },
+}
+
+/// A failure and its exit status.
+struct Failure(u8, String);
+
+fn bad(message: impl ToString) -> Failure {
+    Failure(2, message.to_string())
+}
+
+fn parse(expr: &str, at: &str) -> Result<(Formula, Point), Failure> {
+    let formula = Formula::parse(expr).map_err(bad)?;
+    let point = Point::parse(at).map_err(|e| bad(format!("in --at: {e}")))?;
+    Ok((formula, point))
+}
+
+fn scalar_output(recorded: &Recorded<'_>) -> Result<f64, Failure> {
+    recorded.output.item().map_err(|_| {
+        bad(format!(
+            "the formula's value has shape {}, and a gradient needs a single number: wrap it in sum(...) or mean(...)",
+            recorded.output.shape()
+        ))
+    })
+}
+
+fn number(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x}")
+    } else if x.is_nan() {
+        "NaN".into()
+    } else if x > 0.0 {
+        "inf".into()
+    } else {
+        "-inf".into()
+    }
+}
+
+fn json_number(x: f64) -> serde_json::Value {
+    serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, serde_json::Value::Number)
+}
+
+fn gradient(recorded: &Recorded<'_>, mode: Mode) -> Result<BTreeMap<String, Vec<f64>>, Failure> {
+    let names: Vec<&String> = recorded.variables.keys().collect();
+    let leaves: Vec<Tensor<'_>> = recorded.variables.values().copied().collect();
+    match mode {
+        Mode::Reverse => {
+            let grads = slope::grad(recorded.output, &leaves).map_err(bad)?;
+            Ok(names.into_iter().cloned().zip(grads.into_iter().map(Value::into_vec)).collect())
+        }
+        Mode::Forward => {
+            let mut out = BTreeMap::new();
+            for (name, leaf) in names.into_iter().zip(&leaves) {
+                let n = leaf.shape().len();
+                let mut column = Vec::with_capacity(n);
+                for k in 0..n {
+                    let mut seed = vec![0.0; n];
+                    seed[k] = 1.0;
+                    let t = slope::graph::forward::jvp_tensors(recorded.output, &[(*leaf, &seed)]).map_err(bad)?;
+                    column.push(t.item().unwrap_or(f64::NAN));
+                }
+                out.insert(name.clone(), column);
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// The Hessian over the scalar variables (name order), exact, by hyper-dual numbers.
+#[allow(clippy::needless_range_loop)] // entries of a symmetric matrix, by index
+fn hessian(recorded: &Recorded<'_>, graph: &Graph) -> Result<(Vec<String>, Vec<Vec<f64>>), Failure> {
+    let scalars: Vec<(&String, &Tensor<'_>)> =
+        recorded.variables.iter().filter(|(_, t)| t.shape().is_scalar()).collect();
+    let n = scalars.len();
+    let mut h = vec![vec![0.0; n]; n];
+    let arena = graph.arena();
+    for i in 0..n {
+        for j in i..n {
+            let seeds: Vec<_> = scalars
+                .iter()
+                .enumerate()
+                .map(|(k, (_, t))| {
+                    let one = |b: bool| if b { 1.0 } else { 0.0 };
+                    let x = t.item().unwrap_or(f64::NAN);
+                    (t.id(), vec![slope::dual::HyperDual::new(x, one(k == i), one(k == j), 0.0)])
+                })
+                .collect();
+            let y = slope::graph::forward::evaluate(&arena, &seeds, &[recorded.output.id()]).map_err(bad)?;
+            let v = y.first().and_then(|v| v.first()).map_or(f64::NAN, |d| d.eps12);
+            h[i][j] = v;
+            h[j][i] = v;
+        }
+    }
+    Ok((scalars.into_iter().map(|(n, _)| n.clone()).collect(), h))
+}
+
+fn grad(expr: &str, at: &str, want_hessian: bool, json: bool, mode: Mode) -> Result<(), Failure> {
+    let (formula, point) = parse(expr, at)?;
+    let g = Graph::new();
+    let recorded = formula.record(&g, &point).map_err(bad)?;
+    let value = scalar_output(&recorded)?;
+    let grads = gradient(&recorded, mode)?;
+    let hess = if want_hessian { Some(hessian(&recorded, &g)?) } else { None };
+    if json {
+        let mut object = serde_json::Map::new();
+        object.insert("value".into(), json_number(value));
+        let gradient: serde_json::Map<String, serde_json::Value> = grads
+            .iter()
+            .map(|(name, g)| {
+                let vector = recorded.variables.get(name).is_some_and(|t| !t.shape().is_scalar());
+                let v = if vector { g.iter().map(|&x| json_number(x)).collect() } else { json_number(g[0]) };
+                (name.clone(), v)
+            })
+            .collect();
+        object.insert("gradient".into(), gradient.into());
+        if let Some((_, h)) = &hess {
+            let rows: Vec<serde_json::Value> = h.iter().map(|r| r.iter().map(|&x| json_number(x)).collect()).collect();
+            object.insert("hessian".into(), rows.into());
+        }
+        println!("{}", serde_json::Value::Object(object));
+        return Ok(());
+    }
+    println!("value: {}", number(value));
+    println!("gradient:");
+    for (name, g) in &grads {
+        let vector = recorded.variables.get(name).is_some_and(|t| !t.shape().is_scalar());
+        if vector {
+            println!("  {name}: [{}]", g.iter().map(|&x| number(x)).collect::<Vec<_>>().join(", "));
+        } else {
+            println!("  {name}: {}", number(g[0]));
+        }
+    }
+    if let Some((names, h)) = hess {
+        println!("hessian ({}):", names.join(", "));
+        for row in h {
+            println!("  [{}]", row.iter().map(|&x| number(x)).collect::<Vec<_>>().join(", "));
+        }
+    }
+    Ok(())
+}
+
+fn check(expr: &str, at: &str) -> Result<(), Failure> {
+    let (formula, point) = parse(expr, at)?;
+    let g = Graph::new();
+    let recorded = formula.record(&g, &point).map_err(bad)?;
+    scalar_output(&recorded)?;
+    let ids: Vec<_> = recorded.variables.values().map(|t| t.id()).collect();
+    let out = recorded.output.id();
+    drop(recorded);
+    let report = slope::check::check_graph(&g.freeze(), &ids, out, &Default::default()).map_err(bad)?;
+    print!("{report}");
+    if report.passed() {
+        Ok(())
+    } else {
+        Err(Failure(1, "forward mode, reverse mode and finite differences disagree (see the table above)".into()))
+    }
+}
+
+fn dot(expr: &str, at: &str) -> Result<(), Failure> {
+    let (formula, point) = parse(expr, at)?;
+    let g = Graph::new();
+    let recorded = formula.record(&g, &point).map_err(bad)?;
+    let names: BTreeMap<u32, &String> = recorded.variables.iter().map(|(n, t)| (t.id().index(), n)).collect();
+    let out = recorded.output.id().index();
+    let arena = g.arena();
+    println!("digraph slope {{");
+    println!("  node [fontname=\"Helvetica\", shape=box, style=\"rounded,filled\", fillcolor=\"lightgrey\"];");
+    for i in 0..=out {
+        let shape = arena.shape(i);
+        let (label, color) = match (arena.op(i), names.get(&i)) {
+            (Some(op), _) => (op.grad_fn_name().to_string(), if i == out { "darkolivegreen1" } else { "lightgrey" }),
+            (None, Some(name)) => (format!("{name}\\n{shape}"), "lightblue"),
+            (None, None) => {
+                let v = arena.value(i);
+                let text = if v.len() == 1 { number(v[0]) } else { format!("constant {shape}") };
+                (text, "white")
+            }
+        };
+        println!("  n{i} [label=\"{label}\", fillcolor=\"{color}\"];");
+        for &input in arena.inputs(i) {
+            println!("  n{input} -> n{i};");
+        }
+    }
+    println!("}}");
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Grad { expr, at, hessian, json, mode } => grad(&expr, &at, hessian, json, mode),
+        Command::Check { expr, at } => check(&expr, &at),
+        Command::Plot { expr, var, range, points, at, out, title } => {
+            plot::plot(&expr, &var, &range, points, &at, &out, title.as_deref())
+        }
+        Command::Dot { expr, at } => dot(&expr, &at),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(code, message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
