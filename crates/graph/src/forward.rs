@@ -63,6 +63,35 @@ pub fn evaluate<S: Scalar>(
     Ok(outputs.iter().map(|&o| values[o as usize].clone().unwrap_or_else(|| constant(o))).collect())
 }
 
+/// Like [`evaluate`], but returns every node's value in one buffer laid out as
+/// `arena.values()`: what a backward sweep at scalar type `S` reads (forward-over-reverse).
+pub fn evaluate_all<S: Scalar>(arena: &Arena, seeds: &[(NodeId, Vec<S>)]) -> Result<Vec<S>, Error> {
+    let mut flat: Vec<S> = arena.values().iter().map(|&x| S::from(x).unwrap_or_else(S::nan)).collect();
+    for (id, v) in seeds {
+        let leaf = arena.resolve(*id)?;
+        let shape = arena.shape(leaf);
+        if !arena.is_leaf(leaf) || !arena.requires_grad(leaf) {
+            return Err(Error::NotTracked { what: "a seed of a forward sweep (a leaf that requires grad)" });
+        }
+        if v.len() != shape.len() {
+            return Err(Error::DataLength { shape, expected: shape.len(), got: v.len() });
+        }
+        flat[arena.value_range(leaf)].clone_from_slice(v);
+    }
+    let mut out = Vec::new();
+    for node in 0..arena.len() as u32 {
+        let Some(op) = arena.op(node) else { continue };
+        let inputs = arena.inputs(node);
+        out.clear();
+        {
+            let args: Vec<(&[S], _)> = inputs.iter().map(|&i| (&flat[arena.value_range(i)], arena.shape(i))).collect();
+            eval_into(op, &args, &mut out);
+        }
+        flat[arena.value_range(node)].clone_from_slice(&out);
+    }
+    Ok(flat)
+}
+
 /// Tangents of `outputs` when each seeded leaf moves along its tangent: `J · v`.
 ///
 /// Each seed is a leaf that requires grad and a tangent of its shape; leaves not seeded

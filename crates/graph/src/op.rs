@@ -283,9 +283,10 @@ impl UnaryOp {
         }
     }
 
-    /// `f'(x)`, from the primal evaluated on a dual number (the rules of `slope_dual`).
+    /// `f'(x)`, from the primal evaluated on a dual number (the rules of `slope_dual`), at
+    /// any scalar type (a dual `x` gives second-order information, for forward-over-reverse).
     #[inline]
-    pub fn partial(self, x: f64) -> f64 {
+    pub fn partial<S: Scalar>(self, x: S) -> S {
         self.eval(Dual::variable(x)).eps
     }
 
@@ -406,21 +407,19 @@ impl BinaryOp {
 
     /// `(∂f/∂a, ∂f/∂b)` at `(a, b)`, from the primal evaluated on duals.
     #[inline]
-    pub fn partials(self, a: f64, b: f64) -> (f64, f64) {
-        let da = self.eval(Dual::variable(a), Dual::constant(b)).eps;
-        let db = self.eval(Dual::constant(a), Dual::variable(b)).eps;
-        (da, db)
+    pub fn partials<S: Scalar>(self, a: S, b: S) -> (S, S) {
+        (self.partial_left(a, b), self.partial_right(a, b))
     }
 
     /// `∂f/∂a` only.
     #[inline]
-    pub fn partial_left(self, a: f64, b: f64) -> f64 {
+    pub fn partial_left<S: Scalar>(self, a: S, b: S) -> S {
         self.eval(Dual::variable(a), Dual::constant(b)).eps
     }
 
     /// `∂f/∂b` only.
     #[inline]
-    pub fn partial_right(self, a: f64, b: f64) -> f64 {
+    pub fn partial_right<S: Scalar>(self, a: S, b: S) -> S {
         self.eval(Dual::constant(a), Dual::variable(b)).eps
     }
 

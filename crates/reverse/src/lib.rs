@@ -8,6 +8,9 @@
 //!   `num_traits::Float`.
 //! - [`vjp`]: vector-Jacobian products over a [`FrozenGraph`], with the [`Adjoints`]
 //!   buffers kept by the caller.
+//! - [`jacobian`], [`hessian`], [`vjp_batch`]: many sweeps over one frozen graph at once,
+//!   on rayon's threads, bitwise equal to sequential sweeps; [`hvp`]: forward-over-reverse
+//!   Hessian-vector products.
 //!
 //! ```
 //! use slope_graph::Graph;
@@ -29,10 +32,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod parallel;
 mod sweep;
 mod vjp;
 
+pub use parallel::{hessian, hvp, jacobian, vjp_batch};
 pub use sweep::Adjoints;
+pub use vjp::PARALLEL_ELEMENTS;
 
 use slope_graph::{FrozenGraph, Graph, NodeId, Shape, Tensor, Value, Var};
 

@@ -1,5 +1,6 @@
 //! The backward sweep: one reverse loop over the arena.
 
+use slope_dual::Scalar;
 use slope_graph::Arena;
 
 use crate::{vjp, Error};
@@ -7,14 +8,23 @@ use crate::{vjp, Error};
 /// Adjoint buffers for backward sweeps, kept apart from the graph so that one graph can be
 /// swept many times (and, frozen, by many threads) without allocating after the first
 /// sweep.
-#[derive(Clone, Debug, Default)]
-pub struct Adjoints {
-    values: Vec<f64>,
+///
+/// `S` is the scalar type of the sweep: `f64` for gradients, `Dual<f64>` for the
+/// forward-over-reverse sweeps of Hessian-vector products.
+#[derive(Clone, Debug)]
+pub struct Adjoints<S = f64> {
+    values: Vec<S>,
     reached: Vec<bool>,
     output: Option<u32>,
 }
 
-impl Adjoints {
+impl<S> Default for Adjoints<S> {
+    fn default() -> Self {
+        Adjoints { values: Vec::new(), reached: Vec::new(), output: None }
+    }
+}
+
+impl Adjoints<f64> {
     /// Empty buffers; they grow to the size of the first graph swept.
     pub fn new() -> Adjoints {
         Adjoints::default()
@@ -27,6 +37,22 @@ impl Adjoints {
     /// Only nodes the output reaches are visited, so a NaN partial elsewhere in the graph
     /// cannot leak into these gradients.
     pub fn sweep(&mut self, arena: &Arena, output: u32, seed: &[f64]) -> Result<(), Error> {
+        self.sweep_at(arena, arena.values(), output, seed)
+    }
+}
+
+impl<S: Scalar> Adjoints<S> {
+    /// A backward sweep in scalar type `S`, with node values taken from `values` (laid out
+    /// as `arena.values()`) instead of the arena's own.
+    pub fn sweep_at(&mut self, arena: &Arena, values: &[S], output: u32, seed: &[S]) -> Result<(), Error> {
+        if values.len() != arena.values().len() {
+            return Err(slope_graph::Error::DataLength {
+                shape: slope_graph::Shape::Vector(arena.values().len()),
+                expected: arena.values().len(),
+                got: values.len(),
+            }
+            .into());
+        }
         if output as usize >= arena.len() {
             return Err(slope_graph::Error::NoSuchNode { index: output, len: arena.len() }.into());
         }
@@ -36,7 +62,7 @@ impl Adjoints {
             return Err(Error::SeedShape { shape, expected: shape.len(), got: seed.len() });
         }
         self.values.clear();
-        self.values.resize(out.end, 0.0);
+        self.values.resize(out.end, S::zero());
         self.values[out].copy_from_slice(seed);
         self.reached.clear();
         self.reached.resize(output as usize + 1, false);
@@ -55,7 +81,7 @@ impl Adjoints {
             }
             let range = arena.value_range(node);
             let (lower, upper) = self.values.split_at_mut(range.start);
-            vjp::accumulate(arena, node, op, &upper[..range.len()], lower);
+            vjp::accumulate(arena, values, node, op, &upper[..range.len()], lower);
         }
         Ok(())
     }
@@ -66,7 +92,7 @@ impl Adjoints {
     }
 
     /// The adjoint of `node` from the last sweep, or `None` if the sweep did not reach it.
-    pub fn of<'a>(&'a self, arena: &Arena, node: u32) -> Option<&'a [f64]> {
+    pub fn of<'a>(&'a self, arena: &Arena, node: u32) -> Option<&'a [S]> {
         if self.reached(node) {
             self.values.get(arena.value_range(node))
         } else {
@@ -75,7 +101,7 @@ impl Adjoints {
     }
 
     /// The adjoint of `node`, or zeros of its shape if the last sweep did not reach it.
-    pub fn of_or_zero(&self, arena: &Arena, node: u32) -> Vec<f64> {
-        self.of(arena, node).map_or_else(|| vec![0.0; arena.shape(node).len()], <[f64]>::to_vec)
+    pub fn of_or_zero(&self, arena: &Arena, node: u32) -> Vec<S> {
+        self.of(arena, node).map_or_else(|| vec![S::zero(); arena.shape(node).len()], <[S]>::to_vec)
     }
 }

@@ -5,41 +5,74 @@
 //! of `slope_dual::rules` and nothing here repeats them. Structural ops (reductions,
 //! products, transposes) have hand-written VJPs, independent of their forward evaluation,
 //! so forward mode and reverse mode check each other on them.
+//!
+//! The rules are generic over the scalar type: `f64` for gradients, and dual numbers for
+//! forward-over-reverse Hessian-vector products. Node values come from a buffer laid out
+//! like the arena's value buffer (the arena's own for `f64`).
 
 use nalgebra::{DMatrixView, DMatrixViewMut};
+use slope_dual::Scalar;
 use slope_graph::op::matmul_dims;
 use slope_graph::{Arena, BinaryOp, Op, Shape, StructuralOp};
 
+/// Elementwise loops longer than this run on rayon's threads. Each element is independent,
+/// so the result is bitwise the same as the sequential loop. Chosen by measurement
+/// (`cargo xtask bench --filter w2`): below it the split costs more than it saves.
+pub const PARALLEL_ELEMENTS: usize = 1 << 15;
+
 /// Adds the contribution of node `node`, whose adjoint is `g`, to the adjoints of its
-/// inputs in `lower` (the adjoint buffer below the node's own value).
-pub(crate) fn accumulate(arena: &Arena, node: u32, op: Op, g: &[f64], lower: &mut [f64]) {
+/// inputs in `lower` (the adjoint buffer below the node's own value). `values` holds every
+/// node's value, laid out as `arena.values()`.
+pub(crate) fn accumulate<S: Scalar>(arena: &Arena, values: &[S], node: u32, op: Op, g: &[S], lower: &mut [S]) {
     let inputs = arena.inputs(node);
     let wants = |k: usize| op.differentiates(k) && arena.requires_grad(inputs[k]);
+    let value = |i: u32| &values[arena.value_range(i)];
     match op {
         Op::Unary(u) => {
             let a = inputs[0];
             if wants(0) {
-                let x = arena.value(a);
+                let x = value(a);
                 let adj = &mut lower[arena.value_range(a)];
-                for ((adj, &x), &g) in adj.iter_mut().zip(x).zip(g) {
-                    *adj += g * u.partial(x);
-                }
+                elementwise(adj, x, g, |x, g| g * u.partial(x));
             }
         }
         Op::Binary(b) => {
             for side in 0..2 {
                 if wants(side) {
-                    binary_side(arena, b, inputs, side, g, lower);
+                    binary_side(
+                        b,
+                        value(inputs[0]),
+                        value(inputs[1]),
+                        side,
+                        g,
+                        &mut lower[arena.value_range(inputs[side])],
+                    );
                 }
             }
         }
-        Op::Structural(s) => structural(arena, s, inputs, &wants, g, lower),
+        Op::Structural(s) => structural(arena, &value, s, inputs, &wants, g, lower),
     }
 }
 
-fn binary_side(arena: &Arena, op: BinaryOp, inputs: &[u32], side: usize, g: &[f64], lower: &mut [f64]) {
-    let (a, b) = (arena.value(inputs[0]), arena.value(inputs[1]));
-    let pick = |v: &[f64], k: usize| if v.len() == 1 { v[0] } else { v[k] };
+/// `adj[k] += f(x[k], g[k])` for every `k`, split across threads when long.
+fn elementwise<S: Scalar>(adj: &mut [S], x: &[S], g: &[S], f: impl Fn(S, S) -> S + Sync) {
+    if adj.len() >= PARALLEL_ELEMENTS {
+        use rayon::prelude::*;
+        const CHUNK: usize = 4096;
+        adj.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).zip(g.par_chunks(CHUNK)).for_each(|((adj, x), g)| {
+            for ((adj, &x), &g) in adj.iter_mut().zip(x).zip(g) {
+                *adj += f(x, g);
+            }
+        });
+    } else {
+        for ((adj, &x), &g) in adj.iter_mut().zip(x).zip(g) {
+            *adj += f(x, g);
+        }
+    }
+}
+
+fn binary_side<S: Scalar>(op: BinaryOp, a: &[S], b: &[S], side: usize, g: &[S], adj: &mut [S]) {
+    let pick = |v: &[S], k: usize| if v.len() == 1 { v[0] } else { v[k] };
     let partial = |k: usize| {
         let (x, y) = (pick(a, k), pick(b, k));
         if side == 0 {
@@ -48,12 +81,14 @@ fn binary_side(arena: &Arena, op: BinaryOp, inputs: &[u32], side: usize, g: &[f6
             op.partial_right(x, y)
         }
     };
-    let target = inputs[side];
-    let range = arena.value_range(target);
-    let adj = &mut lower[range];
     if adj.len() == 1 && g.len() != 1 {
-        // A scalar broadcast against a tensor receives the sum of the contributions.
-        adj[0] += g.iter().enumerate().map(|(k, &g)| g * partial(k)).sum::<f64>();
+        // A scalar broadcast against a tensor receives the sum of the contributions, in
+        // element order (sequential, so the result does not depend on the thread count).
+        adj[0] += g.iter().enumerate().fold(S::zero(), |acc, (k, &g)| acc + g * partial(k));
+    } else if a.len() == b.len() && side == 0 {
+        elementwise_pair(adj, a, b, g, |x, y, g| g * op.partial_left(x, y));
+    } else if a.len() == b.len() {
+        elementwise_pair(adj, a, b, g, |x, y, g| g * op.partial_right(x, y));
     } else {
         for (k, (adj, &g)) in adj.iter_mut().zip(g).enumerate() {
             *adj += g * partial(k);
@@ -61,13 +96,33 @@ fn binary_side(arena: &Arena, op: BinaryOp, inputs: &[u32], side: usize, g: &[f6
     }
 }
 
-fn structural(
+/// `adj[k] += f(x[k], y[k], g[k])`, split across threads when long.
+fn elementwise_pair<S: Scalar>(adj: &mut [S], x: &[S], y: &[S], g: &[S], f: impl Fn(S, S, S) -> S + Sync) {
+    if adj.len() >= PARALLEL_ELEMENTS {
+        use rayon::prelude::*;
+        const CHUNK: usize = 4096;
+        adj.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).zip(y.par_chunks(CHUNK)).zip(g.par_chunks(CHUNK)).for_each(
+            |(((adj, x), y), g)| {
+                for (((adj, &x), &y), &g) in adj.iter_mut().zip(x).zip(y).zip(g) {
+                    *adj += f(x, y, g);
+                }
+            },
+        );
+    } else {
+        for (((adj, &x), &y), &g) in adj.iter_mut().zip(x).zip(y).zip(g) {
+            *adj += f(x, y, g);
+        }
+    }
+}
+
+fn structural<'v, S: Scalar>(
     arena: &Arena,
+    value: &dyn Fn(u32) -> &'v [S],
     op: StructuralOp,
     inputs: &[u32],
     wants: &dyn Fn(usize) -> bool,
-    g: &[f64],
-    lower: &mut [f64],
+    g: &[S],
+    lower: &mut [S],
 ) {
     let a = inputs[0];
     match op {
@@ -79,14 +134,14 @@ fn structural(
         StructuralOp::Mean => {
             if wants(0) {
                 let adj = &mut lower[arena.value_range(a)];
-                let share = g[0] / adj.len() as f64;
+                let share = g[0] / S::from(adj.len()).unwrap_or_else(S::nan);
                 adj.iter_mut().for_each(|adj| *adj += share);
             }
         }
         StructuralOp::Dot => {
             for side in 0..2 {
                 if wants(side) {
-                    let other = arena.value(inputs[1 - side]);
+                    let other = value(inputs[1 - side]);
                     let adj = &mut lower[arena.value_range(inputs[side])];
                     adj.iter_mut().zip(other).for_each(|(adj, &o)| *adj += g[0] * o);
                 }
@@ -116,15 +171,15 @@ fn structural(
             // dA^T = B G^T  and  dB^T = G^T A, written into the row-major adjoints.
             let g_t = DMatrixView::from_slice(g, n, m);
             if wants(0) {
-                let b_t = DMatrixView::from_slice(arena.value(b), n, k);
+                let b_t = DMatrixView::from_slice(value(b), n, k);
                 let mut da_t = DMatrixViewMut::from_slice(&mut lower[arena.value_range(a)], k, m);
-                da_t.gemm_tr(1.0, &b_t, &g_t, 1.0);
+                da_t.gemm_tr(S::one(), &b_t, &g_t, S::one());
             }
             if wants(1) {
-                let a_t = DMatrixView::from_slice(arena.value(a), k, m);
+                let a_t = DMatrixView::from_slice(value(a), k, m);
                 let a_rows = a_t.transpose();
                 let mut db_t = DMatrixViewMut::from_slice(&mut lower[arena.value_range(b)], n, k);
-                db_t.gemm(1.0, &g_t, &a_rows, 1.0);
+                db_t.gemm(S::one(), &g_t, &a_rows, S::one());
             }
         }
     }

@@ -63,7 +63,9 @@ pub use slope_dual::{Dual, Scalar};
 pub use slope_graph::{
     BinaryOp, Domain, FrozenGraph, GradFn, Graph, NodeId, Op, Shape, StructuralOp, Tensor, UnaryOp, Value, Var,
 };
-pub use slope_reverse::{grad, grad_with, gradient, var_grad, vjp, Adjoints, Backward, Error};
+pub use slope_reverse::{
+    grad, grad_with, gradient, hessian, hvp, jacobian, var_grad, vjp, vjp_batch, Adjoints, Backward, Error,
+};
 
 /// Errors of recording a graph (shapes, foreign nodes, capacity); [`Error`] wraps them.
 pub type GraphError = slope_graph::Error;
