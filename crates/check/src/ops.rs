@@ -21,6 +21,7 @@ pub fn shape_cases(op: Op) -> Vec<Vec<Shape>> {
                 vec![vec![V(4)], vec![M(2, 3)], vec![S]]
             }
             StructuralOp::Dot => vec![vec![V(3), V(3)]],
+            StructuralOp::Slice => vec![vec![V(3), V(2)], vec![V(4), V(5)]],
             StructuralOp::Matmul => {
                 vec![vec![M(2, 3), M(3, 2)], vec![M(2, 3), V(3)], vec![V(2), M(2, 3)], vec![V(3), V(3)]]
             }

@@ -136,25 +136,22 @@ impl Subject for OpSubject {
         self.eval(&self.inputs(x, |k, xk| Dual::new(xk, v[k]))).iter().map(|d| d.eps).collect()
     }
 
+    /// Records the op on a fresh graph and sweeps it backward; an op that cannot be
+    /// recorded at these inputs (bad shapes or indices) gives NaN, which never passes.
     fn vjp(&self, x: &[f64], u: &[f64]) -> Vec<f64> {
         let g = Graph::new();
         let inputs = self.inputs::<f64>(x, |_, v| v);
-        let tensors: Vec<_> = inputs
-            .iter()
-            .zip(&self.shapes)
-            .zip(&self.fixed)
-            .map(|((v, &s), fixed)| {
-                let t = g.try_tensor(s, v).unwrap_or_else(|e| panic!("checker built a bad input: {e}"));
-                if fixed.is_none() {
-                    t.requires_grad_()
-                } else {
-                    t
-                }
-            })
-            .collect();
-        let y = tensors[0].try_op(self.op, &tensors[1..]).unwrap_or_else(|e| panic!("checker built a bad op: {e}"));
-        let wrt: Vec<_> = tensors.iter().zip(&self.fixed).filter(|(_, f)| f.is_none()).map(|(t, _)| *t).collect();
-        match slope_reverse::grad_with(y, u, &wrt) {
+        let recorded = (|| {
+            let mut tensors = Vec::with_capacity(inputs.len());
+            for ((v, &s), fixed) in inputs.iter().zip(&self.shapes).zip(&self.fixed) {
+                let t = g.try_tensor(s, v)?;
+                tensors.push(if fixed.is_none() { t.requires_grad_() } else { t });
+            }
+            let y = tensors[0].try_op(self.op, &tensors[1..])?;
+            let wrt: Vec<_> = tensors.iter().zip(&self.fixed).filter(|(_, f)| f.is_none()).map(|(t, _)| *t).collect();
+            slope_reverse::grad_with(y, u, &wrt).map_err(|e| slope_graph::Error::InvalidArgument(e.to_string()))
+        })();
+        match recorded {
             Ok(grads) => grads.into_iter().flat_map(|v| v.into_vec()).collect(),
             Err(_) => vec![f64::NAN; x.len()],
         }

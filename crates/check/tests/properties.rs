@@ -32,6 +32,7 @@ proptest! {
         let op = op_at(index);
         let shapes: Vec<Shape> = match op {
             Op::Structural(StructuralOp::Dot | StructuralOp::Matmul) => vec![Shape::Vector(3); 2],
+            Op::Structural(StructuralOp::Slice) => vec![Shape::Vector(3), Shape::Vector(2)],
             Op::Binary(BinaryOp::PowI | BinaryOp::PowF) => vec![if vector { Shape::Vector(3) } else { Shape::Scalar }, Shape::Scalar],
             _ => vec![if vector { Shape::Vector(3) } else { Shape::Scalar }; op.arity()],
         };

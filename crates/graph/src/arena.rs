@@ -273,6 +273,9 @@ impl Arena {
             *slot = self.shape(i);
         }
         let shape = op.output_shape(&shapes[..inputs.len()])?;
+        if op == Op::Structural(crate::op::StructuralOp::Slice) {
+            crate::op::check_slice(self.value(inputs[1]), shapes[0].len())?;
+        }
         let tracked = inputs.iter().enumerate().any(|(k, &i)| op.differentiates(k) && self.requires_grad(i));
         self.prepare(shape)?;
 

@@ -89,6 +89,8 @@ pub enum StructuralOp {
     Matmul,
     /// Matrix transpose; the identity on vectors and scalars, as PyTorch's `t()`.
     Transpose,
+    /// Elements of a vector picked by a constant vector of indices (`x[1:]`, `x[:-1]`).
+    Slice,
 }
 
 /// Where an op's input is sampled when checking derivatives, where it is defined, its
@@ -163,6 +165,8 @@ impl Domain {
 const SMALL: &[f64] = &[0.0, 1e-12, -1e-12];
 const SCALE_FREE: &[f64] = &[0.0, 1e-12, -1e-12, 1e-150, 1e12, -1e12, 1e150];
 const ANY: Domain = Domain::interval(-3.0, 3.0).edges(SCALE_FREE);
+/// Indices into a vector of at least 3 elements: constant integers.
+const INDICES: Domain = Domain::interval(0.0, 2.0).integer().constant();
 const STRUCTURAL: Domain = Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12, 1e6, -1e6]);
 const POSITIVE: Domain = Domain::interval(0.1, 5.0).support(0.0, f64::INFINITY).edges(&[1e-12, 1e-6, 1e6, 1e150]);
 const OPEN_UNIT: Domain = Domain::interval(-0.9, 0.9).support(-1.0, 1.0).edges(&[0.0, 1e-12, -1e-12, 0.999, -0.999]);
@@ -211,6 +215,7 @@ impl Op {
         match self {
             Op::Unary(op) => core::slice::from_ref(op.domain()),
             Op::Binary(op) => op.domains(),
+            Op::Structural(StructuralOp::Slice) => &[STRUCTURAL, INDICES],
             Op::Structural(_) => &[STRUCTURAL, STRUCTURAL],
         }
         .split_at(self.arity())
@@ -501,6 +506,7 @@ impl StructuralOp {
             StructuralOp::Dot => "DotBackward0",
             StructuralOp::Matmul => "MmBackward0",
             StructuralOp::Transpose => "TBackward0",
+            StructuralOp::Slice => "SliceBackward0",
         }
     }
 
@@ -512,6 +518,7 @@ impl StructuralOp {
             StructuralOp::Dot => "dot",
             StructuralOp::Matmul => "matmul",
             StructuralOp::Transpose => "t",
+            StructuralOp::Slice => "slice",
         }
     }
 
@@ -519,7 +526,7 @@ impl StructuralOp {
     pub fn arity(self) -> usize {
         match self {
             StructuralOp::Sum | StructuralOp::Mean | StructuralOp::Transpose => 1,
-            StructuralOp::Dot | StructuralOp::Matmul => 2,
+            StructuralOp::Dot | StructuralOp::Matmul | StructuralOp::Slice => 2,
         }
     }
 
@@ -536,7 +543,27 @@ impl StructuralOp {
                 (left, right) => Err(Error::ShapeMismatch { op, left, right }),
             },
             StructuralOp::Matmul => matmul_dims(inputs[0], inputs[1]).map(|(.., out)| out),
+            StructuralOp::Slice => match (inputs[0], inputs[1]) {
+                (Shape::Vector(_), Shape::Vector(k)) => Ok(Shape::Vector(k)),
+                (left, right) => Err(Error::ShapeMismatch { op, left, right }),
+            },
         }
+    }
+}
+
+/// An index of [`StructuralOp::Slice`] as `usize`; recording has checked it is a whole
+/// number inside the sliced vector.
+pub fn slice_index<T: Scalar>(i: T) -> usize {
+    i.to_usize().unwrap_or(usize::MAX)
+}
+
+/// Checks the indices of a slice against the length of the sliced vector.
+pub fn check_slice(indices: &[f64], len: usize) -> Result<(), Error> {
+    match indices.iter().find(|&&i| !(i >= 0.0 && i.fract() == 0.0 && (i as usize) < len)) {
+        None => Ok(()),
+        Some(bad) => Err(Error::InvalidArgument(format!(
+            "slice index {bad} is not a whole number in 0..{len}; slice a vector of {len} element(s) within its bounds"
+        ))),
     }
 }
 
@@ -596,6 +623,11 @@ fn eval_structural<T: Scalar>(op: StructuralOp, inputs: &[(&[T], Shape)], out: &
             Shape::Matrix(r, c) => out.extend((0..c).flat_map(|j| (0..r).map(move |i| x[i * c + j]))),
             _ => out.extend_from_slice(x),
         },
+        // Recording checks the indices; a graph re-evaluated with moved index leaves gets NaN
+        // for an index outside the vector rather than a panic.
+        StructuralOp::Slice => {
+            out.extend(inputs[1].0.iter().map(|i| x.get(slice_index(*i)).copied().unwrap_or_else(T::nan)))
+        }
         StructuralOp::Matmul => {
             let (y, y_shape) = inputs[1];
             let Ok((m, k, n, _)) = matmul_dims(shape, y_shape) else {

@@ -294,6 +294,38 @@ impl<'g> Tensor<'g> {
         expect(self.try_op(Op::Structural(StructuralOp::Transpose), &[]))
     }
 
+    /// Elements `start..end` of a vector, as PyTorch's `x[start:end]` (`SliceBackward0`).
+    ///
+    /// ```
+    /// use slope_graph::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let x = g.vector(&[1.0, 2.0, 3.0, 4.0]);
+    /// assert_eq!(x.try_slice(1, 4).unwrap().to_vec(), vec![2.0, 3.0, 4.0]); // x[1:]
+    /// assert_eq!(x.try_slice(0, 3).unwrap().to_vec(), vec![1.0, 2.0, 3.0]); // x[:-1]
+    /// assert!(x.try_slice(2, 9).is_err());
+    /// ```
+    pub fn try_slice(self, start: usize, end: usize) -> Result<Tensor<'g>, Error> {
+        let len = self.shape().len();
+        if !matches!(self.shape(), Shape::Vector(_)) || start > end || end > len {
+            return Err(Error::InvalidArgument(format!(
+                "slice {start}..{end} of a tensor of shape {}: slices take a vector and 0 <= start <= end <= length",
+                self.shape()
+            )));
+        }
+        let indices: Vec<f64> = (start..end).map(|i| i as f64).collect();
+        let idx = self.graph.try_tensor(Shape::Vector(indices.len()), &indices)?;
+        self.try_op(Op::Structural(StructuralOp::Slice), &[idx])
+    }
+
+    /// Elements `start..end` of a vector.
+    ///
+    /// # Panics
+    /// If the range is outside the vector; see [`try_slice`](Tensor::try_slice).
+    pub fn slice(self, start: usize, end: usize) -> Tensor<'g> {
+        expect(self.try_slice(start, end))
+    }
+
     /// Elementwise `atan2(self, x)`.
     pub fn try_atan2(self, x: Tensor<'g>) -> Result<Tensor<'g>, Error> {
         self.try_binary(BinaryOp::Atan2, x)

@@ -162,6 +162,16 @@ fn structural<'v, S: Scalar>(
                 }
             }
         }
+        StructuralOp::Slice => {
+            if wants(0) {
+                let adj = &mut lower[arena.value_range(a)];
+                for (&i, &g) in value(inputs[1]).iter().zip(g) {
+                    if let Some(adj) = adj.get_mut(slope_graph::op::slice_index(i)) {
+                        *adj += g;
+                    }
+                }
+            }
+        }
         StructuralOp::Matmul => {
             let b = inputs[1];
             let Ok((m, k, n, _)) = matmul_dims(arena.shape(a), arena.shape(b)) else {

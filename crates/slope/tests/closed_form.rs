@@ -235,6 +235,14 @@ fn structural_ops_match_closed_forms() {
                     assert!(all_close(tb.grad().unwrap().as_slice(), &db), "dB of {left} @ {right}");
                 }
             }
+            StructuralOp::Slice => {
+                // loss = sum(w ∘ x[1:3]) + sum(x[:-1])  =>  dx = [1, 1 + w0, 1 + w1, 0]
+                let x = g.vector(&numbers(9, 4)).requires_grad_();
+                let y = (x.slice(1, 3) * g.vector(&[2.0, -3.0])).sum() + x.slice(0, 3).sum();
+                assert_eq!(x.slice(1, 3).grad_fn().unwrap().name(), "SliceBackward0");
+                y.backward().unwrap();
+                assert_eq!(x.grad().unwrap().as_slice(), &[1.0, 3.0, -2.0, 0.0]);
+            }
             StructuralOp::Transpose => {
                 // loss = sum(W ∘ Aᵀ)  =>  dA = Wᵀ
                 let (a, w) = (numbers(7, 6), numbers(8, 6));

@@ -41,6 +41,9 @@ fn cases(op: Op) -> Vec<Vec<(Shape, Vec<f64>)>> {
                     vec![(Shape::Scalar, v(1, 0.3))],
                 ],
                 StructuralOp::Dot => vec![vec![(Shape::Vector(4), v(4, 0.3)), (Shape::Vector(4), v(4, 0.7))]],
+                StructuralOp::Slice => {
+                    vec![vec![(Shape::Vector(4), v(4, 0.3)), (Shape::Vector(3), vec![2.0, 0.0, 2.0])]]
+                }
                 StructuralOp::Matmul => vec![
                     vec![(Shape::Matrix(2, 3), v(6, 0.3)), (Shape::Matrix(3, 2), v(6, 0.7))],
                     vec![(Shape::Matrix(2, 3), v(6, 0.3)), (Shape::Vector(3), v(3, 0.7))],
