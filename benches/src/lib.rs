@@ -59,6 +59,74 @@ pub fn chain_derivative(x: f64, depth: usize) -> (f64, f64) {
     (y, dy)
 }
 
+/// W1 in tensor form, as one writes it with PyTorch: `x[1:] - x[:-1]**2` on whole vectors.
+pub fn rosenbrock_tensor<'g>(x: slope::Tensor<'g>) -> slope::Tensor<'g> {
+    let n = x.shape().len();
+    let head = x.slice(0, n - 1);
+    let t = x.slice(1, n) - head.powi(2);
+    let u = 1.0 - head;
+    100.0 * (t * t).sum() + (u * u).sum()
+}
+
+/// W4: `sum(tanh(W x))` for a square `W` (row-major) and its gradient in `W`, by hand.
+pub fn w4_gradient(w: &[f64], x: &[f64], grad: &mut [f64]) -> f64 {
+    let n = x.len();
+    let mut sum = 0.0;
+    for i in 0..n {
+        let row = &w[i * n..(i + 1) * n];
+        let z: f64 = row.iter().zip(x).map(|(a, b)| a * b).sum();
+        let t = z.tanh();
+        sum += t;
+        let d = 1.0 - t * t;
+        for (g, &xj) in grad[i * n..(i + 1) * n].iter_mut().zip(x) {
+            *g = d * xj;
+        }
+    }
+    sum
+}
+
+/// W4's primal.
+pub fn w4<T: Float>(w: &[T], x: &[T]) -> T {
+    let n = x.len();
+    let mut sum = T::zero();
+    for i in 0..n {
+        let mut z = T::zero();
+        for j in 0..n {
+            z = z + w[i * n + j] * x[j];
+        }
+        sum = sum + z.tanh();
+    }
+    sum
+}
+
+/// A deterministic `W` and `x` for W4 and the Jacobian workload.
+pub fn w4_data(n: usize) -> (Vec<f64>, Vec<f64>) {
+    let w = (0..n * n).map(|k| ((k * 7919 % 1000) as f64 / 1000.0 - 0.5) / (n as f64).sqrt()).collect();
+    let x = (0..n).map(|k| ((k * 104_729 % 997) as f64 / 997.0) - 0.5).collect();
+    (w, x)
+}
+
+/// The Hessian of W1 by hand (tridiagonal), row-major `n x n`.
+pub fn rosenbrock_hessian(x: &[f64]) -> Vec<f64> {
+    let n = x.len();
+    let mut h = vec![0.0; n * n];
+    for i in 0..n.saturating_sub(1) {
+        h[i * n + i] += 1200.0 * x[i] * x[i] - 400.0 * x[i + 1] + 2.0;
+        h[(i + 1) * n + i + 1] += 200.0;
+        h[i * n + i + 1] += -400.0 * x[i];
+        h[(i + 1) * n + i] += -400.0 * x[i];
+    }
+    h
+}
+
+/// How many nodes slope records for W1 at `n` through the `Float` variable.
+pub fn w1_recorded_nodes(n: usize) -> usize {
+    let g = slope::Graph::new();
+    let x = g.vars(&rosenbrock_point(n));
+    let _ = rosenbrock(&x);
+    g.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +141,39 @@ mod tests {
         assert!((value - v).abs() < 1e-12);
         for (a, b) in grad.iter().zip(&g) {
             assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn tensor_form_and_hand_written_w4_and_hessian_match_slope() {
+        let x = rosenbrock_point(9);
+        let g = slope::Graph::new();
+        let t = g.vector(&x).requires_grad_();
+        let y = rosenbrock_tensor(t);
+        slope::Backward::backward(&y).unwrap();
+        let mut grad = vec![0.0; 9];
+        let v = rosenbrock_gradient(&x, &mut grad);
+        assert!((y.item().unwrap() - v).abs() < 1e-12);
+        let got = t.grad().unwrap().into_vec();
+        assert!(got.iter().zip(&grad).all(|(a, b)| (a - b).abs() < 1e-10));
+
+        let (w, xs) = w4_data(8);
+        let mut gw = vec![0.0; 64];
+        let v = w4_gradient(&w, &xs, &mut gw);
+        let (value, g2) =
+            slope::gradient(|v| w4(v, &xs.iter().map(|&x| slope::Var::constant(x)).collect::<Vec<_>>()), &w).unwrap();
+        assert!((value - v).abs() < 1e-12);
+        assert!(g2.iter().zip(&gw).all(|(a, b)| (a - b).abs() < 1e-12));
+
+        let g = slope::Graph::new();
+        let t = g.vector(&x).requires_grad_();
+        let id = (rosenbrock_tensor(t).id(), t.id());
+        let h = slope::hessian(&g.freeze(), id.0, &[id.1]).unwrap();
+        let want = rosenbrock_hessian(&x);
+        for i in 0..9 {
+            for j in 0..9 {
+                assert!((h[i][j] - want[i * 9 + j]).abs() < 1e-9, "H[{i}][{j}]");
+            }
         }
     }
 

@@ -1,6 +1,6 @@
 //! Checking one subject at one point: Jacobians three ways, Hessians two ways.
 
-use crate::fd::richardson;
+use crate::fd::richardson_adaptive;
 use crate::report::{Pair, Report, Row};
 use crate::subject::Subject;
 use crate::Tolerances;
@@ -37,7 +37,8 @@ pub fn check_at(subject: &dyn Subject, x: &[f64], tolerances: &Tolerances, secon
     };
     let forward: Vec<Vec<f64>> = (0..n).map(|j| subject.jvp(x, &unit(n, j))).collect();
     let reverse: Vec<Vec<f64>> = (0..m).map(|i| subject.vjp(x, &unit(m, i))).collect();
-    let numeric: Vec<_> = (0..n).map(|j| richardson(|t| subject.primal(&moved(j, t)), subject.step(x, j))).collect();
+    let numeric: Vec<_> =
+        (0..n).map(|j| richardson_adaptive(|t| subject.primal(&moved(j, t)), subject.step(x, j))).collect();
     for i in 0..m {
         for j in 0..n {
             let (f, r) = (get(&forward[j], i), get(&reverse[i], j));
@@ -54,7 +55,7 @@ pub fn check_at(subject: &dyn Subject, x: &[f64], tolerances: &Tolerances, secon
         if let Some(h) = subject.hessian(x, &w) {
             let mut row = Row::new(&name, Pair::SecondOrder, tolerances.second_order);
             for j in 0..n {
-                let column = richardson(|t| subject.vjp(&moved(j, t), &w), subject.step(x, j));
+                let column = richardson_adaptive(|t| subject.vjp(&moved(j, t), &w), subject.step(x, j));
                 for i in 0..n {
                     let d = column.get(i).map_or(f64::NAN, |e| e.value);
                     let a = h.get(i).map_or(f64::NAN, |r| get(r, j));

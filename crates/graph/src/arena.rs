@@ -49,6 +49,21 @@ impl NodeId {
     }
 }
 
+/// What a sweep needs of a node, read in one lookup.
+#[derive(Clone, Copy, Debug)]
+pub struct NodeView {
+    /// The op; `None` for a leaf.
+    pub op: Option<Op>,
+    /// Input indices (slots past the op's arity are unused).
+    pub inputs: [u32; 2],
+    /// Offset of the value in the value buffer.
+    pub value: usize,
+    /// Shape `[]`.
+    pub scalar: bool,
+    /// Whether gradients flow to it.
+    pub requires_grad: bool,
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Node {
     inputs: [u32; 2],
@@ -208,6 +223,7 @@ impl Arena {
         Ok(())
     }
 
+    #[inline]
     fn dims(shape: Shape) -> Result<(u8, [u32; 2]), Error> {
         let fit = |d: usize| {
             u32::try_from(d).map_err(|_| Error::CapacityExceeded { what: "a dimension", limit: u32::MAX as u64 })
@@ -250,11 +266,55 @@ impl Arena {
         Ok(self.push_leaf_with(shape, requires_grad, |v| v.extend_from_slice(data)))
     }
 
+    #[inline]
     fn push_node(&mut self, shape: Shape, start: usize, op: Option<Op>, inputs: [u32; 2], flags: u8) -> u32 {
         let (rank, dims) = Arena::dims(shape).unwrap_or((0, [0, 0]));
         let index = self.nodes.len() as u32;
         self.nodes.push(Node { inputs, value: start as u32, dims, rank, flags, op });
         index
+    }
+
+    /// Appends a scalar node whose value the caller computed with `op`'s primal from its
+    /// inputs' values, and whose inputs are known to require grad: the path of [`Var`]
+    /// arithmetic, which keeps values in the variables and needs no lookups here.
+    ///
+    /// [`Var`]: crate::Var
+    #[inline]
+    pub(crate) fn push_tracked_scalar(&mut self, op: Op, inputs: [u32; 2], value: f64) -> Result<u32, Error> {
+        if self.nodes.len() == self.nodes.capacity() || self.values.len() == self.values.capacity() {
+            self.reserve(1, 1)?;
+        } else if self.nodes.len() as u64 >= MAX_NODES || self.values.len() as u64 >= MAX_VALUES {
+            return Err(Error::CapacityExceeded { what: "the number of nodes", limit: MAX_NODES });
+        }
+        let start = self.values.len();
+        self.values.push(value);
+        Ok(self.push_node(Shape::Scalar, start, Some(op), inputs, REQUIRES_GRAD))
+    }
+
+    /// Appends a scalar leaf that does not require grad (a constant operand).
+    #[inline]
+    pub(crate) fn push_constant(&mut self, value: f64) -> Result<u32, Error> {
+        if self.nodes.len() == self.nodes.capacity() || self.values.len() == self.values.capacity() {
+            self.reserve(1, 1)?;
+        } else if self.nodes.len() as u64 >= MAX_NODES || self.values.len() as u64 >= MAX_VALUES {
+            return Err(Error::CapacityExceeded { what: "the number of nodes", limit: MAX_NODES });
+        }
+        let start = self.values.len();
+        self.values.push(value);
+        Ok(self.push_node(Shape::Scalar, start, None, [NO_INPUT; 2], 0))
+    }
+
+    /// The parts of a node a sweep reads, in one lookup.
+    #[inline]
+    pub fn view(&self, index: u32) -> NodeView {
+        let n = &self.nodes[index as usize];
+        NodeView {
+            op: n.op,
+            inputs: n.inputs,
+            value: n.value as usize,
+            scalar: n.rank == 0,
+            requires_grad: n.flags & REQUIRES_GRAD != 0,
+        }
     }
 
     /// Records `op` applied to `inputs` (indices into this arena), evaluating it at once.

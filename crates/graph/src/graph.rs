@@ -219,21 +219,27 @@ impl Graph {
     }
 
     /// Records a scalar op and returns the new node with its value.
-    pub(crate) fn record_scalar(&self, op: Op, inputs: &[u32]) -> Result<(u32, f64), Error> {
-        let mut arena = self.arena.borrow_mut();
-        let index = arena.record(op, inputs)?;
-        Ok((index, arena.value(index)[0]))
+    /// A `Var` operation: the value is computed by the caller, the inputs require grad.
+    #[inline]
+    pub(crate) fn push_var(&self, op: Op, inputs: [u32; 2], value: f64) -> Result<u32, Error> {
+        self.arena.borrow_mut().push_tracked_scalar(op, inputs, value)
     }
 
-    pub(crate) fn record_scalar_with_constant(
+    /// A `Var` operation with a constant operand: a constant leaf, then the node.
+    #[inline]
+    pub(crate) fn push_var_with_constant(
         &self,
-        op: BinaryOp,
+        op: Op,
         node: u32,
         constant: f64,
         constant_left: bool,
-    ) -> Result<(u32, f64), Error> {
-        let index = self.record_with_constant(op, node, constant, constant_left)?;
-        Ok((index, self.arena.borrow().value(index)[0]))
+        value: f64,
+    ) -> Result<u32, Error> {
+        let mut arena = self.arena.borrow_mut();
+        arena.reserve(2, 2)?;
+        let c = arena.push_constant(constant)?;
+        let inputs = if constant_left { [c, node] } else { [node, c] };
+        arena.push_tracked_scalar(op, inputs, value)
     }
 
     pub(crate) fn set_flag(&self, index: u32, retain: bool, on: bool) {

@@ -33,7 +33,7 @@ mod tensor;
 mod value;
 mod var;
 
-pub use arena::{Arena, NodeId, MAX_NODES, MAX_VALUES};
+pub use arena::{Arena, NodeId, NodeView, MAX_NODES, MAX_VALUES};
 pub use error::Error;
 pub use graph::{FrozenGraph, Graph};
 pub use op::{BinaryOp, Domain, Kink, Op, StructuralOp, UnaryOp};

@@ -223,8 +223,14 @@ impl Op {
     }
 
     /// Whether input `i` is differentiated (false for the exponent of `powi`/`powf`).
+    #[inline]
     pub fn differentiates(self, input: usize) -> bool {
-        self.domains().get(input).is_some_and(|d| !d.constant)
+        // The same facts as the domains' `constant` flags (a test holds them equal), as a
+        // match: recording asks this for every node.
+        match self {
+            Op::Binary(BinaryOp::PowI | BinaryOp::PowF) | Op::Structural(StructuralOp::Slice) => input == 0,
+            _ => input < self.arity(),
+        }
     }
 
     /// Looks an op up by its method name (`"exp"`, `"matmul"`, ...).
@@ -667,6 +673,16 @@ mod tests {
                 for k in d.kinks {
                     assert!(d.low < k.at && k.at < d.high, "{}: kink outside its domain", op.name());
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn differentiates_agrees_with_the_domains() {
+        for op in Op::all() {
+            for k in 0..3 {
+                let by_domain = op.domains().get(k).is_some_and(|d| !d.constant);
+                assert_eq!(op.differentiates(k), by_domain, "{} input {k}", op.name());
             }
         }
     }

@@ -92,21 +92,31 @@ impl<'g> Var<'g> {
         self.binary(op, rhs)
     }
 
+    #[inline]
     fn unary(self, op: UnaryOp) -> Var<'g> {
+        let value = op.eval(self.value);
         match self.node {
-            None => Var::lift(op.eval(self.value)),
+            None => Var::lift(value),
             Some((g, i)) => {
-                let (index, value) = g.record_scalar(Op::Unary(op), &[i]).unwrap_or_else(|e| panic!("{e}"));
+                let index = g.push_var(Op::Unary(op), [i, u32::MAX], value).unwrap_or_else(|e| panic!("{e}"));
                 Var::on_graph(value, g, index)
             }
         }
     }
 
+    #[inline]
     fn binary(self, op: BinaryOp, rhs: Var<'g>) -> Var<'g> {
+        let value = op.eval(self.value, rhs.value);
         let recorded = match (self.node, rhs.node) {
-            (None, None) => return Var::lift(op.eval(self.value, rhs.value)),
-            (Some((g, a)), None) => (g, g.record_scalar_with_constant(op, a, rhs.value, false)),
-            (None, Some((g, b))) => (g, g.record_scalar_with_constant(op, b, self.value, true)),
+            (None, None) => return Var::lift(value),
+            (Some((g, a)), None) => (g, g.push_var_with_constant(Op::Binary(op), a, rhs.value, false, value)),
+            (None, Some((g, b))) => {
+                if !Op::Binary(op).differentiates(1) {
+                    // only a constant exponent is involved: the result is a constant too
+                    return Var::lift(value);
+                }
+                (g, g.push_var_with_constant(Op::Binary(op), b, self.value, true, value))
+            }
             (Some((g, a)), Some((h, b))) => {
                 if !core::ptr::eq(g, h) {
                     panic!(
@@ -116,11 +126,11 @@ impl<'g> Var<'g> {
                         h.id()
                     );
                 }
-                (g, g.record_scalar(Op::Binary(op), &[a, b]))
+                (g, g.push_var(Op::Binary(op), [a, b], value))
             }
         };
         let (g, result) = recorded;
-        let (index, value) = result.unwrap_or_else(|e| panic!("{e}"));
+        let index = result.unwrap_or_else(|e| panic!("{e}"));
         Var::on_graph(value, g, index)
     }
 

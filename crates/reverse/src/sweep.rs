@@ -1,7 +1,7 @@
 //! The backward sweep: one reverse loop over the arena.
 
 use slope_dual::Scalar;
-use slope_graph::Arena;
+use slope_graph::{Arena, Op};
 
 use crate::{vjp, Error};
 
@@ -73,10 +73,42 @@ impl<S: Scalar> Adjoints<S> {
             if !self.reached[node as usize] {
                 continue;
             }
-            let Some(op) = arena.op(node) else { continue };
-            for &input in arena.inputs(node) {
-                if arena.requires_grad(input) {
+            let view = arena.view(node);
+            let Some(op) = view.op else { continue };
+            let inputs = &view.inputs[..op.arity()];
+            let mut scalar_inputs = true;
+            for &input in inputs {
+                let v = arena.view(input);
+                scalar_inputs &= v.scalar;
+                if v.requires_grad {
                     self.reached[input as usize] = true;
+                }
+            }
+            if view.scalar && scalar_inputs {
+                // Scalar elementwise nodes, the bulk of a tape recorded through `Float`: the
+                // same rules as `vjp::accumulate`, without its slices.
+                let g = self.values[view.value];
+                match op {
+                    Op::Unary(u) => {
+                        let a = arena.view(inputs[0]);
+                        if a.requires_grad {
+                            let d = u.partial(values[a.value]);
+                            self.values[a.value] += g * d;
+                        }
+                        continue;
+                    }
+                    Op::Binary(b) => {
+                        let (a, c) = (arena.view(inputs[0]), arena.view(inputs[1]));
+                        let (x, y) = (values[a.value], values[c.value]);
+                        if a.requires_grad {
+                            self.values[a.value] += g * b.partial_left(x, y);
+                        }
+                        if c.requires_grad && op.differentiates(1) {
+                            self.values[c.value] += g * b.partial_right(x, y);
+                        }
+                        continue;
+                    }
+                    Op::Structural(_) => {}
                 }
             }
             let range = arena.value_range(node);

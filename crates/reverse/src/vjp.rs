@@ -85,6 +85,13 @@ fn binary_side<S: Scalar>(op: BinaryOp, a: &[S], b: &[S], side: usize, g: &[S], 
         // A scalar broadcast against a tensor receives the sum of the contributions, in
         // element order (sequential, so the result does not depend on the thread count).
         adj[0] += g.iter().enumerate().fold(S::zero(), |acc, (k, &g)| acc + g * partial(k));
+    } else if b.len() == 1 && a.len() != 1 && side == 0 {
+        // a tensor against a broadcast scalar (such as the exponent of `powi`)
+        let y = b[0];
+        elementwise(adj, a, g, |x, g| g * op.partial_left(x, y));
+    } else if a.len() == 1 && b.len() != 1 && side == 1 {
+        let x = a[0];
+        elementwise(adj, b, g, |y, g| g * op.partial_right(x, y));
     } else if a.len() == b.len() && side == 0 {
         elementwise_pair(adj, a, b, g, |x, y, g| g * op.partial_left(x, y));
     } else if a.len() == b.len() {
