@@ -266,7 +266,7 @@ impl Arena {
         Ok(self.push_leaf_with(shape, requires_grad, |v| v.extend_from_slice(data)))
     }
 
-    #[inline]
+    #[inline(always)]
     fn push_node(&mut self, shape: Shape, start: usize, op: Option<Op>, inputs: [u32; 2], flags: u8) -> u32 {
         let (rank, dims) = Arena::dims(shape).unwrap_or((0, [0, 0]));
         let index = self.nodes.len() as u32;
@@ -279,7 +279,7 @@ impl Arena {
     /// arithmetic, which keeps values in the variables and needs no lookups here.
     ///
     /// [`Var`]: crate::Var
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_tracked_scalar(&mut self, op: Op, inputs: [u32; 2], value: f64) -> Result<u32, Error> {
         if self.nodes.len() == self.nodes.capacity() || self.values.len() == self.values.capacity() {
             self.reserve(1, 1)?;
@@ -292,7 +292,7 @@ impl Arena {
     }
 
     /// Appends a scalar leaf that does not require grad (a constant operand).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_constant(&mut self, value: f64) -> Result<u32, Error> {
         if self.nodes.len() == self.nodes.capacity() || self.values.len() == self.values.capacity() {
             self.reserve(1, 1)?;

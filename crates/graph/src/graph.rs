@@ -220,13 +220,13 @@ impl Graph {
 
     /// Records a scalar op and returns the new node with its value.
     /// A `Var` operation: the value is computed by the caller, the inputs require grad.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_var(&self, op: Op, inputs: [u32; 2], value: f64) -> Result<u32, Error> {
         self.arena.borrow_mut().push_tracked_scalar(op, inputs, value)
     }
 
     /// A `Var` operation with a constant operand: a constant leaf, then the node.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_var_with_constant(
         &self,
         op: Op,

@@ -92,7 +92,7 @@ impl<'g> Var<'g> {
         self.binary(op, rhs)
     }
 
-    #[inline]
+    #[inline(always)]
     fn unary(self, op: UnaryOp) -> Var<'g> {
         let value = op.eval(self.value);
         match self.node {
@@ -104,7 +104,7 @@ impl<'g> Var<'g> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn binary(self, op: BinaryOp, rhs: Var<'g>) -> Var<'g> {
         let value = op.eval(self.value, rhs.value);
         let recorded = match (self.node, rhs.node) {
