@@ -194,9 +194,16 @@ fn structural<'v, S: Scalar>(
             }
             if wants(1) {
                 let a_t = DMatrixView::from_slice(value(a), k, m);
-                let a_rows = a_t.transpose();
-                let mut db_t = DMatrixViewMut::from_slice(&mut lower[arena.value_range(b)], n, k);
-                db_t.gemm(S::one(), &g_t, &a_rows, S::one());
+                if n == 1 {
+                    // A matrix-vector product: dB = Aᵀ g, with no transposed copy of A.
+                    let g_col = DMatrixView::from_slice(g, m, 1);
+                    let mut db = DMatrixViewMut::from_slice(&mut lower[arena.value_range(b)], k, 1);
+                    db.gemm(S::one(), &a_t, &g_col, S::one());
+                } else {
+                    let a_rows = a_t.transpose();
+                    let mut db_t = DMatrixViewMut::from_slice(&mut lower[arena.value_range(b)], n, k);
+                    db_t.gemm(S::one(), &g_t, &a_rows, S::one());
+                }
             }
         }
     }
