@@ -99,5 +99,36 @@ pub fn run(options: &Options) -> ExitCode {
             println!("{group:<14} {size:>7}  {variant:<18} {:>11} {:>10} {:>10}", human(t), ratio(primal), ratio(hand));
         }
     }
+    summary(&table);
     ExitCode::SUCCESS
+}
+
+/// The derived figures: parallel speedups, memory per node, nodes per second.
+fn summary(table: &Table) {
+    println!();
+    for ((group, size), variants) in table {
+        if let (Some(one), Some(two)) = (variants.get("slope_1_threads"), variants.get("slope_2_threads")) {
+            println!("{group} {size}: 2 threads are {:.2}x faster than 1", one / two);
+        }
+    }
+    let n = 10_000;
+    let nodes = slope_benches::w1_recorded_nodes(n);
+    let g = slope::Graph::new();
+    let x = g.vars(&slope_benches::rosenbrock_point(n));
+    let _ = slope_benches::rosenbrock(&x);
+    let arena = g.arena();
+    let used = arena.len() * slope::graph::Arena::NODE_BYTES + arena.values().len() * 8;
+    println!(
+        "bytes per recorded scalar node: {:.1} in use ({}-byte node + 8-byte value), {:.1} held by the buffers",
+        used as f64 / arena.len() as f64,
+        slope::graph::Arena::NODE_BYTES,
+        g.memory_bytes() as f64 / arena.len() as f64
+    );
+    if let Some(t) = table.get(&("w1_reverse".to_string(), n as u64)).and_then(|v| v.get("slope_var")) {
+        println!(
+            "W1 n = {n}: {nodes} nodes recorded and swept in {}: {:.1} million nodes per second",
+            human(*t),
+            nodes as f64 / t * 1e3
+        );
+    }
 }

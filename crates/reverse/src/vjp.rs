@@ -17,8 +17,9 @@ use slope_graph::{Arena, BinaryOp, Op, Shape, StructuralOp};
 
 /// Elementwise loops longer than this run on rayon's threads. Each element is independent,
 /// so the result is bitwise the same as the sequential loop. Chosen by measurement
-/// (`cargo xtask bench --filter w2`): below it the split costs more than it saves.
-pub const PARALLEL_ELEMENTS: usize = 1 << 15;
+/// (`cargo run --release -p slope-benches --example w2_backward`, 2 threads against 1): the
+/// split lost 4-20 % up to 32768 elements and won 14 % at 131072 and 32 % at 10^6.
+pub const PARALLEL_ELEMENTS: usize = 1 << 16;
 
 /// Adds the contribution of node `node`, whose adjoint is `g`, to the adjoints of its
 /// inputs in `lower` (the adjoint buffer below the node's own value). `values` holds every
