@@ -89,6 +89,14 @@ pub enum Error {
         /// What was asked.
         what: &'static str,
     },
+    /// A serialized graph that does not describe a valid graph.
+    #[error("the serialized graph is invalid at node {node}: {message}")]
+    Malformed {
+        /// The first node found wrong (its position in the file).
+        node: usize,
+        /// What is wrong with it.
+        message: String,
+    },
     /// An argument outside what the function accepts.
     #[error("{0}")]
     InvalidArgument(String),

@@ -298,6 +298,10 @@ pub struct FrozenGraph {
 }
 
 impl FrozenGraph {
+    pub(crate) fn from_arena(arena: Arena) -> FrozenGraph {
+        FrozenGraph { arena }
+    }
+
     /// The recorded nodes.
     pub fn arena(&self) -> &Arena {
         &self.arena

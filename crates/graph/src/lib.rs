@@ -25,6 +25,7 @@
 
 mod arena;
 mod error;
+mod file;
 pub mod forward;
 mod graph;
 pub mod op;
@@ -35,6 +36,7 @@ mod var;
 
 pub use arena::{Arena, NodeId, NodeView, MAX_NODES, MAX_VALUES};
 pub use error::Error;
+pub use file::{GraphFile, NodeRecord, FORMAT_VERSION};
 pub use graph::{FrozenGraph, Graph};
 pub use op::{BinaryOp, Domain, Kink, Op, StructuralOp, UnaryOp};
 pub use shape::Shape;
