@@ -1,6 +1,7 @@
 //! Maintenance tasks: `cargo xtask <task>`.
 
 mod bench;
+mod fuzz;
 mod gradcheck;
 
 use std::process::ExitCode;
@@ -11,7 +12,8 @@ tasks:
   gradcheck [--op NAME] [--points N]   check every op's reverse-mode gradient against
                                        central differences, then replay the notebook
   bench [--filter NAME] [--no-run]     run the criterion benchmarks, print medians and
-                                       ratios to the primal and the hand-written derivative";
+                                       ratios to the primal and the hand-written derivative
+  fuzz [--secs N] [--target NAME]      run each cargo-fuzz target for N seconds (nightly)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,6 +27,13 @@ fn main() -> ExitCode {
         },
         Some("bench") => match bench::Options::parse(&args[1..]) {
             Ok(options) => bench::run(&options),
+            Err(message) => {
+                eprintln!("error: {message}\n\n{USAGE}");
+                ExitCode::from(2)
+            }
+        },
+        Some("fuzz") => match fuzz::Options::parse(&args[1..]) {
+            Ok(options) => fuzz::run(&options),
             Err(message) => {
                 eprintln!("error: {message}\n\n{USAGE}");
                 ExitCode::from(2)

@@ -86,6 +86,12 @@ impl Node {
 
 /// The recorded nodes and their values. Read-only outside this crate: nodes are added only
 /// by recording through a [`Graph`](crate::Graph), which keeps every invariant.
+///
+/// # Panics
+/// The accessors that take a raw `u32` index (`shape`, `value`, `op`, `inputs`, ...) are the
+/// sweeps' hot path and do not check it: an index past the end panics. Indices from
+/// [`resolve`](Arena::resolve) (which checks a [`NodeId`]), from [`inputs`](Arena::inputs)
+/// or below [`len`](Arena::len) are always valid.
 #[derive(Clone, Debug)]
 pub struct Arena {
     id: u64,

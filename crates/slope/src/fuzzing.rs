@@ -1,0 +1,135 @@
+//! The oracles of slope's fuzz targets (`fuzz/`), kept here so that stable tests replay the
+//! committed corpus through exactly the code the fuzzers run. Each takes arbitrary bytes,
+//! must never panic, and panics (with the reason) only when an oracle is violated.
+
+use crate::expr::{Formula, Point};
+use crate::prelude::*;
+use crate::{FrozenGraph, Op};
+
+/// Inputs longer than this are ignored: the interesting cases are short, and long ones only
+/// slow the fuzzer down.
+pub const MAX_INPUT: usize = 4096;
+
+/// Forward and reverse mode round differently, so a derivative that cancels to 0 in exact
+/// arithmetic (`(a·x)/x` in `x`) comes out as a different tiny residue in each, amplified
+/// by whatever follows. Entries are therefore compared relative to the gradient's largest
+/// entry (`scale`), which bounds those residues, not to themselves.
+fn agree(forward: f64, reverse: f64, scale: f64) -> bool {
+    !forward.is_finite()
+        || !reverse.is_finite()
+        || (forward - reverse).abs() <= 1e-9 * forward.abs().max(reverse.abs()).max(scale).max(1.0)
+}
+
+/// Magnitudes beyond which the modes are not compared: with values or derivatives this
+/// large, rounding in either mode (reverse mode's accumulation order above all: `2` added
+/// to `-9e38` and then `+9e38` is `0`) exceeds any fixed tolerance. Both regressions in
+/// `fuzz/regressions/op_program/` are such cases, not bugs.
+const MODERATE_VALUE: f64 = 1e6;
+const MODERATE_DERIVATIVE: f64 = 1e8;
+
+/// Every entry of the gradient of scalar `out` with respect to `leaves`, by forward mode and
+/// by reverse mode; panics where they disagree, provided every recorded value and every
+/// entry is moderate.
+fn compare_modes(out: Tensor<'_>, leaves: &[Tensor<'_>], what: &dyn Fn() -> String) {
+    if out.graph().arena().values().iter().any(|v| v.abs() > MODERATE_VALUE || v.is_nan()) {
+        return;
+    }
+    let Ok(reverse) = crate::grad(out, leaves) else { return };
+    let mut pairs = Vec::new();
+    for (leaf, rev) in leaves.iter().zip(&reverse) {
+        for k in 0..leaf.shape().len() {
+            let mut seed = vec![0.0; leaf.shape().len()];
+            seed[k] = 1.0;
+            let fwd = crate::graph::forward::jvp_tensors(out, &[(*leaf, &seed)]).map_or(f64::NAN, |v| v.as_slice()[0]);
+            pairs.push((fwd, rev.as_slice()[k]));
+        }
+    }
+    let scale = pairs.iter().flat_map(|&(f, r)| [f, r]).filter(|v| v.is_finite()).fold(0.0, |m, v| v.abs().max(m));
+    if scale > MODERATE_DERIVATIVE {
+        return;
+    }
+    for (fwd, rev) in pairs {
+        assert!(agree(fwd, rev, scale), "{}: forward {fwd} vs reverse {rev} (largest entry {scale})", what());
+    }
+}
+
+/// A formula and a point (`FORMULA\nPOINT`): parsing and recording never panic, every error
+/// points at a column inside the text, and forward and reverse mode agree wherever the
+/// result is finite.
+pub fn formula(data: &[u8]) {
+    if data.len() > MAX_INPUT {
+        return;
+    }
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let (source, at) = text.split_once('\n').unwrap_or((text, ""));
+    let formula = match Formula::parse(source) {
+        Ok(f) => f,
+        Err(e) => {
+            let chars = source.chars().count();
+            assert!(e.column >= 1 && e.column <= chars + 1, "column {} outside `{source}`", e.column);
+            assert!(e.to_string().contains('^'));
+            return;
+        }
+    };
+    let Ok(point) = Point::parse(at) else { return };
+    if point.names().any(|n| point.get(n).is_some_and(|(v, _)| v.len() > 64)) {
+        return;
+    }
+    let g = Graph::new();
+    let Ok(recorded) = formula.record(&g, &point) else { return };
+    let Ok(value) = recorded.output.item() else { return };
+    if !value.is_finite() || !recorded.output.requires_grad() {
+        return;
+    }
+    let leaves: Vec<Tensor<'_>> = recorded.variables.values().copied().collect();
+    compare_modes(recorded.output, &leaves, &|| format!("`{source}` at `{at}`"));
+}
+
+/// A serialized graph: loading never panics, and what loads saves and loads back to the
+/// same graph, bit for bit.
+pub fn graph_file(data: &[u8]) {
+    if data.len() > MAX_INPUT {
+        return;
+    }
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(graph) = FrozenGraph::from_json(text) else { return };
+    let json = graph.to_json();
+    let back = FrozenGraph::from_json(&json).unwrap_or_else(|e| panic!("a saved graph does not load: {e}\n{json}"));
+    let bits = |g: &FrozenGraph| g.arena().values().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    if graph.arena().values().iter().all(|v| v.is_finite()) {
+        assert_eq!(bits(&graph), bits(&back), "values changed through JSON");
+        assert_eq!(back.to_json(), json);
+    }
+}
+
+/// An op program decoded from bytes: 3 leaves, then `(op, a, b)` steps over the table.
+/// Recording never panics (bad shapes are errors), and forward and reverse mode agree on
+/// the output's gradient wherever it is finite.
+pub fn op_program(data: &[u8]) {
+    if data.len() > MAX_INPUT || data.len() < 6 {
+        return;
+    }
+    let value = |b: u8| f64::from(b) / 42.5 - 3.0;
+    let g = Graph::new();
+    let leaves = [
+        g.vector(&[value(data[0]), value(data[1]), value(data[2])]).requires_grad_(),
+        g.scalar(value(data[3])).requires_grad_(),
+        g.matrix(1, 2, &[value(data[4]), value(data[5])]).unwrap_or_else(|_| g.scalar(0.0)).requires_grad_(),
+    ];
+    let mut nodes: Vec<Tensor<'_>> = leaves.to_vec();
+    for step in data[6..].chunks_exact(3) {
+        let op = Op::all().nth(usize::from(step[0]) % Op::COUNT).unwrap_or(Op::Unary(crate::UnaryOp::Neg));
+        let (a, b) = (nodes[usize::from(step[1]) % nodes.len()], nodes[usize::from(step[2]) % nodes.len()]);
+        let result = if op.arity() == 1 { a.try_op(op, &[]) } else { a.try_op(op, &[b]) };
+        if let Ok(t) = result {
+            nodes.push(t);
+        }
+    }
+    let last = nodes[nodes.len() - 1];
+    let Ok(out) = last.try_op(Op::Structural(crate::StructuralOp::Sum), &[]) else { return };
+    let Ok(value) = out.item() else { return };
+    if !value.is_finite() || !out.requires_grad() {
+        return;
+    }
+    compare_modes(out, &leaves, &|| format!("program {data:?}"));
+}

@@ -1,0 +1,159 @@
+//! Malformed input across the library, the formula language, the command line and
+//! deserialization: each gets its error kind, and the graph or process stays usable after.
+
+use std::process::Command;
+
+use slope::expr::{ErrorKind, Formula, Point};
+use slope::prelude::*;
+use slope::{Error, FrozenGraph, GraphError, Shape};
+
+/// After a failure, the graph still records and differentiates correctly.
+fn still_usable(g: &Graph) {
+    let before = g.len();
+    let x = g.scalar(3.0).requires_grad_();
+    let y = x * x;
+    y.backward().unwrap();
+    assert_eq!(x.grad().unwrap().item(), Some(6.0));
+    assert_eq!(g.len(), before + 2);
+}
+
+#[test]
+fn library_api() {
+    let g = Graph::new();
+    let v3 = g.vector(&[1.0, 2.0, 3.0]).requires_grad_();
+    let v2 = g.vector(&[1.0, 2.0]);
+    let m = g.matrix(2, 2, &[1.0, 2.0, 3.0, 4.0]).unwrap();
+    let nodes = g.len();
+    // 1-6: shapes
+    assert!(matches!(v3.try_add(v2), Err(GraphError::ShapeMismatch { .. })));
+    assert!(matches!(v3.try_mul(m), Err(GraphError::ShapeMismatch { .. })));
+    assert!(matches!(m.try_matmul(v3), Err(GraphError::ShapeMismatch { .. })));
+    assert!(matches!(v3.try_dot(v2), Err(GraphError::ShapeMismatch { .. })));
+    assert!(matches!(g.scalar(1.0).try_matmul(v3), Err(GraphError::ShapeMismatch { .. })));
+    assert!(matches!(m.try_slice(0, 1), Err(GraphError::InvalidArgument(_))));
+    // 7-9: slices and constructors
+    assert!(matches!(v3.try_slice(2, 1), Err(GraphError::InvalidArgument(_))));
+    assert!(matches!(v3.try_slice(0, 4), Err(GraphError::InvalidArgument(_))));
+    assert!(matches!(g.matrix(3, 3, &[1.0; 8]), Err(GraphError::DataLength { expected: 9, got: 8, .. })));
+    // 10-12: sizes refused before allocating
+    assert!(matches!(g.zeros(Shape::Matrix(usize::MAX, 2)), Err(GraphError::CapacityExceeded { .. })));
+    assert!(matches!(g.full(Shape::Vector(1 << 40), 1.0), Err(GraphError::CapacityExceeded { .. })));
+    assert!(matches!(g.linspace(0.0, 1.0, usize::MAX), Err(GraphError::CapacityExceeded { .. })));
+    // 13-16: backward and grad
+    assert!(matches!(v3.backward(), Err(Error::NonScalarOutput { .. })));
+    assert!(matches!((v3 * 2.0).backward_with(&[1.0]), Err(Error::SeedShape { .. })));
+    assert!(matches!(v2.sum().backward(), Err(Error::Graph(GraphError::NotTracked { .. }))));
+    assert!(matches!(slope::grad(v3.sum(), &[v2]), Err(Error::Graph(GraphError::NotTracked { .. }))));
+    // 17-18: flags
+    assert!(matches!((v3 * 2.0).set_requires_grad(false), Err(GraphError::NotALeaf { .. })));
+    assert!(matches!(v2.retain_grad(), Err(GraphError::NotTracked { .. })));
+    // 19: item of a vector
+    assert!(matches!(v3.item(), Err(GraphError::InvalidArgument(_))));
+    // 20-21: foreign handles and ids
+    let other = Graph::new();
+    let w = other.scalar(1.0).requires_grad_();
+    assert!(matches!(v3.try_mul(w), Err(GraphError::ForeignNode { .. })));
+    let frozen = other.freeze();
+    let mut adjoints = slope::Adjoints::new();
+    assert!(matches!(
+        slope::vjp(&frozen, v3.id(), &[1.0], &[], &mut adjoints),
+        Err(Error::Graph(GraphError::ForeignNode { .. }))
+    ));
+    // 22-23: forward helpers
+    assert!(matches!(
+        slope::dual::jvp(|x| x.to_vec(), &[1.0, 2.0], &[1.0]),
+        Err(slope::dual::Error::InputLength { .. })
+    ));
+    assert!(slope::graph::forward::jvp_tensors(v3.sum(), &[(v2, &[1.0, 1.0])]).is_err());
+    // nothing was recorded by the failures (the `* 2.0` and `.sum()` operands aside)
+    assert!(g.len() <= nodes + 8, "failed operations left nodes behind");
+    still_usable(&g);
+}
+
+#[test]
+fn ieee_values_are_reported_not_passed() {
+    let g = Graph::new();
+    let x = g.scalar(-1.0).requires_grad_();
+    let y = x.sqrt();
+    assert!(y.item().unwrap().is_nan());
+    y.backward().unwrap();
+    assert!(x.grad().unwrap().item().unwrap().is_nan());
+    // 24: the checker reports NaN as a failure, never as a pass
+    let (xid, yid) = (x.id(), y.id());
+    let frozen = g.freeze();
+    let report = slope::check::check_graph(&frozen, &[xid], yid, &Default::default()).unwrap();
+    assert!(!report.passed(), "{report}");
+}
+
+#[test]
+fn formula_language() {
+    let cases: [(&str, &str, ErrorKind); 8] = [
+        ("x +", "x=1", ErrorKind::Syntax),                // 25
+        ("x $ 2", "x=1", ErrorKind::Syntax),              // 26
+        ("2 ** ** 3", "", ErrorKind::Syntax),             // 27
+        ("cosh(x, x)", "x=1", ErrorKind::Arity),          // 28
+        ("tanhh(x)", "x=1", ErrorKind::UnknownFunction),  // 29
+        ("x * z", "x=1", ErrorKind::UnknownVariable),     // 30
+        ("x", "x=1,y=2", ErrorKind::UnknownVariable),     // 31
+        ("dot(x, y)", "x=[1,2],y=[1]", ErrorKind::Shape), // 32
+    ];
+    let g = Graph::new();
+    for (src, at, kind) in cases {
+        let err =
+            Formula::parse(src).and_then(|f| f.record(&g, &Point::parse(at).unwrap()).map(|_| ())).expect_err(src);
+        assert_eq!(err.kind, kind, "{src}: {err}");
+        assert!(err.column >= 1 && err.to_string().contains('^'), "{src}: {err}");
+    }
+    // 33-35: points
+    for bad in ["x=[1,,2]", "x=linspace(1,2,3.5)", "x=1;y=2"] {
+        assert_eq!(Point::parse(bad).unwrap_err().kind, ErrorKind::Point, "{bad}");
+    }
+    still_usable(&g);
+}
+
+#[test]
+fn deserialization() {
+    let cases = [
+        ("", "not a graph file"),                                                       // 36
+        ("[1, 2]", "not a graph file"),                                                 // 37
+        (r#"{"version":1,"nodes":[{"shape":[2],"values":[1.0]}]}"#, "holds 2"),         // 38
+        (r#"{"version":1,"nodes":[{"op":"exp","inputs":[0],"shape":[]}]}"#, "earlier"), // 39
+        (r#"{"version":1,"nodes":[{"shape":[],"values":[1.0]},{"op":"exp","inputs":[0],"shape":[]}]}"#, "leaf"), // 40
+        (
+            r#"{"version":1,"nodes":[{"shape":[3],"values":[1,2,3],"requires_grad":true},{"shape":[1],"values":[7]},{"op":"slice","inputs":[0,1],"shape":[1],"requires_grad":true}]}"#,
+            "slice index",
+        ), // 41
+        (r#"{"version":1,"nodes":[{"shape":[],"values":[null]}]}"#, "not a graph file"), // 42
+        (r#"{"version":1,"nodes":[{"shape":[99999999999],"values":[]}]}"#, "holds"),    // 43
+    ];
+    for (json, needle) in cases {
+        let err = FrozenGraph::from_json(json).expect_err(json);
+        assert!(matches!(err, GraphError::Malformed { .. }), "{json}: {err}");
+        assert!(err.to_string().contains(needle), "{json}: {err}");
+    }
+    // a valid file still loads afterwards
+    let ok = r#"{"version":1,"nodes":[{"shape":[],"values":[2.0],"requires_grad":true},{"op":"exp","inputs":[0],"shape":[],"requires_grad":true}]}"#;
+    let g = FrozenGraph::from_json(ok).unwrap();
+    assert_eq!(g.value(g.node_id(1).unwrap()).unwrap().item(), Some(2.0_f64.exp()));
+}
+
+#[test]
+fn command_line() {
+    let run = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_slope")).args(args).output().unwrap();
+    for args in [
+        &["grad", "x**", "--at", "x=1"][..],                                       // 44
+        &["grad", "x", "--at", "x="],                                              // 45
+        &["grad", "x", "--mode", "sideways", "--at", "x=1"],                       // 46
+        &["plot", "x", "--var", "x", "--range", "a,b", "--out", "/tmp/never.svg"], // 47
+        &["plot", "x", "--var", "x", "--range", "0,1", "--points", "1", "--out", "/tmp/never.svg"], // 48
+        &["plot", "x", "--var", "x", "--range", "0,1", "--out", "/nonexistent-dir/x.svg"], // 49
+        &["dot", "x +", "--at", "x=1"],                                            // 50
+    ] {
+        let out = run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(!err.contains("panicked") && !err.trim().is_empty(), "{args:?}: {err}");
+    }
+    // the process, run again, works
+    assert!(run(&["grad", "x**2", "--at", "x=3"]).status.success());
+}
