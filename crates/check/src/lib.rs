@@ -22,6 +22,7 @@
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![deny(clippy::unwrap_used, clippy::expect_used)]
 // Jacobians and Hessians read best with the indices of their entries.
 #![allow(clippy::needless_range_loop)]
 

@@ -16,6 +16,7 @@
 //! ```
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
+#![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod derive;
 mod dual;

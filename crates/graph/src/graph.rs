@@ -87,7 +87,8 @@ impl Graph {
         Ok(self.tensor(index))
     }
 
-    fn expect<T>(result: Result<T, Error>) -> T {
+    /// The documented panic of the infallible forms: the same message as the `try_` form.
+    fn or_panic<T>(result: Result<T, Error>) -> T {
         result.unwrap_or_else(|e| panic!("{e}"))
     }
 
@@ -96,7 +97,7 @@ impl Graph {
     /// # Panics
     /// Only if the graph is full (more than `u32::MAX` nodes or values).
     pub fn scalar(&self, x: f64) -> Tensor<'_> {
-        Graph::expect(self.try_tensor(Shape::Scalar, &[x]))
+        Graph::or_panic(self.try_tensor(Shape::Scalar, &[x]))
     }
 
     /// A vector leaf, like `torch.tensor([..])`.
@@ -104,7 +105,7 @@ impl Graph {
     /// # Panics
     /// Only if the graph is full.
     pub fn vector(&self, data: &[f64]) -> Tensor<'_> {
-        Graph::expect(self.try_tensor(Shape::Vector(data.len()), data))
+        Graph::or_panic(self.try_tensor(Shape::Vector(data.len()), data))
     }
 
     /// A `rows x cols` matrix leaf from row-major data.
@@ -118,7 +119,7 @@ impl Graph {
     /// Only if the graph is full.
     pub fn from_dmatrix(&self, m: &nalgebra::DMatrix<f64>) -> Tensor<'_> {
         let row_major: Vec<f64> = m.transpose().as_slice().to_vec();
-        Graph::expect(self.try_tensor(Shape::Matrix(m.nrows(), m.ncols()), &row_major))
+        Graph::or_panic(self.try_tensor(Shape::Matrix(m.nrows(), m.ncols()), &row_major))
     }
 
     /// A vector leaf from an nalgebra vector.
@@ -169,7 +170,7 @@ impl Graph {
     /// # Panics
     /// Only if the graph is full.
     pub fn var(&self, x: f64) -> Var<'_> {
-        let index = Graph::expect(self.arena.borrow_mut().push_leaf(Shape::Scalar, &[x], true));
+        let index = Graph::or_panic(self.arena.borrow_mut().push_leaf(Shape::Scalar, &[x], true));
         Var::on_graph(x, self, index)
     }
 

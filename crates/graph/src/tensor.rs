@@ -54,7 +54,8 @@ impl fmt::Display for GradFn {
     }
 }
 
-fn expect<T>(result: Result<T, Error>) -> T {
+/// The documented panic of the operator forms: the same message as the `try_` form.
+fn or_panic<T>(result: Result<T, Error>) -> T {
     result.unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -174,7 +175,7 @@ impl<'g> Tensor<'g> {
     /// A new leaf with the same value and no history; it does not require grad.
     /// (PyTorch shares storage; slope copies the value.)
     pub fn detach(&self) -> Tensor<'g> {
-        Tensor::new(self.graph, expect(self.graph.push_detached(self.index)))
+        Tensor::new(self.graph, or_panic(self.graph.push_detached(self.index)))
     }
 
     /// Records `op` with this tensor as the first input.
@@ -191,7 +192,7 @@ impl<'g> Tensor<'g> {
     /// # Panics
     /// Only if the graph is full.
     pub fn apply(self, op: UnaryOp) -> Tensor<'g> {
-        expect(self.try_op(Op::Unary(op), &[]))
+        or_panic(self.try_op(Op::Unary(op), &[]))
     }
 
     /// An elementwise binary op with another tensor; a scalar broadcasts.
@@ -206,7 +207,7 @@ impl<'g> Tensor<'g> {
     }
 
     fn scalar_binary(self, op: BinaryOp, x: f64, constant_left: bool) -> Tensor<'g> {
-        Tensor::new(self.graph, expect(self.graph.record_with_constant(op, self.index, x, constant_left)))
+        Tensor::new(self.graph, or_panic(self.graph.record_with_constant(op, self.index, x, constant_left)))
     }
 
     /// `self + rhs`, elementwise.
@@ -239,7 +240,7 @@ impl<'g> Tensor<'g> {
     /// # Panics
     /// If the shapes do not broadcast; see [`try_pow`](Tensor::try_pow).
     pub fn pow(self, exponent: Tensor<'g>) -> Tensor<'g> {
-        expect(self.try_pow(exponent))
+        or_panic(self.try_pow(exponent))
     }
 
     /// `self ** n` for an integer constant, as `x ** 2` in PyTorch (`PowBackward0`).
@@ -254,12 +255,12 @@ impl<'g> Tensor<'g> {
 
     /// Sum of all elements (PyTorch's `torch.sum(x)`).
     pub fn sum(self) -> Tensor<'g> {
-        expect(self.try_op(Op::Structural(StructuralOp::Sum), &[]))
+        or_panic(self.try_op(Op::Structural(StructuralOp::Sum), &[]))
     }
 
     /// Mean of all elements.
     pub fn mean(self) -> Tensor<'g> {
-        expect(self.try_op(Op::Structural(StructuralOp::Mean), &[]))
+        or_panic(self.try_op(Op::Structural(StructuralOp::Mean), &[]))
     }
 
     /// Inner product of two vectors of one length.
@@ -272,7 +273,7 @@ impl<'g> Tensor<'g> {
     /// # Panics
     /// Unless both are vectors of one length; see [`try_dot`](Tensor::try_dot).
     pub fn dot(self, rhs: Tensor<'g>) -> Tensor<'g> {
-        expect(self.try_dot(rhs))
+        or_panic(self.try_dot(rhs))
     }
 
     /// Matrix product: `[m,k]@[k,n]`, `[m,k]@[k]`, `[k]@[k,n]` or `[k]@[k]`.
@@ -285,13 +286,13 @@ impl<'g> Tensor<'g> {
     /// # Panics
     /// If the inner dimensions differ; see [`try_matmul`](Tensor::try_matmul).
     pub fn matmul(self, rhs: Tensor<'g>) -> Tensor<'g> {
-        expect(self.try_matmul(rhs))
+        or_panic(self.try_matmul(rhs))
     }
 
     /// Transpose of a matrix; vectors and scalars are returned unchanged in value
     /// (PyTorch's `t()`).
     pub fn t(self) -> Tensor<'g> {
-        expect(self.try_op(Op::Structural(StructuralOp::Transpose), &[]))
+        or_panic(self.try_op(Op::Structural(StructuralOp::Transpose), &[]))
     }
 
     /// Elements `start..end` of a vector, as PyTorch's `x[start:end]` (`SliceBackward0`).
@@ -323,7 +324,7 @@ impl<'g> Tensor<'g> {
     /// # Panics
     /// If the range is outside the vector; see [`try_slice`](Tensor::try_slice).
     pub fn slice(self, start: usize, end: usize) -> Tensor<'g> {
-        expect(self.try_slice(start, end))
+        or_panic(self.try_slice(start, end))
     }
 
     /// Elementwise `atan2(self, x)`.
@@ -377,7 +378,7 @@ macro_rules! binary_operators {
             /// # Panics
             /// If the shapes do not broadcast, or the tensors belong to different graphs.
             fn $method(self, rhs: Tensor<'g>) -> Tensor<'g> {
-                expect(self.try_binary(BinaryOp::$op, rhs))
+                or_panic(self.try_binary(BinaryOp::$op, rhs))
             }
         }
         impl<'g> $Trait<f64> for Tensor<'g> {

@@ -31,6 +31,7 @@
 //! - `detach` copies the value instead of sharing storage.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod parallel;
 mod sweep;
