@@ -125,18 +125,8 @@ pub fn run(options: &Options) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     for row in failed {
-        if let Some(w) = &row.worst {
-            eprintln!(
-                "FAIL {} {}: {} at x = {:?}: {} vs {} (error {:.3e} > {:.0e})",
-                row.subject,
-                row.pair.label(),
-                w.entry,
-                w.point,
-                w.left,
-                w.right,
-                w.error,
-                row.tolerance
-            );
+        if let Some(line) = row.failure() {
+            eprintln!("{line}");
         }
         eprintln!(
             "  reproduce: cargo xtask gradcheck --op {} --seed {} --points {}",

@@ -87,6 +87,24 @@ impl Row {
         }
     }
 
+    /// One line naming the worst entry of a failed row, or `None` if the row passed.
+    pub fn failure(&self) -> Option<String> {
+        let w = self.worst.as_ref().filter(|_| !self.passed())?;
+        Some(format!(
+            "FAIL {} {}: {} at x = {:?}: {} vs {} (error {:.3e}, {} of {} entries over {:.0e})",
+            self.subject,
+            self.pair.label(),
+            w.entry,
+            w.point,
+            w.left,
+            w.right,
+            w.error,
+            self.failures,
+            self.comparisons,
+            self.tolerance
+        ))
+    }
+
     /// No entry exceeded the tolerance.
     pub fn passed(&self) -> bool {
         self.failures == 0
@@ -167,23 +185,8 @@ impl fmt::Display for Report {
                 if row.passed() { "ok" } else { "FAIL" }
             )?;
         }
-        for row in self.failures() {
-            if let Some(w) = &row.worst {
-                writeln!(
-                    f,
-                    "FAIL {} {}: {} at x = {:?}: {} vs {} (error {:.3e}, {} of {} entries over {:.0e})",
-                    row.subject,
-                    row.pair.label(),
-                    w.entry,
-                    w.point,
-                    w.left,
-                    w.right,
-                    w.error,
-                    row.failures,
-                    row.comparisons,
-                    row.tolerance
-                )?;
-            }
+        for line in self.rows.iter().filter_map(Row::failure) {
+            writeln!(f, "{line}")?;
         }
         Ok(())
     }

@@ -28,6 +28,25 @@ pub trait Subject {
     }
 }
 
+/// A symmetric `n x n` matrix from its upper triangle, entry by entry.
+fn symmetric(n: usize, mut entry: impl FnMut(usize, usize) -> Option<f64>) -> Option<Vec<Vec<f64>>> {
+    let mut h = vec![vec![0.0; n]; n];
+    for i in 0..n {
+        for j in i..n {
+            let v = entry(i, j)?;
+            h[i][j] = v;
+            h[j][i] = v;
+        }
+    }
+    Some(h)
+}
+
+/// `seed(k, i, j)`: the hyper-dual number of coordinate `k` when differentiating in `i`, `j`.
+fn hyper_seed(x: f64, k: usize, i: usize, j: usize) -> HyperDual<f64> {
+    let one = |b: bool| if b { 1.0 } else { 0.0 };
+    HyperDual::new(x, one(k == i), one(k == j), 0.0)
+}
+
 /// The first finite-difference step at `x` in a domain.
 pub fn step_in(domain: &Domain, x: f64) -> f64 {
     let mut h = 1e-2 * x.abs().max(1.0);
@@ -158,19 +177,10 @@ impl Subject for OpSubject {
     }
 
     fn hessian(&self, x: &[f64], w: &[f64]) -> Option<Vec<Vec<f64>>> {
-        let n = x.len();
-        let mut h = vec![vec![0.0; n]; n];
-        for i in 0..n {
-            for j in i..n {
-                let one = |b: bool| if b { 1.0 } else { 0.0 };
-                let inputs = self.inputs(x, |k, xk| HyperDual::new(xk, one(k == i), one(k == j), 0.0));
-                let y = self.eval(&inputs);
-                let v = y.iter().zip(w).fold(0.0, |acc, (y, &w)| acc + w * y.eps12);
-                h[i][j] = v;
-                h[j][i] = v;
-            }
-        }
-        Some(h)
+        symmetric(x.len(), |i, j| {
+            let y = self.eval(&self.inputs(x, |k, xk| hyper_seed(xk, k, i, j)));
+            Some(y.iter().zip(w).fold(0.0, |acc, (y, &w)| acc + w * y.eps12))
+        })
     }
 
     fn step(&self, x: &[f64], i: usize) -> f64 {
@@ -264,30 +274,20 @@ impl Subject for GraphSubject<'_> {
     }
 
     fn hessian(&self, x: &[f64], w: &[f64]) -> Option<Vec<Vec<f64>>> {
-        let n = x.len();
-        let mut h = vec![vec![0.0; n]; n];
-        for i in 0..n {
-            for j in i..n {
-                let one = |b: bool| if b { 1.0 } else { 0.0 };
-                let mut offset = 0;
-                let seeds: Vec<(NodeId, Vec<HyperDual<f64>>)> = self
-                    .inputs
-                    .iter()
-                    .map(|&(id, len)| {
-                        let v = (offset..offset + len)
-                            .map(|k| HyperDual::new(x[k], one(k == i), one(k == j), 0.0))
-                            .collect();
-                        offset += len;
-                        (id, v)
-                    })
-                    .collect();
-                let y = forward::evaluate(self.graph.arena(), &seeds, &[self.output]).ok()?.pop()?;
-                let v = y.iter().zip(w).fold(0.0, |acc, (y, &w)| acc + w * y.eps12);
-                h[i][j] = v;
-                h[j][i] = v;
-            }
-        }
-        Some(h)
+        symmetric(x.len(), |i, j| {
+            let mut offset = 0;
+            let seeds: Vec<(NodeId, Vec<HyperDual<f64>>)> = self
+                .inputs
+                .iter()
+                .map(|&(id, len)| {
+                    let v = (offset..offset + len).map(|k| hyper_seed(x[k], k, i, j)).collect();
+                    offset += len;
+                    (id, v)
+                })
+                .collect();
+            let y = forward::evaluate(self.graph.arena(), &seeds, &[self.output]).ok()?.pop()?;
+            Some(y.iter().zip(w).fold(0.0, |acc, (y, &w)| acc + w * y.eps12))
+        })
     }
 }
 

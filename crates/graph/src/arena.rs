@@ -287,19 +287,17 @@ impl Arena {
     /// [`Var`]: crate::Var
     #[inline(always)]
     pub(crate) fn push_tracked_scalar(&mut self, op: Op, inputs: [u32; 2], value: f64) -> Result<u32, Error> {
-        if self.nodes.len() == self.nodes.capacity() || self.values.len() == self.values.capacity() {
-            self.reserve(1, 1)?;
-        } else if self.nodes.len() as u64 >= MAX_NODES || self.values.len() as u64 >= MAX_VALUES {
-            return Err(Error::CapacityExceeded { what: "the number of nodes", limit: MAX_NODES });
-        }
-        let start = self.values.len();
-        self.values.push(value);
-        Ok(self.push_node(Shape::Scalar, start, Some(op), inputs, REQUIRES_GRAD))
+        self.push_scalar(Some(op), inputs, value, REQUIRES_GRAD)
     }
 
     /// Appends a scalar leaf that does not require grad (a constant operand).
     #[inline(always)]
     pub(crate) fn push_constant(&mut self, value: f64) -> Result<u32, Error> {
+        self.push_scalar(None, [NO_INPUT; 2], value, 0)
+    }
+
+    #[inline(always)]
+    fn push_scalar(&mut self, op: Option<Op>, inputs: [u32; 2], value: f64, flags: u8) -> Result<u32, Error> {
         if self.nodes.len() == self.nodes.capacity() || self.values.len() == self.values.capacity() {
             self.reserve(1, 1)?;
         } else if self.nodes.len() as u64 >= MAX_NODES || self.values.len() as u64 >= MAX_VALUES {
@@ -307,7 +305,7 @@ impl Arena {
         }
         let start = self.values.len();
         self.values.push(value);
-        Ok(self.push_node(Shape::Scalar, start, None, [NO_INPUT; 2], 0))
+        Ok(self.push_node(Shape::Scalar, start, op, inputs, flags))
     }
 
     /// The parts of a node a sweep reads, in one lookup.
