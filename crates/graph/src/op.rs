@@ -2,7 +2,7 @@
 //!
 //! Each op carries, in this file and nowhere else: its PyTorch `grad_fn` name, its arity,
 //! its primal (written once over [`Scalar`], so it runs on `f64` for values and on
-//! [`Dual`](slope_dual::Dual) for derivatives), its output shape, and its checking domain.
+//! [`Dual`] for derivatives), its output shape, and its checking domain.
 //! Every `match` here is exhaustive, so a new variant does not compile until each of
 //! these is given. The local partials of the elementwise ops are not written here: they
 //! come from evaluating the primal on duals ([`UnaryOp::partial`], [`BinaryOp::partials`]),
