@@ -9,7 +9,7 @@
 use core::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::op::{eval_into, Op};
+use crate::op::{eval_elementwise, eval_into, Op};
 use crate::{Error, Shape};
 
 /// Marks an unused input slot.
@@ -354,6 +354,20 @@ impl Arena {
                 let a = self.values[self.node(inputs[0]).value as usize];
                 let c = self.values[self.node(inputs[1]).value as usize];
                 self.values.push(b.eval(a, c));
+            }
+            (Op::Unary(_) | Op::Binary(_), _) => {
+                // Evaluated in place at the end of the value buffer: inputs always lie below.
+                let mut ranges = [0..0, 0..0];
+                for (slot, &i) in ranges.iter_mut().zip(inputs) {
+                    *slot = self.value_range(i);
+                }
+                self.values.resize(start + shape.len(), 0.0);
+                let (before, out) = self.values.split_at_mut(start);
+                let mut args: [(&[f64], Shape); 2] = [(&[], Shape::Scalar); 2];
+                for ((slot, range), s) in args.iter_mut().zip(&ranges).zip(&shapes) {
+                    *slot = (&before[range.clone()], *s);
+                }
+                eval_elementwise(op, &args[..inputs.len()], out);
             }
             _ => {
                 let mut out = Vec::with_capacity(shape.len());

@@ -264,7 +264,8 @@ impl Graph {
 
     /// Adds `grad` to the gradient stored on a node (what `backward` does for leaves that
     /// require grad and for nodes that retain their grad).
-    pub fn accumulate_grad(&self, id: NodeId, grad: &[f64]) -> Result<(), Error> {
+    /// Takes the vector, so the first gradient of a node is stored without a copy.
+    pub fn accumulate_grad(&self, id: NodeId, grad: Vec<f64>) -> Result<(), Error> {
         let index = self.arena.borrow().resolve(id)?;
         let shape = self.arena.borrow().shape(index);
         if grad.len() != shape.len() {
@@ -274,7 +275,7 @@ impl Graph {
         match grads.get_mut(&index) {
             Some(stored) => stored.iter_mut().zip(grad).for_each(|(s, g)| *s += g),
             None => {
-                grads.insert(index, grad.to_vec());
+                grads.insert(index, grad);
             }
         }
         Ok(())

@@ -603,16 +603,34 @@ pub fn matmul_dims(left: Shape, right: Shape) -> Result<(usize, usize, usize, Sh
 /// Shapes must already have passed [`Op::output_shape`].
 pub fn eval_into<T: Scalar>(op: Op, inputs: &[(&[T], Shape)], out: &mut Vec<T>) {
     match op {
-        Op::Unary(u) => out.extend(inputs[0].0.iter().map(|&x| u.eval(x))),
+        Op::Unary(_) | Op::Binary(_) => {
+            let len = match inputs {
+                [(a, _)] => a.len(),
+                [(a, _), (c, _)] => a.len().max(c.len()),
+                _ => 0,
+            };
+            let start = out.len();
+            out.resize(start + len, T::zero());
+            eval_elementwise(op, inputs, &mut out[start..]);
+        }
+        Op::Structural(s) => eval_structural(s, inputs, out),
+    }
+}
+
+/// The elementwise ops (unary and binary, a scalar broadcast against a tensor), written into
+/// `out`, which has the output's length. Structural ops are left to [`eval_into`].
+pub fn eval_elementwise<T: Scalar>(op: Op, inputs: &[(&[T], Shape)], out: &mut [T]) {
+    match op {
+        Op::Unary(u) => out.iter_mut().zip(inputs[0].0).for_each(|(o, &x)| *o = u.eval(x)),
         Op::Binary(b) => {
             let ((a, sa), (c, sc)) = (inputs[0], inputs[1]);
             match (sa.is_scalar(), sc.is_scalar()) {
-                (true, false) => out.extend(c.iter().map(|&y| b.eval(a[0], y))),
-                (false, true) => out.extend(a.iter().map(|&x| b.eval(x, c[0]))),
-                _ => out.extend(a.iter().zip(c).map(|(&x, &y)| b.eval(x, y))),
+                (true, false) => out.iter_mut().zip(c).for_each(|(o, &y)| *o = b.eval(a[0], y)),
+                (false, true) => out.iter_mut().zip(a).for_each(|(o, &x)| *o = b.eval(x, c[0])),
+                _ => out.iter_mut().zip(a.iter().zip(c)).for_each(|(o, (&x, &y))| *o = b.eval(x, y)),
             }
         }
-        Op::Structural(s) => eval_structural(s, inputs, out),
+        Op::Structural(_) => {}
     }
 }
 

@@ -109,7 +109,7 @@ impl Backward for Tensor<'_> {
                 .collect()
         };
         for (id, g) in deposits {
-            graph.accumulate_grad(id, &g)?;
+            graph.accumulate_grad(id, g)?;
         }
         Ok(())
     }
