@@ -219,7 +219,6 @@ impl Graph {
         arena.record(Op::Binary(op), &inputs)
     }
 
-    /// Records a scalar op and returns the new node with its value.
     /// A `Var` operation: the value is computed by the caller, the inputs require grad.
     #[inline(always)]
     pub(crate) fn push_var(&self, op: Op, inputs: [u32; 2], value: f64) -> Result<u32, Error> {
