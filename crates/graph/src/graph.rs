@@ -214,7 +214,7 @@ impl Graph {
         let shape = arena.shape(node);
         // Room for the constant and the result, checked before either is written.
         arena.reserve(2, shape.len().saturating_add(1))?;
-        let c = arena.push_leaf(Shape::Scalar, &[constant], false)?;
+        let c = arena.push_constant(constant)?;
         let inputs = if constant_left { [c, node] } else { [node, c] };
         arena.record(Op::Binary(op), &inputs)
     }

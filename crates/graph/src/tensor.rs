@@ -202,12 +202,16 @@ impl<'g> Tensor<'g> {
 
     /// An elementwise binary op with a constant, which is never differentiated.
     pub fn try_binary_scalar(self, op: BinaryOp, rhs: f64) -> Result<Tensor<'g>, Error> {
-        let index = self.graph.record_with_constant(op, self.index, rhs, false)?;
+        self.try_with_constant(op, rhs, false)
+    }
+
+    fn try_with_constant(self, op: BinaryOp, x: f64, constant_left: bool) -> Result<Tensor<'g>, Error> {
+        let index = self.graph.record_with_constant(op, self.index, x, constant_left)?;
         Ok(Tensor::new(self.graph, index))
     }
 
     fn scalar_binary(self, op: BinaryOp, x: f64, constant_left: bool) -> Tensor<'g> {
-        Tensor::new(self.graph, or_panic(self.graph.record_with_constant(op, self.index, x, constant_left)))
+        or_panic(self.try_with_constant(op, x, constant_left))
     }
 
     /// `self + rhs`, elementwise.

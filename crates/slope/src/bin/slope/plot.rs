@@ -79,22 +79,15 @@ pub fn plot(
             .y_label_area_size(60)
             .build_cartesian_2d(low..high, (ymin - pad)..(ymax + pad))?;
         chart.configure_mesh().x_desc(var).draw()?;
-        let blue = RGBColor(31, 119, 180);
-        let orange = RGBColor(255, 127, 14);
-        chart
-            .draw_series(LineSeries::new(
-                data.iter().filter(|p| p.1.is_finite()).map(|&(x, y, _)| (x, y)),
-                blue.stroke_width(2),
-            ))?
-            .label("function")
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], blue.stroke_width(2)));
-        chart
-            .draw_series(LineSeries::new(
-                data.iter().filter(|p| p.2.is_finite()).map(|&(x, _, d)| (x, d)),
-                orange.stroke_width(2),
-            ))?
-            .label("derivative")
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], orange.stroke_width(2)));
+        // The notebook's colours: matplotlib's first two.
+        let curves = [("function", RGBColor(31, 119, 180), 1), ("derivative", RGBColor(255, 127, 14), 2)];
+        for (label, color, column) in curves {
+            let points = data.iter().map(|&(x, y, d)| (x, if column == 1 { y } else { d })).filter(|p| p.1.is_finite());
+            chart
+                .draw_series(LineSeries::new(points, color.stroke_width(2)))?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        }
         chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
         root.present()?;
         Ok(())
