@@ -117,7 +117,7 @@ fn summary(table: &Table) {
     let x = g.vars(&slope_benches::rosenbrock_point(n));
     let _ = slope_benches::rosenbrock(&x);
     let arena = g.arena();
-    let used = arena.len() * slope::graph::Arena::NODE_BYTES + arena.values().len() * 8;
+    let used = arena.used_bytes();
     println!(
         "bytes per recorded scalar node: {:.1} in use ({}-byte node + 8-byte value), {:.1} held by the buffers",
         used as f64 / arena.len() as f64,

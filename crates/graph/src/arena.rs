@@ -1,15 +1,22 @@
-//! The arena: nodes in one flat vector indexed by `u32`, values in one flat buffer.
+//! The arena: nodes in one flat vector indexed by `u32`, tensor values in one flat buffer.
 //!
-//! A node is 24 bytes: two input indices, the offset of its value in the value buffer, its
-//! dimensions, its op and its flags. A scalar node's value is one `f64` in the buffer, so a
-//! recorded scalar binary op costs 32 bytes and no allocation of its own. Inputs always
-//! have smaller indices than the node that reads them, so the node vector is already in
-//! topological order and a backward sweep is one reverse loop.
+//! A node is 40 bytes. A scalar node (shape `[]`) keeps its value in the node, and an
+//! elementwise scalar node also keeps its local partials, computed when it is recorded
+//! from the dual rules: a backward sweep over scalar nodes is a loop over (input, partial)
+//! pairs that never evaluates an op. A `Var` operation with an `f64` operand records one
+//! node with one input, the constant kept in the node. A tensor node keeps the offset of
+//! its value in the value buffer and its dimensions instead.
+//!
+//! Inputs always have smaller indices than the node that reads them, so the node vector is
+//! already in topological order and a backward sweep is one reverse loop. Each node also
+//! keeps the lowest index its gradient can reach (`low`), so a sweep visits only
+//! `low..=output`, however long the arena has grown.
 
-use core::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::op::{eval_elementwise, eval_into, Op};
+use slope_dual::{Dual, Scalar};
+
+use crate::op::{eval_elementwise, eval_into, BinaryOp, Op};
 use crate::{Error, Shape};
 
 /// Marks an unused input slot.
@@ -17,24 +24,36 @@ const NO_INPUT: u32 = u32::MAX;
 /// The node requires grad: a leaf marked by the user, or a result of such a node.
 const REQUIRES_GRAD: u8 = 1;
 /// The node keeps its gradient after `backward` although it is not a leaf.
-const RETAIN_GRAD: u8 = 2;
+const RETAIN_GRAD: u8 = 1 << 1;
+/// Input `k` is differentiated and requires grad: sweeps send it an adjoint.
+const TRACKS: [u8; 2] = [1 << 2, 1 << 3];
+/// An elementwise node with scalar inputs and output: its partials are kept in the node.
+const CACHED: u8 = 1 << 4;
+/// One operand is a constant kept in the node (`partials[1]`), not a node of its own.
+const CONSTANT: u8 = 1 << 5;
+/// The constant is the left operand (`2.0 - x`); otherwise the right one (`x - 2.0`).
+const CONSTANT_LEFT: u8 = 1 << 6;
 
 /// Most nodes a graph holds: ids are `u32` and `u32::MAX` marks "no input".
 pub const MAX_NODES: u64 = u32::MAX as u64 - 1;
-/// Most `f64` values a graph holds in all: value offsets are `u32`.
+/// Most `f64` values the tensor nodes of a graph hold in all: value offsets are `u32`.
 pub const MAX_VALUES: u64 = u32::MAX as u64;
 
 static NEXT_GRAPH_ID: AtomicU64 = AtomicU64::new(1);
 
-/// A node's identity: the graph it belongs to and its index there.
+/// A node's identity: the graph it belongs to, its index there, and the recording it was
+/// made in.
 ///
-/// Ids outlive the `Tensor` handles they came from, so they name nodes of a
-/// [`FrozenGraph`](crate::FrozenGraph); every lookup checks the graph, so an id from another
-/// graph is an error, never a silently wrong node.
+/// Ids outlive the handles they came from: they name nodes of a
+/// [`FrozenGraph`](crate::FrozenGraph), and parameters across
+/// [`Graph::rewind`](crate::Graph::rewind). Every lookup checks the graph and the recording,
+/// so an id from another graph, or of a node a rewind dropped, is an error, never another
+/// node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NodeId {
     graph: u64,
     index: u32,
+    epoch: u32,
 }
 
 impl NodeId {
@@ -49,15 +68,46 @@ impl NodeId {
     }
 }
 
+/// A point of a graph's recording to rewind to: nodes recorded before it survive a
+/// [`Graph::rewind`](crate::Graph::rewind), nodes recorded after it are dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    graph: u64,
+    nodes: u32,
+    values: u32,
+    epoch: u32,
+}
+
+impl Checkpoint {
+    /// The checkpoint of graph `graph` before anything is recorded.
+    pub(crate) fn start(graph: u64) -> Checkpoint {
+        Checkpoint { graph, nodes: 0, values: 0, epoch: 0 }
+    }
+
+    /// The number of nodes that survive a rewind to this checkpoint.
+    pub fn len(self) -> usize {
+        self.nodes as usize
+    }
+
+    /// True for the checkpoint of an empty graph (a rewind to it clears the graph).
+    pub fn is_empty(self) -> bool {
+        self.nodes == 0
+    }
+}
+
 /// What a sweep needs of a node, read in one lookup.
 #[derive(Clone, Copy, Debug)]
 pub struct NodeView {
     /// The op; `None` for a leaf.
     pub op: Option<Op>,
-    /// Input indices (slots past the op's arity are unused).
+    /// Input indices; a slot past the op's arity, or of a constant operand, is `u32::MAX`.
     pub inputs: [u32; 2],
-    /// Offset of the value in the value buffer.
-    pub value: usize,
+    /// Whether the sweep sends input `k` an adjoint (it is differentiated and requires grad).
+    pub tracks: [bool; 2],
+    /// For a [`cached`](NodeView::cached) node, `∂node/∂inputs[k]`, computed when recorded.
+    pub partials: [f64; 2],
+    /// A scalar elementwise node of scalar inputs: its partials are in `partials`.
+    pub cached: bool,
     /// Shape `[]`.
     pub scalar: bool,
     /// Whether gradients flow to it.
@@ -67,21 +117,44 @@ pub struct NodeView {
 #[derive(Clone, Copy, Debug)]
 struct Node {
     inputs: [u32; 2],
-    value: u32,
-    dims: [u32; 2],
-    rank: u8,
-    flags: u8,
+    /// Scalar elementwise node: its local partials, or `[partial, constant]` with a constant
+    /// operand. Tensor node: its dimensions.
+    partials: [f64; 2],
+    /// Scalar node: its value. Tensor node: the offset of its value in the value buffer.
+    value: f64,
+    /// The lowest index a backward sweep from this node can reach.
+    low: u32,
     op: Option<Op>,
+    flags: u8,
+    rank: u8,
 }
 
 impl Node {
     fn shape(&self) -> Shape {
         match self.rank {
             0 => Shape::Scalar,
-            1 => Shape::Vector(self.dims[0] as usize),
-            _ => Shape::Matrix(self.dims[0] as usize, self.dims[1] as usize),
+            1 => Shape::Vector(self.partials[0] as usize),
+            _ => Shape::Matrix(self.partials[0] as usize, self.partials[1] as usize),
         }
     }
+
+    fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// The offset of a tensor node's value (exact: offsets are below 2^32).
+    fn offset(&self) -> usize {
+        self.value as usize
+    }
+}
+
+/// One operand of a node: another node, or a constant kept in the node.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Operand {
+    /// The node at this index.
+    Node(u32),
+    /// A constant operand (`2.0` in `x * 2.0`), never differentiated.
+    Constant(f64),
 }
 
 /// The recorded nodes and their values. Read-only outside this crate: nodes are added only
@@ -97,6 +170,16 @@ pub struct Arena {
     id: u64,
     nodes: Vec<Node>,
     values: Vec<f64>,
+    /// Rewinds so far.
+    epoch: u32,
+    /// `(epoch, mark)` of past rewinds, marks strictly increasing: the node at index `i` was
+    /// recorded in the epoch of the last entry whose mark is at most `i` (0 if none).
+    rewinds: Vec<(u32, u32)>,
+    /// `(leaf, len)`: the leaf's value was set in place when the arena held `len` nodes,
+    /// so nodes between the two computed with its old value.
+    modified: Vec<(u32, u32)>,
+    /// Inside `no_grad`: results are recorded as constants, without history.
+    paused: bool,
 }
 
 impl Default for Arena {
@@ -107,7 +190,15 @@ impl Default for Arena {
 
 impl Arena {
     pub(crate) fn new() -> Arena {
-        Arena { id: NEXT_GRAPH_ID.fetch_add(1, Ordering::Relaxed), nodes: Vec::new(), values: Vec::new() }
+        Arena {
+            id: NEXT_GRAPH_ID.fetch_add(1, Ordering::Relaxed),
+            nodes: Vec::new(),
+            values: Vec::new(),
+            epoch: 0,
+            rewinds: Vec::new(),
+            modified: Vec::new(),
+            paused: false,
+        }
     }
 
     /// The unique id of this graph.
@@ -125,21 +216,37 @@ impl Arena {
         self.nodes.is_empty()
     }
 
+    #[inline(always)]
     fn node(&self, index: u32) -> &Node {
         &self.nodes[index as usize]
     }
 
-    /// The id of the node at `index`.
-    pub fn node_id(&self, index: u32) -> NodeId {
-        NodeId { graph: self.id, index }
+    /// The recording (rewinds before it) in which the node at `index` was made.
+    fn epoch_of(&self, index: u32) -> u32 {
+        match self.rewinds.partition_point(|&(_, mark)| mark <= index) {
+            0 => 0,
+            k => self.rewinds[k - 1].0,
+        }
     }
 
-    /// The index of `id` in this graph, or an error if it belongs elsewhere or does not exist.
+    /// The recording of the last of the first `len` nodes: it changes only when a rewind
+    /// drops one of them.
+    fn last_epoch(&self, len: u32) -> u32 {
+        len.checked_sub(1).map_or(0, |last| self.epoch_of(last))
+    }
+
+    /// The id of the node at `index`.
+    pub fn node_id(&self, index: u32) -> NodeId {
+        NodeId { graph: self.id, index, epoch: self.epoch_of(index) }
+    }
+
+    /// The index of `id` in this graph, or an error if it belongs elsewhere, does not exist,
+    /// or was dropped by a rewind.
     pub fn resolve(&self, id: NodeId) -> Result<u32, Error> {
         if id.graph != self.id {
             return Err(Error::ForeignNode { expected: self.id, found: id.graph });
         }
-        if id.index as usize >= self.nodes.len() {
+        if id.index as usize >= self.nodes.len() || self.epoch_of(id.index) != id.epoch {
             return Err(Error::NoSuchNode { index: id.index, len: self.nodes.len() });
         }
         Ok(id.index)
@@ -150,21 +257,21 @@ impl Arena {
         self.node(index).shape()
     }
 
-    /// Where a node's value sits in [`values`](Arena::values).
-    pub fn value_range(&self, index: u32) -> Range<usize> {
-        let node = self.node(index);
-        let start = node.value as usize;
-        start..start + node.shape().len()
-    }
-
     /// A node's value, row-major.
+    #[inline]
     pub fn value(&self, index: u32) -> &[f64] {
-        &self.values[self.value_range(index)]
+        let node = self.node(index);
+        if node.rank == 0 {
+            core::slice::from_ref(&node.value)
+        } else {
+            let start = node.offset();
+            &self.values[start..start + node.shape().len()]
+        }
     }
 
-    /// The whole value buffer; node values are contiguous and in node order.
-    pub fn values(&self) -> &[f64] {
-        &self.values
+    /// Every node's value, in node order (a scalar node's one value, a tensor's elements).
+    pub fn all_values(&self) -> impl Iterator<Item = f64> + '_ {
+        (0..self.nodes.len() as u32).flat_map(move |i| self.value(i).iter().copied())
     }
 
     /// The op that computed a node; `None` for a leaf.
@@ -172,20 +279,39 @@ impl Arena {
         self.node(index).op
     }
 
-    /// The inputs of a node, as many as its op's arity (none for a leaf).
+    /// The nodes a node reads, in operand order (none for a leaf; a constant operand kept in
+    /// the node is not a node, see [`operands`](Arena::operands)).
     pub fn inputs(&self, index: u32) -> &[u32] {
         let node = self.node(index);
-        &node.inputs[..node.op.map_or(0, Op::arity)]
+        let arity = node.op.map_or(0, Op::arity);
+        let real = if node.has(CONSTANT) { arity - 1 } else { arity };
+        &node.inputs[..real]
+    }
+
+    /// The operands of a node, as many as its op's arity (none for a leaf).
+    pub fn operands(&self, index: u32) -> ([Operand; 2], usize) {
+        let node = self.node(index);
+        let arity = node.op.map_or(0, Op::arity);
+        let mut out = [Operand::Node(node.inputs[0]), Operand::Node(node.inputs[1])];
+        if node.has(CONSTANT) {
+            let constant = Operand::Constant(node.partials[1]);
+            out = if node.has(CONSTANT_LEFT) {
+                [constant, Operand::Node(node.inputs[0])]
+            } else {
+                [Operand::Node(node.inputs[0]), constant]
+            };
+        }
+        (out, arity)
     }
 
     /// Whether gradients flow to this node.
     pub fn requires_grad(&self, index: u32) -> bool {
-        self.node(index).flags & REQUIRES_GRAD != 0
+        self.node(index).has(REQUIRES_GRAD)
     }
 
     /// Whether a non-leaf keeps its gradient after `backward`.
     pub fn retains_grad(&self, index: u32) -> bool {
-        self.node(index).flags & RETAIN_GRAD != 0
+        self.node(index).has(RETAIN_GRAD)
     }
 
     /// A leaf: made by a constructor, by `detach`, or computed from nodes that do not
@@ -194,13 +320,53 @@ impl Arena {
         self.node(index).op.is_none()
     }
 
+    /// The lowest index a backward sweep from this node reaches: every node whose gradient
+    /// it changes lies in `low(index)..=index`.
+    #[inline]
+    pub fn low(&self, index: u32) -> u32 {
+        self.node(index).low
+    }
+
+    /// Where the value of the tensor node at `index` sits in the value buffer, or `None`
+    /// for a scalar node (which keeps its value in the node).
+    pub fn tensor_range(&self, index: u32) -> Option<core::ops::Range<usize>> {
+        let node = self.node(index);
+        (node.rank != 0).then(|| node.offset()..node.offset() + node.shape().len())
+    }
+
+    /// Leaves whose value was set in place, each with the number of nodes recorded at
+    /// that moment: nodes between the two were computed with the old value.
+    pub fn modified_leaves(&self) -> &[(u32, u32)] {
+        &self.modified
+    }
+
     /// Bytes held by the node and value buffers (their capacity, not only their length).
     pub fn memory_bytes(&self) -> usize {
         self.nodes.capacity() * core::mem::size_of::<Node>() + self.values.capacity() * core::mem::size_of::<f64>()
     }
 
-    /// Size of one node record, without its value.
+    /// Bytes in use by the recorded nodes and tensor values.
+    pub fn used_bytes(&self) -> usize {
+        self.nodes.len() * core::mem::size_of::<Node>() + self.values.len() * core::mem::size_of::<f64>()
+    }
+
+    /// Size of one node record; a scalar node's value is part of it.
     pub const NODE_BYTES: usize = core::mem::size_of::<Node>();
+
+    /// The parts of a node a sweep reads, in one lookup.
+    #[inline(always)]
+    pub fn view(&self, index: u32) -> NodeView {
+        let n = self.node(index);
+        NodeView {
+            op: n.op,
+            inputs: n.inputs,
+            tracks: [n.has(TRACKS[0]), n.has(TRACKS[1])],
+            partials: n.partials,
+            cached: n.has(CACHED),
+            scalar: n.rank == 0,
+            requires_grad: n.has(REQUIRES_GRAD),
+        }
+    }
 
     pub(crate) fn set_flag(&mut self, index: u32, retain: bool, on: bool) {
         let bit = if retain { RETAIN_GRAD } else { REQUIRES_GRAD };
@@ -212,8 +378,16 @@ impl Arena {
         }
     }
 
-    /// Checks that `extra_nodes` nodes holding `extra_values` values fit, and reserves room,
-    /// before anything is written: a failure leaves the arena untouched.
+    pub(crate) fn set_paused(&mut self, paused: bool) -> bool {
+        core::mem::replace(&mut self.paused, paused)
+    }
+
+    pub(crate) fn paused(&self) -> bool {
+        self.paused
+    }
+
+    /// Checks that `extra_nodes` nodes holding `extra_values` tensor values fit, and
+    /// reserves room, before anything is written: a failure leaves the arena untouched.
     pub(crate) fn reserve(&mut self, extra_nodes: usize, extra_values: usize) -> Result<(), Error> {
         let nodes = self.nodes.len() as u64 + extra_nodes as u64;
         if nodes > MAX_NODES {
@@ -229,28 +403,37 @@ impl Arena {
         Ok(())
     }
 
-    #[inline]
-    fn dims(shape: Shape) -> Result<(u8, [u32; 2]), Error> {
-        let fit = |d: usize| {
-            u32::try_from(d).map_err(|_| Error::CapacityExceeded { what: "a dimension", limit: u32::MAX as u64 })
-        };
-        Ok(match shape {
-            Shape::Scalar => (0, [0, 0]),
-            Shape::Vector(n) => (1, [fit(n)?, 0]),
-            Shape::Matrix(r, c) => (2, [fit(r)?, fit(c)?]),
-        })
-    }
-
     /// Checks a shape and reserves room for one node of it.
     pub(crate) fn prepare(&mut self, shape: Shape) -> Result<(), Error> {
         let len =
             shape.checked_len().ok_or(Error::CapacityExceeded { what: "the number of elements", limit: MAX_VALUES })?;
-        Arena::dims(shape)?;
-        self.reserve(1, len)
+        let fits = |d: usize| u32::try_from(d).is_ok();
+        let dims_fit = match shape {
+            Shape::Scalar => true,
+            Shape::Vector(n) => fits(n),
+            Shape::Matrix(r, c) => fits(r) && fits(c),
+        };
+        if !dims_fit {
+            return Err(Error::CapacityExceeded { what: "a dimension", limit: u32::MAX as u64 });
+        }
+        self.reserve(1, if shape.is_scalar() { 0 } else { len })
     }
 
-    /// Appends a leaf whose value is produced by `fill`; [`prepare`](Arena::prepare) must
-    /// have succeeded for this shape.
+    /// Appends a node of `shape` whose tensor value (if it is not a scalar) was just
+    /// written at `start` of the value buffer.
+    fn push_node(&mut self, shape: Shape, scalar_value: f64, start: usize, op: Option<Op>, inputs: [u32; 2]) -> u32 {
+        let index = self.nodes.len() as u32;
+        let (rank, partials, value) = match shape {
+            Shape::Scalar => (0, [0.0; 2], scalar_value),
+            Shape::Vector(n) => (1, [n as f64, 0.0], start as f64),
+            Shape::Matrix(r, c) => (2, [r as f64, c as f64], start as f64),
+        };
+        self.nodes.push(Node { inputs, partials, value, low: index, op, flags: 0, rank });
+        index
+    }
+
+    /// Appends a leaf whose value is produced by `fill` (one value for a scalar);
+    /// [`prepare`](Arena::prepare) must have succeeded for this shape.
     pub(crate) fn push_leaf_with(
         &mut self,
         shape: Shape,
@@ -260,7 +443,12 @@ impl Arena {
         let start = self.values.len();
         fill(&mut self.values);
         debug_assert_eq!(self.values.len() - start, shape.len());
-        self.push_node(shape, start, None, [NO_INPUT; 2], if requires_grad { REQUIRES_GRAD } else { 0 })
+        let scalar = if shape.is_scalar() { self.values.pop().unwrap_or(f64::NAN) } else { 0.0 };
+        let index = self.push_node(shape, scalar, start, None, [NO_INPUT; 2]);
+        if requires_grad {
+            self.nodes[index as usize].flags = REQUIRES_GRAD;
+        }
+        index
     }
 
     /// Appends a leaf holding `data`, which must fit `shape`.
@@ -272,59 +460,107 @@ impl Arena {
         Ok(self.push_leaf_with(shape, requires_grad, |v| v.extend_from_slice(data)))
     }
 
-    #[inline(always)]
-    fn push_node(&mut self, shape: Shape, start: usize, op: Option<Op>, inputs: [u32; 2], flags: u8) -> u32 {
-        let (rank, dims) = Arena::dims(shape).unwrap_or((0, [0, 0]));
-        let index = self.nodes.len() as u32;
-        self.nodes.push(Node { inputs, value: start as u32, dims, rank, flags, op });
-        index
-    }
-
-    /// Appends a scalar node whose value the caller computed with `op`'s primal from its
-    /// inputs' values, and whose inputs are known to require grad: the path of [`Var`]
-    /// arithmetic, which keeps values in the variables and needs no lookups here.
+    /// Appends a computed scalar node with its value and local partials, for the inputs
+    /// that require grad (`tracks`): the path of [`Var`](crate::Var) arithmetic, which
+    /// keeps values in the variables and computes partials from the dual rules.
     ///
-    /// [`Var`]: crate::Var
+    /// A constant operand, if any, is `partials[1]` with `flags` saying so.
     #[inline(always)]
-    pub(crate) fn push_tracked_scalar(&mut self, op: Op, inputs: [u32; 2], value: f64) -> Result<u32, Error> {
-        self.push_scalar(Some(op), inputs, value, REQUIRES_GRAD)
-    }
-
-    /// Appends a scalar leaf that does not require grad (a constant operand).
-    #[inline(always)]
-    pub(crate) fn push_constant(&mut self, value: f64) -> Result<u32, Error> {
-        self.push_scalar(None, [NO_INPUT; 2], value, 0)
-    }
-
-    #[inline(always)]
-    fn push_scalar(&mut self, op: Option<Op>, inputs: [u32; 2], value: f64, flags: u8) -> Result<u32, Error> {
-        if self.nodes.len() == self.nodes.capacity() || self.values.len() == self.values.capacity() {
-            self.reserve(1, 1)?;
-        } else if self.nodes.len() as u64 >= MAX_NODES || self.values.len() as u64 >= MAX_VALUES {
+    fn push_scalar(
+        &mut self,
+        op: Op,
+        inputs: [u32; 2],
+        value: f64,
+        partials: [f64; 2],
+        flags: u8,
+    ) -> Result<u32, Error> {
+        if self.nodes.len() == self.nodes.capacity() {
+            self.reserve(1, 0)?;
+        } else if self.nodes.len() as u64 >= MAX_NODES {
             return Err(Error::CapacityExceeded { what: "the number of nodes", limit: MAX_NODES });
         }
-        let start = self.values.len();
-        self.values.push(value);
-        Ok(self.push_node(Shape::Scalar, start, op, inputs, flags))
+        let index = self.nodes.len() as u32;
+        let mut low = index;
+        if flags & TRACKS[0] != 0 {
+            low = low.min(self.node(inputs[0]).low);
+        }
+        if flags & TRACKS[1] != 0 {
+            low = low.min(self.node(inputs[1]).low);
+        }
+        self.nodes.push(Node {
+            inputs,
+            partials,
+            value,
+            low,
+            op: Some(op),
+            flags: flags | REQUIRES_GRAD | CACHED,
+            rank: 0,
+        });
+        Ok(index)
     }
 
-    /// The parts of a node a sweep reads, in one lookup.
-    #[inline]
-    pub fn view(&self, index: u32) -> NodeView {
-        let n = &self.nodes[index as usize];
-        NodeView {
-            op: n.op,
-            inputs: n.inputs,
-            value: n.value as usize,
-            scalar: n.rank == 0,
-            requires_grad: n.flags & REQUIRES_GRAD != 0,
+    /// A unary `Var` op on a node that requires grad; `None` inside `no_grad`.
+    #[inline(always)]
+    pub(crate) fn push_var_unary(
+        &mut self,
+        op: Op,
+        input: u32,
+        value: f64,
+        partial: f64,
+    ) -> Result<Option<u32>, Error> {
+        if self.paused {
+            return Ok(None);
         }
+        self.push_scalar(op, [input, NO_INPUT], value, [partial, 0.0], TRACKS[0]).map(Some)
+    }
+
+    /// A binary `Var` op on two nodes that require grad (`tracks[1]` is false for an
+    /// exponent that is not differentiated); `None` inside `no_grad`.
+    #[inline(always)]
+    pub(crate) fn push_var_binary(
+        &mut self,
+        op: Op,
+        inputs: [u32; 2],
+        value: f64,
+        partials: [f64; 2],
+        track_right: bool,
+    ) -> Result<Option<u32>, Error> {
+        if self.paused {
+            return Ok(None);
+        }
+        let flags = if track_right { TRACKS[0] | TRACKS[1] } else { TRACKS[0] };
+        self.push_scalar(op, inputs, value, partials, flags).map(Some)
+    }
+
+    /// A binary `Var` op between a node that requires grad and a constant, kept in the
+    /// node; `None` inside `no_grad`.
+    #[inline(always)]
+    pub(crate) fn push_var_constant(
+        &mut self,
+        op: Op,
+        input: u32,
+        constant: f64,
+        constant_left: bool,
+        value: f64,
+        partial: f64,
+    ) -> Result<Option<u32>, Error> {
+        if self.paused {
+            return Ok(None);
+        }
+        let side = if constant_left { CONSTANT | CONSTANT_LEFT } else { CONSTANT };
+        self.push_scalar(op, [input, NO_INPUT], value, [partial, constant], TRACKS[0] | side).map(Some)
+    }
+
+    /// Appends a scalar leaf that does not require grad (a constant operand of a tensor op).
+    pub(crate) fn push_constant(&mut self, value: f64) -> Result<u32, Error> {
+        self.prepare(Shape::Scalar)?;
+        Ok(self.push_node(Shape::Scalar, value, 0, None, [NO_INPUT; 2]))
     }
 
     /// Records `op` applied to `inputs` (indices into this arena), evaluating it at once.
     ///
-    /// If no differentiated input requires grad, the result is stored as a leaf that does
-    /// not require grad, as PyTorch does. On error nothing is written.
+    /// If no differentiated input requires grad (or inside `no_grad`), the result is stored
+    /// as a leaf that does not require grad, as PyTorch does. On error nothing is written.
     pub(crate) fn record(&mut self, op: Op, inputs: &[u32]) -> Result<u32, Error> {
         if inputs.len() != op.arity() {
             return Err(Error::Arity { op: op.name(), expected: op.arity(), got: inputs.len() });
@@ -340,90 +576,288 @@ impl Arena {
         if op == Op::Structural(crate::op::StructuralOp::Slice) {
             crate::op::check_slice(self.value(inputs[1]), shapes[0].len())?;
         }
-        let tracked = inputs.iter().enumerate().any(|(k, &i)| op.differentiates(k) && self.requires_grad(i));
+        let mut tracks = [false; 2];
+        for (k, &i) in inputs.iter().enumerate() {
+            tracks[k] = !self.paused && op.differentiates(k) && self.requires_grad(i);
+        }
         self.prepare(shape)?;
 
+        let elementwise_scalar = shape.is_scalar() && shapes[..inputs.len()].iter().all(|s| s.is_scalar());
+        if elementwise_scalar && !matches!(op, Op::Structural(_)) {
+            let operands = [inputs[0], *inputs.get(1).unwrap_or(&NO_INPUT)];
+            let x = self.value(operands[0])[0];
+            let y = if inputs.len() > 1 { self.value(operands[1])[0] } else { 0.0 };
+            let (value, partials) = scalar_rule(op, x, y, tracks);
+            if tracks[0] || tracks[1] {
+                let flags = if tracks[0] { TRACKS[0] } else { 0 } | if tracks[1] { TRACKS[1] } else { 0 };
+                return self.push_scalar(op, operands, value, partials, flags);
+            }
+            return Ok(self.push_node(Shape::Scalar, value, 0, None, [NO_INPUT; 2]));
+        }
+
         let start = self.values.len();
-        match (op, shape) {
-            // Scalar elementwise ops: no temporary buffer.
-            (Op::Unary(u), Shape::Scalar) => {
-                let x = self.values[self.node(inputs[0]).value as usize];
-                self.values.push(u.eval(x));
-            }
-            (Op::Binary(b), Shape::Scalar) => {
-                let a = self.values[self.node(inputs[0]).value as usize];
-                let c = self.values[self.node(inputs[1]).value as usize];
-                self.values.push(b.eval(a, c));
-            }
-            (Op::Unary(_) | Op::Binary(_), _) => {
+        let mut scalar_value = 0.0;
+        match op {
+            Op::Unary(_) | Op::Binary(_) => {
                 // Evaluated in place at the end of the value buffer: inputs always lie below.
-                let mut ranges = [0..0, 0..0];
-                for (slot, &i) in ranges.iter_mut().zip(inputs) {
-                    *slot = self.value_range(i);
-                }
                 self.values.resize(start + shape.len(), 0.0);
                 let (before, out) = self.values.split_at_mut(start);
                 let mut args: [(&[f64], Shape); 2] = [(&[], Shape::Scalar); 2];
-                for ((slot, range), s) in args.iter_mut().zip(&ranges).zip(&shapes) {
-                    *slot = (&before[range.clone()], *s);
+                for ((slot, &i), s) in args.iter_mut().zip(inputs).zip(&shapes) {
+                    let node = &self.nodes[i as usize];
+                    let value = if node.rank == 0 {
+                        core::slice::from_ref(&node.value)
+                    } else {
+                        &before[node.offset()..node.offset() + s.len()]
+                    };
+                    *slot = (value, *s);
                 }
                 eval_elementwise(op, &args[..inputs.len()], out);
             }
-            _ => {
+            Op::Structural(_) => {
                 let mut out = Vec::with_capacity(shape.len());
                 let mut args: [(&[f64], Shape); 2] = [(&[], Shape::Scalar); 2];
                 for (slot, &i) in args.iter_mut().zip(inputs) {
                     *slot = (self.value(i), self.shape(i));
                 }
                 eval_into(op, &args[..inputs.len()], &mut out);
-                self.values.extend_from_slice(&out);
+                if shape.is_scalar() {
+                    scalar_value = out.first().copied().unwrap_or(f64::NAN);
+                } else {
+                    self.values.extend_from_slice(&out);
+                }
             }
         }
-        let index = if tracked {
-            let mut slots = [NO_INPUT; 2];
-            slots[..inputs.len()].copy_from_slice(inputs);
-            self.push_node(shape, start, Some(op), slots, REQUIRES_GRAD)
-        } else {
-            self.push_node(shape, start, None, [NO_INPUT; 2], 0)
-        };
+        if !(tracks[0] || tracks[1]) {
+            return Ok(self.push_node(shape, scalar_value, start, None, [NO_INPUT; 2]));
+        }
+        let mut slots = [NO_INPUT; 2];
+        slots[..inputs.len()].copy_from_slice(inputs);
+        let index = self.push_node(shape, scalar_value, start, Some(op), slots);
+        let mut low = index;
+        let mut flags = REQUIRES_GRAD;
+        for k in 0..2 {
+            if tracks[k] {
+                flags |= TRACKS[k];
+                low = low.min(self.node(slots[k]).low);
+            }
+        }
+        let node = &mut self.nodes[index as usize];
+        node.flags = flags;
+        node.low = low;
         Ok(index)
+    }
+
+    /// Records a binary op on one node and a constant kept in the node, as `Var`
+    /// arithmetic does (the path of loading a graph file). The node must be a scalar that
+    /// requires grad, and the constant a differentiated operand or a `powi`/`powf` exponent.
+    pub(crate) fn record_with_kept_constant(
+        &mut self,
+        op: Op,
+        inputs: &[u32],
+        constant: f64,
+        constant_left: bool,
+    ) -> Result<u32, Error> {
+        let (Op::Binary(b), &[input]) = (op, inputs) else {
+            return Err(Error::InvalidArgument(format!(
+                "a constant operand is kept only by a binary op with one other input; {} has {} input(s)",
+                op.name(),
+                inputs.len()
+            )));
+        };
+        if input as usize >= self.nodes.len() {
+            return Err(Error::NoSuchNode { index: input, len: self.nodes.len() });
+        }
+        if !self.shape(input).is_scalar() || !self.requires_grad(input) || (constant_left && !op.differentiates(1)) {
+            return Err(Error::InvalidArgument(format!(
+                "{} keeps a constant operand only beside a scalar that requires grad (and never as a \
+                 differentiated exponent's base); record the constant as a leaf instead",
+                op.name()
+            )));
+        }
+        let x = self.value(input)[0];
+        let (left, right) = if constant_left { (constant, x) } else { (x, constant) };
+        let value = b.eval(left, right);
+        let partial = constant_rule(b, left, right, constant_left);
+        self.push_var_constant(op, input, constant, constant_left, value, partial)?
+            .ok_or(Error::NotTracked { what: "a graph file's node, inside no_grad" })
+    }
+
+    /// A graph that was recorded up to `checkpoint`: what [`rewind`](Arena::rewind) keeps.
+    pub(crate) fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            graph: self.id,
+            nodes: self.nodes.len() as u32,
+            values: self.values.len() as u32,
+            epoch: self.last_epoch(self.nodes.len() as u32),
+        }
+    }
+
+    /// Undoes what one recording call pushed since `checkpoint`, before any handle to it
+    /// was made: the recording is unchanged, so ids stay valid.
+    pub(crate) fn undo_to(&mut self, checkpoint: Checkpoint) {
+        self.nodes.truncate(checkpoint.nodes as usize);
+        self.values.truncate(checkpoint.values as usize);
+    }
+
+    /// Drops every node recorded after `checkpoint`, keeping the buffers' capacity.
+    pub(crate) fn rewind(&mut self, checkpoint: Checkpoint) -> Result<(), Error> {
+        if checkpoint.graph != self.id {
+            return Err(Error::ForeignNode { expected: self.id, found: checkpoint.graph });
+        }
+        if checkpoint.nodes as usize > self.nodes.len() || self.last_epoch(checkpoint.nodes) != checkpoint.epoch {
+            return Err(Error::InvalidArgument(format!(
+                "this checkpoint (at {} nodes) was dropped by an earlier rewind to fewer nodes; take a \
+                 new checkpoint after that rewind",
+                checkpoint.nodes
+            )));
+        }
+        let mark = checkpoint.nodes;
+        self.nodes.truncate(mark as usize);
+        self.values.truncate(checkpoint.values as usize);
+        self.epoch = self.epoch.checked_add(1).ok_or(Error::CapacityExceeded {
+            what: "the number of rewinds of one graph",
+            limit: u64::from(u32::MAX),
+        })?;
+        while self.rewinds.last().is_some_and(|&(_, m)| m >= mark) {
+            self.rewinds.pop();
+        }
+        self.rewinds.push((self.epoch, mark));
+        self.modified.retain_mut(|(leaf, len)| {
+            *len = (*len).min(mark);
+            *leaf + 1 < *len
+        });
+        Ok(())
+    }
+
+    /// Sets a leaf's value in place; the nodes already computed from it keep the old one,
+    /// and a sweep through them is refused (see [`modified_leaves`](Arena::modified_leaves)).
+    pub(crate) fn set_leaf_value(&mut self, index: u32, data: &[f64]) -> Result<(), Error> {
+        if let Some(op) = self.op(index) {
+            return Err(Error::NotALeaf { grad_fn: op.grad_fn_name() });
+        }
+        let shape = self.shape(index);
+        if data.len() != shape.len() {
+            return Err(Error::DataLength { shape, expected: shape.len(), got: data.len() });
+        }
+        match self.tensor_range(index) {
+            Some(range) => self.values[range].copy_from_slice(data),
+            None => self.nodes[index as usize].value = data[0],
+        }
+        let len = self.nodes.len() as u32;
+        if index + 1 < len {
+            match self.modified.iter_mut().find(|(leaf, _)| *leaf == index) {
+                Some(entry) => entry.1 = entry.1.max(len),
+                None => self.modified.push((index, len)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Value and local partials of a scalar elementwise node, from the dual rules: the one
+/// place a recorded scalar node gets its derivatives (`tracks` says which are needed).
+#[inline(always)]
+pub(crate) fn scalar_rule(op: Op, x: f64, y: f64, tracks: [bool; 2]) -> (f64, [f64; 2]) {
+    match op {
+        // The value from the `f64` primal, bitwise what the tensor path computes; the
+        // compiler shares the work with the dual evaluation (sin and cos fuse).
+        Op::Unary(u) => (u.eval(x), [u.eval(Dual::variable(x)).eps, 0.0]),
+        Op::Binary(b) => {
+            let left = if tracks[0] { b.partial_left(x, y) } else { 0.0 };
+            let right = if tracks[1] { b.partial_right(x, y) } else { 0.0 };
+            (b.eval(x, y), [left, right])
+        }
+        Op::Structural(_) => (f64::NAN, [0.0; 2]),
+    }
+}
+
+/// The partial of a binary op with one constant operand, in the other operand.
+#[inline(always)]
+pub(crate) fn constant_rule(op: BinaryOp, x: f64, y: f64, constant_left: bool) -> f64 {
+    if constant_left {
+        op.partial_right(x, y)
+    } else {
+        op.partial_left(x, y)
     }
 }
 
 impl Arena {
+    /// Evaluates node `index` at scalar type `S` from its operands' values, given by
+    /// `value_of`, appending the result to `out`: the one evaluator behind re-evaluation at
+    /// another point, forward mode over a graph, and forward-over-reverse.
+    pub fn evaluate_node<'v, S: Scalar>(&self, index: u32, value_of: impl Fn(u32) -> &'v [S], out: &mut Vec<S>) {
+        let Some(op) = self.op(index) else {
+            out.extend(self.value(index).iter().map(|&x| S::from(x).unwrap_or_else(S::nan)));
+            return;
+        };
+        let (operands, arity) = self.operands(index);
+        let constants: [[S; 1]; 2] = operands.map(|o| match o {
+            Operand::Constant(c) => [S::from(c).unwrap_or_else(S::nan)],
+            Operand::Node(_) => [S::zero()],
+        });
+        let mut args: [(&[S], Shape); 2] = [(&[], Shape::Scalar); 2];
+        for (k, slot) in args.iter_mut().enumerate().take(arity) {
+            *slot = match operands[k] {
+                Operand::Node(i) => (value_of(i), self.shape(i)),
+                Operand::Constant(_) => (&constants[k][..], Shape::Scalar),
+            };
+        }
+        eval_into(op, &args[..arity], out);
+    }
+
     /// The same graph at another point: `leaves` take new values and every computed node
-    /// is re-evaluated; ids stay valid. Each leaf must require grad and get one value per
-    /// element.
+    /// is re-evaluated (scalar nodes with their partials); ids stay valid.
     pub fn with_leaves(&self, leaves: &[(NodeId, &[f64])]) -> Result<Arena, Error> {
         let mut next = self.clone();
         for &(id, v) in leaves {
             let leaf = self.resolve(id)?;
-            if !self.is_leaf(leaf) || !self.requires_grad(leaf) {
+            if let Some(op) = self.op(leaf) {
                 return Err(Error::InvalidArgument(format!(
-                    "only leaves that require grad can be moved; node {leaf} is not one"
+                    "only leaves can take new values; node {leaf} was computed by {}",
+                    op.grad_fn_name()
                 )));
             }
-            let range = self.value_range(leaf);
-            if v.len() != range.len() {
-                let shape = self.shape(leaf);
+            let shape = self.shape(leaf);
+            if v.len() != shape.len() {
                 return Err(Error::DataLength { shape, expected: shape.len(), got: v.len() });
             }
-            next.values[range].copy_from_slice(v);
+            match self.tensor_range(leaf) {
+                Some(range) => next.values[range].copy_from_slice(v),
+                None => next.nodes[leaf as usize].value = v[0],
+            }
         }
         let mut out = Vec::new();
         for index in 0..next.nodes.len() as u32 {
-            let Some(op) = next.op(index) else { continue };
-            out.clear();
-            {
-                let inputs = next.inputs(index);
-                let mut args: [(&[f64], Shape); 2] = [(&[], Shape::Scalar); 2];
-                for (slot, &i) in args.iter_mut().zip(inputs) {
-                    *slot = (next.value(i), next.shape(i));
+            let node = next.nodes[index as usize];
+            let Some(op) = node.op else { continue };
+            if node.has(CACHED) {
+                let view = next.view(index);
+                let operand = |k: usize| match next.operands(index).0[k] {
+                    Operand::Node(i) => next.nodes[i as usize].value,
+                    Operand::Constant(c) => c,
+                };
+                let (x, y) = (operand(0), if op.arity() > 1 { operand(1) } else { 0.0 });
+                let node = &mut next.nodes[index as usize];
+                match op {
+                    Op::Binary(b) if node.has(CONSTANT) => {
+                        node.value = b.eval(x, y);
+                        node.partials[0] = constant_rule(b, x, y, node.has(CONSTANT_LEFT));
+                    }
+                    _ => {
+                        let (value, partials) = scalar_rule(op, x, y, view.tracks);
+                        node.value = value;
+                        node.partials = partials;
+                    }
                 }
-                eval_into(op, &args[..inputs.len()], &mut out);
+                continue;
             }
-            let range = next.value_range(index);
-            next.values[range].copy_from_slice(&out);
+            out.clear();
+            next.evaluate_node(index, |i| next.value(i), &mut out);
+            match next.tensor_range(index) {
+                Some(range) => next.values[range].copy_from_slice(&out),
+                None => next.nodes[index as usize].value = out.first().copied().unwrap_or(f64::NAN),
+            }
         }
         Ok(next)
     }
@@ -435,8 +869,8 @@ mod tests {
     use crate::op::{BinaryOp, UnaryOp};
 
     #[test]
-    fn a_node_is_24_bytes() {
-        assert_eq!(Arena::NODE_BYTES, 24);
+    fn a_node_is_40_bytes_with_a_scalar_value_inside() {
+        assert_eq!(Arena::NODE_BYTES, 40);
     }
 
     #[test]
@@ -450,6 +884,9 @@ mod tests {
         assert!(!a.is_leaf(z) && a.requires_grad(z));
         assert_eq!(a.inputs(z), &[y, w]);
         assert_eq!(a.value(z), &[2.0_f64.exp() * 3.0]);
+        assert_eq!(a.view(z).tracks, [false, true]);
+        assert_eq!(a.view(z).partials[1], 2.0_f64.exp());
+        assert_eq!(a.low(z), w);
     }
 
     #[test]
@@ -457,11 +894,11 @@ mod tests {
         let mut a = Arena::new();
         let x = a.push_leaf(Shape::Vector(3), &[1.0, 2.0, 3.0], true).unwrap();
         let y = a.push_leaf(Shape::Vector(2), &[1.0, 2.0], true).unwrap();
-        let before = (a.len(), a.values().len());
+        let before = (a.len(), a.all_values().count());
         assert!(matches!(a.record(Op::Binary(BinaryOp::Add), &[x, y]), Err(Error::ShapeMismatch { .. })));
         assert!(matches!(a.record(Op::Binary(BinaryOp::Add), &[x]), Err(Error::Arity { .. })));
         assert!(matches!(a.record(Op::Unary(UnaryOp::Exp), &[7]), Err(Error::NoSuchNode { .. })));
-        assert_eq!((a.len(), a.values().len()), before);
+        assert_eq!((a.len(), a.all_values().count()), before);
     }
 
     #[test]
@@ -481,5 +918,33 @@ mod tests {
         let id = b.node_id(x);
         assert_eq!(b.resolve(id), Ok(x));
         assert!(matches!(a.resolve(id), Err(Error::ForeignNode { .. })));
+    }
+
+    #[test]
+    fn ids_of_rewound_nodes_are_rejected_and_survivors_keep_theirs() {
+        let mut a = Arena::new();
+        let p = a.push_leaf(Shape::Vector(2), &[1.0, 2.0], true).unwrap();
+        let p_id = a.node_id(p);
+        let mark = a.checkpoint();
+        let mut stale = Vec::new();
+        for step in 0..5 {
+            let y = a.record(Op::Unary(UnaryOp::Exp), &[p]).unwrap();
+            let s = a.record(Op::Structural(crate::op::StructuralOp::Sum), &[y]).unwrap();
+            assert_eq!((y, s), (1, 2), "step {step} reuses the same indices");
+            stale.push(a.node_id(s));
+            a.rewind(mark).unwrap();
+            assert_eq!((a.len(), a.all_values().count()), (1, 2));
+        }
+        assert_eq!(a.resolve(p_id), Ok(p));
+        let fresh = a.record(Op::Unary(UnaryOp::Exp), &[p]).unwrap();
+        let _ = a.record(Op::Structural(crate::op::StructuralOp::Sum), &[fresh]).unwrap();
+        for id in stale {
+            assert!(matches!(a.resolve(id), Err(Error::NoSuchNode { .. })));
+        }
+        // A checkpoint taken after nodes that a later rewind drops is refused.
+        let late = a.checkpoint();
+        a.rewind(mark).unwrap();
+        assert!(a.rewind(late).is_err());
+        assert_eq!(a.rewinds.len(), 1, "rewinds to one mark keep one entry");
     }
 }

@@ -7,8 +7,7 @@
 
 use slope_dual::{Dual, Scalar};
 
-use crate::op::eval_into;
-use crate::{Arena, Error, NodeId, Tensor, Value};
+use crate::{Arena, Error, NodeId, NodeSlots, Tensor, Value};
 
 /// Re-evaluates the graph at scalar type `S`: seeded leaves take the given values, every
 /// other leaf its recorded value as a constant, and every node downstream of a seed is
@@ -47,26 +46,46 @@ pub fn evaluate<S: Scalar>(
         }
     }
     let constant = |i: u32| -> Vec<S> { arena.value(i).iter().map(|&x| S::from(x).unwrap_or_else(S::nan)).collect() };
+    let mut live = vec![false; values.len()];
+    for (slot, value) in live.iter_mut().zip(&values) {
+        *slot = value.is_some();
+    }
+    let mut out = Vec::new();
     for node in 0..=last {
-        let Some(op) = arena.op(node) else { continue };
-        let inputs = arena.inputs(node);
-        if inputs.iter().all(|&i| values[i as usize].is_none()) {
+        if arena.op(node).is_none() {
             continue;
         }
-        let owned: Vec<Vec<S>> =
-            inputs.iter().map(|&i| values[i as usize].clone().unwrap_or_else(|| constant(i))).collect();
-        let args: Vec<(&[S], _)> = owned.iter().zip(inputs).map(|(v, &i)| (&v[..], arena.shape(i))).collect();
-        let mut out = Vec::with_capacity(arena.shape(node).len());
-        eval_into(op, &args, &mut out);
-        values[node as usize] = Some(out);
+        let inputs = arena.inputs(node);
+        if inputs.iter().all(|&i| !live[i as usize]) {
+            continue;
+        }
+        for &i in inputs {
+            if values[i as usize].is_none() {
+                values[i as usize] = Some(constant(i));
+            }
+        }
+        out.clear();
+        arena.evaluate_node(node, |i| values[i as usize].as_deref().unwrap_or(&[]), &mut out);
+        values[node as usize] = Some(core::mem::take(&mut out));
+        live[node as usize] = true;
     }
     Ok(outputs.iter().map(|&o| values[o as usize].clone().unwrap_or_else(|| constant(o))).collect())
 }
 
-/// Like [`evaluate`], but returns every node's value in one buffer laid out as
-/// `arena.values()`: what a backward sweep at scalar type `S` reads (forward-over-reverse).
-pub fn evaluate_all<S: Scalar>(arena: &Arena, seeds: &[(NodeId, Vec<S>)]) -> Result<Vec<S>, Error> {
-    let mut flat: Vec<S> = arena.values().iter().map(|&x| S::from(x).unwrap_or_else(S::nan)).collect();
+/// Like [`evaluate`], but returns every node's value, laid out as the arena lays out
+/// values: what a backward sweep at scalar type `S` reads (forward-over-reverse).
+pub fn evaluate_all<S: Scalar>(arena: &Arena, seeds: &[(NodeId, Vec<S>)]) -> Result<NodeSlots<S>, Error> {
+    let mut slots = NodeSlots::new();
+    let Some(last) = arena.len().checked_sub(1) else { return Ok(slots) };
+    slots.reset(arena, 0, last as u32, S::zero());
+    for node in 0..arena.len() as u32 {
+        if arena.op(node).is_none() {
+            let x = arena.value(node).iter().map(|&x| S::from(x).unwrap_or_else(S::nan));
+            if let Some(slot) = slots.get_mut(arena, node) {
+                slot.iter_mut().zip(x).for_each(|(s, x)| *s = x);
+            }
+        }
+    }
     for (id, v) in seeds {
         let leaf = arena.resolve(*id)?;
         let shape = arena.shape(leaf);
@@ -76,20 +95,22 @@ pub fn evaluate_all<S: Scalar>(arena: &Arena, seeds: &[(NodeId, Vec<S>)]) -> Res
         if v.len() != shape.len() {
             return Err(Error::DataLength { shape, expected: shape.len(), got: v.len() });
         }
-        flat[arena.value_range(leaf)].clone_from_slice(v);
+        if let Some(slot) = slots.get_mut(arena, leaf) {
+            slot.clone_from_slice(v);
+        }
     }
     let mut out = Vec::new();
     for node in 0..arena.len() as u32 {
-        let Some(op) = arena.op(node) else { continue };
-        let inputs = arena.inputs(node);
-        out.clear();
-        {
-            let args: Vec<(&[S], _)> = inputs.iter().map(|&i| (&flat[arena.value_range(i)], arena.shape(i))).collect();
-            eval_into(op, &args, &mut out);
+        if arena.op(node).is_none() {
+            continue;
         }
-        flat[arena.value_range(node)].clone_from_slice(&out);
+        out.clear();
+        arena.evaluate_node(node, |i| slots.get(arena, i).unwrap_or(&[]), &mut out);
+        if let Some(slot) = slots.get_mut(arena, node) {
+            slot.clone_from_slice(&out);
+        }
     }
-    Ok(flat)
+    Ok(slots)
 }
 
 /// Tangents of `outputs` when each seeded leaf moves along its tangent: `J · v`.

@@ -3,7 +3,7 @@
 use core::cell::{Ref, RefCell};
 use std::collections::HashMap;
 
-use crate::arena::{Arena, NodeId};
+use crate::arena::{Arena, Checkpoint, NodeId};
 use crate::op::{BinaryOp, Op};
 use crate::{Error, Shape, Tensor, Value, Var};
 
@@ -63,13 +63,123 @@ impl Graph {
         self.arena.borrow().memory_bytes()
     }
 
+    /// A point of the recording to come back to with [`rewind`](Graph::rewind).
+    pub fn checkpoint(&self) -> Checkpoint {
+        self.arena.borrow().checkpoint()
+    }
+
+    /// Drops every node recorded after `checkpoint`, with the gradients stored on them,
+    /// and keeps the buffers' capacity, so a loop that records the same computation each
+    /// step allocates nothing once warm (Adept's `new_recording`, Stan's nested stacks).
+    ///
+    /// Nodes recorded before the checkpoint survive: parameters live there, reached again
+    /// through their [`NodeId`] with [`tensor`](Graph::tensor). Taking `&mut self` makes
+    /// handles to dropped nodes impossible: no [`Tensor`] or [`Var`] can be alive across
+    /// the call, so the compiler rules out a stale handle at no cost per operation, and a
+    /// stale [`NodeId`] is an error at lookup.
+    ///
+    /// ```
+    /// use slope_graph::Graph;
+    ///
+    /// let mut g = Graph::new();
+    /// let w = g.vector(&[1.0, 2.0]).requires_grad_().id();
+    /// let start = g.checkpoint();
+    /// let mut old = None;
+    /// for _ in 0..3 {
+    ///     let y = (g.tensor(w)? * 2.0).sum();
+    ///     old = Some(y.id());
+    ///     g.rewind(start)?;
+    /// }
+    /// assert_eq!(g.len(), 1);
+    /// assert!(g.tensor(old.unwrap()).is_err()); // a dropped node: an error, never another node
+    /// # Ok::<(), slope_graph::Error>(())
+    /// ```
+    pub fn rewind(&mut self, checkpoint: Checkpoint) -> Result<(), Error> {
+        self.arena.get_mut().rewind(checkpoint)?;
+        let mark = checkpoint.len() as u32;
+        self.grads.get_mut().retain(|&index, _| index < mark);
+        Ok(())
+    }
+
+    /// Drops every node and stored gradient, keeping the buffers' capacity.
+    pub fn clear(&mut self) {
+        let start = Checkpoint::start(self.id());
+        // A rewind to the empty graph always succeeds: the start is never dropped.
+        let _ = self.rewind(start);
+    }
+
+    /// Runs `f` without recording: results computed inside from tensors that require grad
+    /// are new leaves that do not, and `Var` operations record nothing (PyTorch's
+    /// `torch.no_grad()`). Recording resumes afterwards, also if `f` panics.
+    ///
+    /// ```
+    /// use slope_graph::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let w = g.scalar(3.0).requires_grad_();
+    /// let step = g.no_grad(|| w * 0.5);
+    /// assert!(!step.requires_grad() && step.is_leaf());
+    /// assert!((w * 0.5).requires_grad());
+    /// ```
+    pub fn no_grad<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Resume<'a>(&'a Graph, bool);
+        impl Drop for Resume<'_> {
+            fn drop(&mut self) {
+                if let Ok(mut arena) = self.0.arena.try_borrow_mut() {
+                    arena.set_paused(self.1);
+                }
+            }
+        }
+        let was = self.arena.borrow_mut().set_paused(true);
+        let _resume = Resume(self, was);
+        f()
+    }
+
+    /// Whether operations are being recorded (false inside [`no_grad`](Graph::no_grad)).
+    pub fn is_grad_enabled(&self) -> bool {
+        !self.arena.borrow().paused()
+    }
+
+    /// The tensor of a node recorded earlier, from its id: how parameters are reached
+    /// again after a [`rewind`](Graph::rewind). An error if the id belongs to another
+    /// graph or names a node a rewind dropped.
+    pub fn tensor(&self, id: NodeId) -> Result<Tensor<'_>, Error> {
+        let index = self.arena.borrow().resolve(id)?;
+        Ok(self.handle(index))
+    }
+
+    /// The variable of a scalar node recorded earlier, from its id (see
+    /// [`tensor`](Graph::tensor)).
+    pub fn var_of(&self, id: NodeId) -> Result<Var<'_>, Error> {
+        let arena = self.arena.borrow();
+        let index = arena.resolve(id)?;
+        match arena.value(index) {
+            [x] if arena.shape(index).is_scalar() => Ok(Var::on_graph(*x, self, index)),
+            _ => Err(Error::InvalidArgument(format!(
+                "var_of() needs a scalar node; this one has shape {}: use tensor() instead",
+                arena.shape(index)
+            ))),
+        }
+    }
+
+    /// Sets the value of a leaf in place, such as a parameter after an optimizer step
+    /// (PyTorch's `with torch.no_grad(): w -= lr * w.grad`). Nodes computed from the leaf
+    /// before keep its old value, so a backward sweep through them is refused with an
+    /// error, as PyTorch refuses a tensor modified in place after it was saved: rewind
+    /// them, or set values only after `backward`.
+    pub fn set_value(&self, id: NodeId, data: &[f64]) -> Result<(), Error> {
+        let mut arena = self.arena.borrow_mut();
+        let index = arena.resolve(id)?;
+        arena.set_leaf_value(index, data)
+    }
+
     /// Finishes recording: an immutable graph that is `Send + Sync`, swept by id.
     /// Stored gradients are dropped with the handles.
     pub fn freeze(self) -> FrozenGraph {
         FrozenGraph { arena: self.arena.into_inner() }
     }
 
-    fn tensor(&self, index: u32) -> Tensor<'_> {
+    fn handle(&self, index: u32) -> Tensor<'_> {
         Tensor::new(self, index)
     }
 
@@ -77,14 +187,14 @@ impl Graph {
     /// size is beyond what a graph holds.
     pub fn try_tensor(&self, shape: Shape, data: &[f64]) -> Result<Tensor<'_>, Error> {
         let index = self.arena.borrow_mut().push_leaf(shape, data, false)?;
-        Ok(self.tensor(index))
+        Ok(self.handle(index))
     }
 
     fn filled(&self, shape: Shape, x: f64) -> Result<Tensor<'_>, Error> {
         let mut arena = self.arena.borrow_mut();
         arena.prepare(shape)?;
         let index = arena.push_leaf_with(shape, false, |v| v.resize(v.len() + shape.len(), x));
-        Ok(self.tensor(index))
+        Ok(self.handle(index))
     }
 
     /// The documented panic of the infallible forms: the same message as the `try_` form.
@@ -147,7 +257,7 @@ impl Graph {
                 }
             }))
         });
-        Ok(self.tensor(index))
+        Ok(self.handle(index))
     }
 
     /// A leaf of zeros.
@@ -198,7 +308,7 @@ impl Graph {
             *slot = self.check(t)?;
         }
         let index = self.arena.borrow_mut().record(op, &indices[..inputs.len()])?;
-        Ok(self.tensor(index))
+        Ok(self.handle(index))
     }
 
     /// Records a binary op between a node and a scalar constant, atomically: the constant
@@ -213,33 +323,53 @@ impl Graph {
         let mut arena = self.arena.borrow_mut();
         let shape = arena.shape(node);
         // Room for the constant and the result, checked before either is written.
-        arena.reserve(2, shape.len().saturating_add(1))?;
+        arena.reserve(2, shape.len())?;
+        let before = arena.checkpoint();
         let c = arena.push_constant(constant)?;
         let inputs = if constant_left { [c, node] } else { [node, c] };
-        arena.record(Op::Binary(op), &inputs)
+        arena.record(Op::Binary(op), &inputs).inspect_err(|_| {
+            // the constant alone is dropped again: a failed record writes nothing
+            arena.undo_to(before);
+        })
     }
 
-    /// A `Var` operation: the value is computed by the caller, the inputs require grad.
+    /// The documented panic of `Var` arithmetic (`Float` leaves no room for a `Result`).
     #[inline(always)]
-    pub(crate) fn push_var(&self, op: Op, inputs: [u32; 2], value: f64) -> Result<u32, Error> {
-        self.arena.borrow_mut().push_tracked_scalar(op, inputs, value)
+    fn recorded(result: Result<Option<u32>, Error>) -> Option<u32> {
+        result.unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// A `Var` operation with a constant operand: a constant leaf, then the node.
+    /// A unary `Var` operation: value and partial computed by the caller from the rules.
     #[inline(always)]
-    pub(crate) fn push_var_with_constant(
+    pub(crate) fn push_var_unary(&self, op: Op, input: u32, value: f64, partial: f64) -> Option<u32> {
+        Graph::recorded(self.arena.borrow_mut().push_var_unary(op, input, value, partial))
+    }
+
+    /// A binary `Var` operation between two variables.
+    #[inline(always)]
+    pub(crate) fn push_var_binary(
+        &self,
+        op: Op,
+        inputs: [u32; 2],
+        value: f64,
+        partials: [f64; 2],
+        track_right: bool,
+    ) -> Option<u32> {
+        Graph::recorded(self.arena.borrow_mut().push_var_binary(op, inputs, value, partials, track_right))
+    }
+
+    /// A binary `Var` operation with a constant operand: one node, the constant kept in it.
+    #[inline(always)]
+    pub(crate) fn push_var_constant(
         &self,
         op: Op,
         node: u32,
         constant: f64,
         constant_left: bool,
         value: f64,
-    ) -> Result<u32, Error> {
-        let mut arena = self.arena.borrow_mut();
-        arena.reserve(2, 2)?;
-        let c = arena.push_constant(constant)?;
-        let inputs = if constant_left { [c, node] } else { [node, c] };
-        arena.push_tracked_scalar(op, inputs, value)
+        partial: f64,
+    ) -> Option<u32> {
+        Graph::recorded(self.arena.borrow_mut().push_var_constant(op, node, constant, constant_left, value, partial))
     }
 
     pub(crate) fn set_flag(&self, index: u32, retain: bool, on: bool) {
@@ -249,9 +379,8 @@ impl Graph {
     pub(crate) fn push_detached(&self, index: u32) -> Result<u32, Error> {
         let mut arena = self.arena.borrow_mut();
         let shape = arena.shape(index);
-        arena.prepare(shape)?;
-        let range = arena.value_range(index);
-        Ok(arena.push_leaf_with(shape, false, |v| v.extend_from_within(range)))
+        let data = arena.value(index).to_vec();
+        arena.push_leaf(shape, &data, false)
     }
 
     /// The gradient stored on a node by `backward`, if any.

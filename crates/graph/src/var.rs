@@ -8,7 +8,7 @@ use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Rem, RemAss
 
 use num_traits::{Float, FromPrimitive, Num, NumCast, One, ToPrimitive, Zero};
 
-use crate::arena::NodeId;
+use crate::arena::{constant_rule, scalar_rule, NodeId};
 use crate::op::{BinaryOp, Op, UnaryOp};
 use crate::Graph;
 
@@ -70,6 +70,12 @@ impl<'g> Var<'g> {
         self.node.map(|(g, i)| g.arena().node_id(i))
     }
 
+    /// The node's index in its graph, or `None` for a constant (no lookup, unlike
+    /// [`id`](Var::id)).
+    pub fn index(self) -> Option<u32> {
+        self.node.map(|(_, i)| i)
+    }
+
     /// The graph this variable is recorded on, or `None` for a constant.
     pub fn graph(self) -> Option<&'g Graph> {
         self.node.map(|(g, _)| g)
@@ -94,28 +100,34 @@ impl<'g> Var<'g> {
 
     #[inline(always)]
     fn unary(self, op: UnaryOp) -> Var<'g> {
-        let value = op.eval(self.value);
-        match self.node {
-            None => Var::lift(value),
-            Some((g, i)) => {
-                let index = g.push_var(Op::Unary(op), [i, u32::MAX], value).unwrap_or_else(|e| panic!("{e}"));
-                Var::on_graph(value, g, index)
-            }
-        }
+        let Some((g, i)) = self.node else { return Var::lift(op.eval(self.value)) };
+        let (value, [partial, _]) = scalar_rule(Op::Unary(op), self.value, 0.0, [true, false]);
+        Var::recorded(value, g, g.push_var_unary(Op::Unary(op), i, value, partial))
+    }
+
+    #[inline(always)]
+    fn recorded(value: f64, g: &'g Graph, index: Option<u32>) -> Var<'g> {
+        Var { value, node: index.map(|i| (g, i)) }
     }
 
     #[inline(always)]
     fn binary(self, op: BinaryOp, rhs: Var<'g>) -> Var<'g> {
-        let value = op.eval(self.value, rhs.value);
-        let recorded = match (self.node, rhs.node) {
-            (None, None) => return Var::lift(value),
-            (Some((g, a)), None) => (g, g.push_var_with_constant(Op::Binary(op), a, rhs.value, false, value)),
+        let (x, y) = (self.value, rhs.value);
+        match (self.node, rhs.node) {
+            (None, None) => Var::lift(op.eval(x, y)),
+            (Some((g, a)), None) => {
+                let value = op.eval(x, y);
+                let partial = constant_rule(op, x, y, false);
+                Var::recorded(value, g, g.push_var_constant(Op::Binary(op), a, y, false, value, partial))
+            }
             (None, Some((g, b))) => {
                 if !Op::Binary(op).differentiates(1) {
                     // only a constant exponent is involved: the result is a constant too
-                    return Var::lift(value);
+                    return Var::lift(op.eval(x, y));
                 }
-                (g, g.push_var_with_constant(Op::Binary(op), b, self.value, true, value))
+                let value = op.eval(x, y);
+                let partial = constant_rule(op, x, y, true);
+                Var::recorded(value, g, g.push_var_constant(Op::Binary(op), b, x, true, value, partial))
             }
             (Some((g, a)), Some((h, b))) => {
                 if !core::ptr::eq(g, h) {
@@ -126,12 +138,11 @@ impl<'g> Var<'g> {
                         h.id()
                     );
                 }
-                (g, g.push_var(Op::Binary(op), [a, b], value))
+                let track_right = Op::Binary(op).differentiates(1);
+                let (value, partials) = scalar_rule(Op::Binary(op), x, y, [true, track_right]);
+                Var::recorded(value, g, g.push_var_binary(Op::Binary(op), [a, b], value, partials, track_right))
             }
-        };
-        let (g, result) = recorded;
-        let index = result.unwrap_or_else(|e| panic!("{e}"));
-        Var::on_graph(value, g, index)
+        }
     }
 
     /// Logistic function.

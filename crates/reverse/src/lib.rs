@@ -41,6 +41,8 @@ pub use parallel::{hessian, hvp, jacobian, vjp_batch};
 pub use sweep::Adjoints;
 pub use vjp::PARALLEL_ELEMENTS;
 
+use core::cell::RefCell;
+
 use slope_graph::{FrozenGraph, Graph, NodeId, Shape, Tensor, Value, Var};
 
 /// What can go wrong in a backward sweep. Every message says what to do.
@@ -58,6 +60,18 @@ pub enum Error {
     NonScalarOutput {
         /// The output's shape.
         shape: Shape,
+    },
+    /// A sweep through a node computed before one of its inputs was set in place.
+    #[error(
+        "node {node} ({grad_fn}) was computed before a leaf it reads was set in place, so its value \
+         is stale: set values only after backward, or rewind to a checkpoint taken before computing \
+         with the leaf and compute again"
+    )]
+    ModifiedInPlace {
+        /// The stale node.
+        node: u32,
+        /// Its op's PyTorch name.
+        grad_fn: &'static str,
     },
     /// A seed whose length does not match the output.
     #[error("the seed has {got} element(s), but the output has shape {shape} ({expected} element(s)); pass a seed of the output's shape")]
@@ -99,20 +113,37 @@ impl Backward for Tensor<'_> {
         }
         let graph = self.graph();
         let output = self.id().index();
-        let mut adjoints = Adjoints::new();
-        let deposits: Vec<(NodeId, Vec<f64>)> = {
+        let deposits: Vec<(NodeId, Vec<f64>)> = with_adjoints(|adjoints| -> Result<_, Error> {
             let arena = graph.arena();
             adjoints.sweep(&arena, output, seed)?;
-            (0..=output)
+            Ok(adjoints
+                .window()
                 .filter(|&i| adjoints.reached(i) && (arena.is_leaf(i) || arena.retains_grad(i)))
                 .filter_map(|i| adjoints.of(&arena, i).map(|g| (arena.node_id(i), g.to_vec())))
-                .collect()
-        };
+                .collect())
+        })?;
         for (id, g) in deposits {
             graph.accumulate_grad(id, g)?;
         }
         Ok(())
     }
+}
+
+thread_local! {
+    /// Adjoint buffers reused by `backward`, `grad` and `var_grad` on this thread, so a
+    /// loop of sweeps allocates nothing once warm.
+    static ADJOINTS: RefCell<Adjoints> = RefCell::new(Adjoints::new());
+    /// Graphs reused by `gradient` on this thread: cleared, not freed, between calls.
+    static TAPES: RefCell<Vec<Graph>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's reusable adjoint buffers (fresh ones if they are in use,
+/// as in a sweep started from inside another).
+fn with_adjoints<R>(f: impl FnOnce(&mut Adjoints) -> R) -> R {
+    ADJOINTS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut adjoints) => f(&mut adjoints),
+        Err(_) => f(&mut Adjoints::new()),
+    })
 }
 
 /// Gradients of a scalar `output` with respect to `inputs`, returned and stored nowhere
@@ -154,9 +185,10 @@ pub fn grad_with<'g>(output: Tensor<'g>, seed: &[f64], inputs: &[Tensor<'g>]) ->
     if !output.requires_grad() {
         return Err(slope_graph::Error::NotTracked { what: "grad() of an output" }.into());
     }
-    let mut adjoints = Adjoints::new();
-    adjoints.sweep(&arena, output.id().index(), seed)?;
-    Ok(ids.iter().map(|id| collect(&arena, &adjoints, id.index())).collect())
+    with_adjoints(|adjoints| {
+        adjoints.sweep(&arena, output.id().index(), seed)?;
+        Ok(ids.iter().map(|id| collect(&arena, adjoints, id.index())).collect())
+    })
 }
 
 fn collect(arena: &slope_graph::Arena, adjoints: &Adjoints, index: u32) -> Value {
@@ -184,30 +216,38 @@ pub fn gradient<F>(f: F, x: &[f64]) -> Result<(f64, Vec<f64>), Error>
 where
     F: for<'g> FnOnce(&[Var<'g>]) -> Var<'g>,
 {
-    let graph = Graph::new();
-    let vars = graph.vars(x);
-    let y = f(&vars);
-    Ok((y.value(), var_grad(y, &vars)?))
+    let mut graph = TAPES.with(|tapes| tapes.borrow_mut().pop()).unwrap_or_default();
+    graph.clear();
+    let result = {
+        let vars = graph.vars(x);
+        let y = f(&vars);
+        var_grad(y, &vars).map(|g| (y.value(), g))
+    };
+    TAPES.with(|tapes| tapes.borrow_mut().push(graph));
+    result
 }
 
 /// The gradient of `output` with respect to each of `wrt` (zero for a constant or for a
 /// variable the output does not depend on).
 pub fn var_grad<'g>(output: Var<'g>, wrt: &[Var<'g>]) -> Result<Vec<f64>, Error> {
-    let (Some(graph), Some(out)) = (output.graph(), output.id()) else {
+    let (Some(graph), Some(out)) = (output.graph(), output.index()) else {
         return Ok(vec![0.0; wrt.len()]);
     };
     let arena = graph.arena();
-    let mut adjoints = Adjoints::new();
-    adjoints.sweep(&arena, out.index(), &[1.0])?;
-    wrt.iter()
-        .map(|v| match v.id() {
-            None => Ok(0.0),
-            Some(id) => {
-                let index = arena.resolve(id)?;
-                Ok(adjoints.of(&arena, index).map_or(0.0, |g| g[0]))
-            }
-        })
-        .collect()
+    with_adjoints(|adjoints| {
+        adjoints.sweep(&arena, out, &[1.0])?;
+        wrt.iter()
+            .map(|v| match (v.graph(), v.index()) {
+                (Some(g), Some(index)) if core::ptr::eq(g, graph) => {
+                    Ok(adjoints.of(&arena, index).map_or(0.0, |g| g[0]))
+                }
+                (Some(g), Some(_)) => {
+                    Err(slope_graph::Error::ForeignNode { expected: graph.id(), found: g.id() }.into())
+                }
+                _ => Ok(0.0),
+            })
+            .collect()
+    })
 }
 
 /// Vector-Jacobian product over a frozen graph: `seedᵀ · ∂output/∂w` for each `w` in

@@ -1,7 +1,7 @@
-//! The backward sweep: one reverse loop over the arena.
+//! The backward sweep: one reverse loop over the nodes the output can reach.
 
 use slope_dual::Scalar;
-use slope_graph::{Arena, Op};
+use slope_graph::{Arena, NodeSlots, NodeView, Op, Operand};
 
 use crate::{vjp, Error};
 
@@ -13,14 +13,59 @@ use crate::{vjp, Error};
 /// forward-over-reverse sweeps of Hessian-vector products.
 #[derive(Clone, Debug)]
 pub struct Adjoints<S = f64> {
-    values: Vec<S>,
+    slots: NodeSlots<S>,
+    /// Per node of the window (and the sink): whether the sweep reached it.
     reached: Vec<bool>,
-    output: Option<u32>,
 }
 
 impl<S> Default for Adjoints<S> {
     fn default() -> Self {
-        Adjoints { values: Vec::new(), reached: Vec::new(), output: None }
+        Adjoints { slots: NodeSlots::default(), reached: Vec::new() }
+    }
+}
+
+/// Where a sweep gets the local partials of a scalar elementwise node.
+trait LocalPartials<S> {
+    fn partials(&self, arena: &Arena, node: u32, view: &NodeView) -> [S; 2];
+}
+
+/// The partials cached in the node when it was recorded: the `f64` sweep.
+struct Cached;
+
+impl LocalPartials<f64> for Cached {
+    #[inline(always)]
+    fn partials(&self, _: &Arena, _: u32, view: &NodeView) -> [f64; 2] {
+        view.partials
+    }
+}
+
+/// Partials evaluated from values of another scalar type (forward-over-reverse), by the
+/// same dual rules that filled the cache.
+struct FromValues<'a, S>(&'a NodeSlots<S>);
+
+impl<S: Scalar> LocalPartials<S> for FromValues<'_, S> {
+    fn partials(&self, arena: &Arena, node: u32, view: &NodeView) -> [S; 2] {
+        let (operands, _) = arena.operands(node);
+        let value = |k: usize| match operands[k] {
+            Operand::Node(i) => self.0.get(arena, i).map_or_else(S::nan, |v| v[0]),
+            Operand::Constant(c) => S::from(c).unwrap_or_else(S::nan),
+        };
+        match view.op {
+            Some(Op::Unary(u)) => [u.partial(value(0)), S::zero()],
+            Some(Op::Binary(b)) => {
+                let (x, y) = (value(0), value(1));
+                match operands {
+                    // one operand kept as a constant: the node's one input is the other
+                    [Operand::Constant(_), _] => [b.partial_right(x, y), S::zero()],
+                    [_, Operand::Constant(_)] => [b.partial_left(x, y), S::zero()],
+                    _ => [
+                        if view.tracks[0] { b.partial_left(x, y) } else { S::zero() },
+                        if view.tracks[1] { b.partial_right(x, y) } else { S::zero() },
+                    ],
+                }
+            }
+            _ => [S::zero(), S::zero()],
+        }
     }
 }
 
@@ -34,99 +79,131 @@ impl Adjoints<f64> {
     /// [`of`](Adjoints::of) holds `seedᵀ · ∂output/∂node` for every node the output
     /// depends on through nodes that require grad.
     ///
-    /// Only nodes the output reaches are visited, so a NaN partial elsewhere in the graph
-    /// cannot leak into these gradients.
+    /// Only nodes the output reaches are visited, within `arena.low(output)..=output`, so
+    /// the cost follows the output's graph, not the arena's length, and a NaN partial
+    /// elsewhere in the graph cannot leak into these gradients. Scalar elementwise nodes
+    /// use the partials cached when they were recorded.
     pub fn sweep(&mut self, arena: &Arena, output: u32, seed: &[f64]) -> Result<(), Error> {
-        self.sweep_at(arena, arena.values(), output, seed)
+        self.run(arena, &|i| arena.value(i), &Cached, output, seed)
     }
 }
 
 impl<S: Scalar> Adjoints<S> {
-    /// A backward sweep in scalar type `S`, with node values taken from `values` (laid out
-    /// as `arena.values()`) instead of the arena's own.
-    pub fn sweep_at(&mut self, arena: &Arena, values: &[S], output: u32, seed: &[S]) -> Result<(), Error> {
-        if values.len() != arena.values().len() {
-            return Err(slope_graph::Error::DataLength {
-                shape: slope_graph::Shape::Vector(arena.values().len()),
-                expected: arena.values().len(),
-                got: values.len(),
-            }
-            .into());
-        }
+    /// A backward sweep in scalar type `S`, with node values taken from `values` (from
+    /// [`slope_graph::forward::evaluate_all`]) instead of the arena's own; the local
+    /// partials are evaluated from them.
+    pub fn sweep_at(&mut self, arena: &Arena, values: &NodeSlots<S>, output: u32, seed: &[S]) -> Result<(), Error> {
         if output as usize >= arena.len() {
             return Err(slope_graph::Error::NoSuchNode { index: output, len: arena.len() }.into());
         }
-        let out = arena.value_range(output);
-        if seed.len() != out.len() {
-            let shape = arena.shape(output);
+        if !values.covers(arena.low(output)) || !values.covers(output) {
+            return Err(slope_graph::Error::InvalidArgument(
+                "the values of a sweep at another scalar type must cover the output's graph; build them \
+                 with forward::evaluate_all on the same graph"
+                    .into(),
+            )
+            .into());
+        }
+        let value = |i: u32| values.get(arena, i).unwrap_or(&[]);
+        self.run(arena, &value, &FromValues(values), output, seed)
+    }
+
+    fn run<'v>(
+        &mut self,
+        arena: &Arena,
+        value: &dyn Fn(u32) -> &'v [S],
+        rule: &impl LocalPartials<S>,
+        output: u32,
+        seed: &[S],
+    ) -> Result<(), Error> {
+        if output as usize >= arena.len() {
+            return Err(slope_graph::Error::NoSuchNode { index: output, len: arena.len() }.into());
+        }
+        let shape = arena.shape(output);
+        if seed.len() != shape.len() {
             return Err(Error::SeedShape { shape, expected: shape.len(), got: seed.len() });
         }
-        self.values.clear();
-        self.values.resize(out.end, S::zero());
-        self.values[out].copy_from_slice(seed);
+        let low = arena.low(output);
+        self.slots.reset(arena, low, output, S::zero());
         self.reached.clear();
-        self.reached.resize(output as usize + 1, false);
-        self.reached[output as usize] = arena.requires_grad(output);
-        self.output = Some(output);
+        self.reached.resize(self.slots.scalars.len(), false);
+        if let Some(own) = self.slots.get_mut(arena, output) {
+            own.clone_from_slice(seed);
+        }
+        let out_slot = (output - low) as usize;
+        self.reached[out_slot] = arena.requires_grad(output);
+        let sink = self.slots.sink();
 
-        for node in (0..=output).rev() {
-            if !self.reached[node as usize] {
+        for node in (low..=output).rev() {
+            let k = (node - low) as usize;
+            if !self.reached[k] {
                 continue;
             }
             let view = arena.view(node);
+            if view.cached {
+                // The bulk of a tape recorded through `Float`: (input, partial) pairs.
+                let [p0, p1] = rule.partials(arena, node, &view);
+                let adjoints = &mut self.slots.scalars;
+                let g = adjoints[k];
+                let s0 = if view.tracks[0] { (view.inputs[0] - low) as usize } else { sink };
+                let s1 = if view.tracks[1] { (view.inputs[1] - low) as usize } else { sink };
+                adjoints[s0] += g * p0;
+                self.reached[s0] = true;
+                adjoints[s1] += g * p1;
+                self.reached[s1] = true;
+                continue;
+            }
             let Some(op) = view.op else { continue };
-            let inputs = &view.inputs[..op.arity()];
-            let mut scalar_inputs = true;
-            for &input in inputs {
-                let v = arena.view(input);
-                scalar_inputs &= v.scalar;
-                if v.requires_grad {
-                    self.reached[input as usize] = true;
+            for side in 0..2 {
+                if view.tracks[side] {
+                    self.reached[(view.inputs[side] - low) as usize] = true;
                 }
             }
-            if view.scalar && scalar_inputs {
-                // Scalar elementwise nodes, the bulk of a tape recorded through `Float`: the
-                // same rules as `vjp::accumulate`, without its slices.
-                let g = self.values[view.value];
-                match op {
-                    Op::Unary(u) => {
-                        let a = arena.view(inputs[0]);
-                        if a.requires_grad {
-                            let d = u.partial(values[a.value]);
-                            self.values[a.value] += g * d;
-                        }
-                        continue;
-                    }
-                    Op::Binary(b) => {
-                        let (a, c) = (arena.view(inputs[0]), arena.view(inputs[1]));
-                        let (x, y) = (values[a.value], values[c.value]);
-                        if a.requires_grad {
-                            self.values[a.value] += g * b.partial_left(x, y);
-                        }
-                        if c.requires_grad && op.differentiates(1) {
-                            self.values[c.value] += g * b.partial_right(x, y);
-                        }
-                        continue;
-                    }
-                    Op::Structural(_) => {}
+            if view.scalar {
+                let g = [self.slots.scalars[k]];
+                vjp::accumulate(arena, value, node, op, &view, &g, &mut self.slots.below_all());
+            } else if let Some((mut below, g)) = self.slots.split_at_tensor(arena, node) {
+                vjp::accumulate(arena, value, node, op, &view, g, &mut below);
+            }
+        }
+        self.check_modified(arena, low, output)
+    }
+
+    /// Refuses a sweep that went through a node computed before one of its inputs was set
+    /// in place: its value and partials are stale.
+    fn check_modified(&self, arena: &Arena, low: u32, output: u32) -> Result<(), Error> {
+        for &(leaf, len) in arena.modified_leaves() {
+            if leaf < low || leaf >= output {
+                continue;
+            }
+            for node in leaf + 1..len.min(output + 1) {
+                let view = arena.view(node);
+                let reads = (0..2).any(|k| view.tracks[k] && view.inputs[k] == leaf);
+                if reads && self.reached[(node - low) as usize] {
+                    return Err(Error::ModifiedInPlace {
+                        node,
+                        grad_fn: view.op.map_or("a leaf", |op| op.grad_fn_name()),
+                    });
                 }
             }
-            let range = arena.value_range(node);
-            let (lower, upper) = self.values.split_at_mut(range.start);
-            vjp::accumulate(arena, values, node, op, &upper[..range.len()], lower);
         }
         Ok(())
     }
 
     /// Whether the last sweep reached `node` (it requires grad and the output depends on it).
     pub fn reached(&self, node: u32) -> bool {
-        self.reached.get(node as usize).copied().unwrap_or(false)
+        self.slots.covers(node) && self.reached.get((node - self.slots.low()) as usize).copied().unwrap_or(false)
+    }
+
+    /// The nodes the last sweep's window held: every node it reached lies in this range.
+    pub fn window(&self) -> core::ops::RangeInclusive<u32> {
+        self.slots.low()..=self.slots.high()
     }
 
     /// The adjoint of `node` from the last sweep, or `None` if the sweep did not reach it.
     pub fn of<'a>(&'a self, arena: &Arena, node: u32) -> Option<&'a [S]> {
         if self.reached(node) {
-            self.values.get(arena.value_range(node))
+            self.slots.get(arena, node)
         } else {
             None
         }

@@ -7,13 +7,14 @@
 //! so forward mode and reverse mode check each other on them.
 //!
 //! The rules are generic over the scalar type: `f64` for gradients, and dual numbers for
-//! forward-over-reverse Hessian-vector products. Node values come from a buffer laid out
-//! like the arena's value buffer (the arena's own for `f64`).
+//! forward-over-reverse Hessian-vector products. Node values come from the arena (`f64`)
+//! or from a re-evaluation at another scalar type. Scalar elementwise nodes of scalar
+//! inputs do not come here: the sweep applies their cached partials itself.
 
 use nalgebra::{DMatrixView, DMatrixViewMut};
 use slope_dual::Scalar;
 use slope_graph::op::matmul_dims;
-use slope_graph::{Arena, BinaryOp, Op, Shape, StructuralOp};
+use slope_graph::{Arena, Below, BinaryOp, NodeView, Op, Shape, StructuralOp};
 
 /// Elementwise loops longer than this run on rayon's threads. Each element is independent,
 /// so the result is bitwise the same as the sequential loop. Chosen by measurement
@@ -22,36 +23,34 @@ use slope_graph::{Arena, BinaryOp, Op, Shape, StructuralOp};
 pub const PARALLEL_ELEMENTS: usize = 1 << 16;
 
 /// Adds the contribution of node `node`, whose adjoint is `g`, to the adjoints of its
-/// inputs in `lower` (the adjoint buffer below the node's own value). `values` holds every
-/// node's value, laid out as `arena.values()`.
-pub(crate) fn accumulate<S: Scalar>(arena: &Arena, values: &[S], node: u32, op: Op, g: &[S], lower: &mut [S]) {
+/// inputs in `below`. `value` gives every node's value.
+pub(crate) fn accumulate<'v, S: Scalar>(
+    arena: &Arena,
+    value: &dyn Fn(u32) -> &'v [S],
+    node: u32,
+    op: Op,
+    view: &NodeView,
+    g: &[S],
+    below: &mut Below<'_, S>,
+) {
     let inputs = arena.inputs(node);
-    let wants = |k: usize| op.differentiates(k) && arena.requires_grad(inputs[k]);
-    let value = |i: u32| &values[arena.value_range(i)];
+    let wants = |k: usize| view.tracks[k];
     match op {
         Op::Unary(u) => {
             let a = inputs[0];
             if wants(0) {
                 let x = value(a);
-                let adj = &mut lower[arena.value_range(a)];
-                elementwise(adj, x, g, |x, g| g * u.partial(x));
+                elementwise(below.of(arena, a), x, g, |x, g| g * u.partial(x));
             }
         }
         Op::Binary(b) => {
             for side in 0..2 {
                 if wants(side) {
-                    binary_side(
-                        b,
-                        value(inputs[0]),
-                        value(inputs[1]),
-                        side,
-                        g,
-                        &mut lower[arena.value_range(inputs[side])],
-                    );
+                    binary_side(b, value(inputs[0]), value(inputs[1]), side, g, below.of(arena, inputs[side]));
                 }
             }
         }
-        Op::Structural(s) => structural(arena, &value, s, inputs, &wants, g, lower),
+        Op::Structural(s) => structural(arena, value, s, inputs, &wants, g, below),
     }
 }
 
@@ -130,18 +129,18 @@ fn structural<'v, S: Scalar>(
     inputs: &[u32],
     wants: &dyn Fn(usize) -> bool,
     g: &[S],
-    lower: &mut [S],
+    below: &mut Below<'_, S>,
 ) {
     let a = inputs[0];
     match op {
         StructuralOp::Sum => {
             if wants(0) {
-                lower[arena.value_range(a)].iter_mut().for_each(|adj| *adj += g[0]);
+                below.of(arena, a).iter_mut().for_each(|adj| *adj += g[0]);
             }
         }
         StructuralOp::Mean => {
             if wants(0) {
-                let adj = &mut lower[arena.value_range(a)];
+                let adj = below.of(arena, a);
                 let share = g[0] / S::from(adj.len()).unwrap_or_else(S::nan);
                 adj.iter_mut().for_each(|adj| *adj += share);
             }
@@ -150,14 +149,14 @@ fn structural<'v, S: Scalar>(
             for side in 0..2 {
                 if wants(side) {
                     let other = value(inputs[1 - side]);
-                    let adj = &mut lower[arena.value_range(inputs[side])];
+                    let adj = below.of(arena, inputs[side]);
                     adj.iter_mut().zip(other).for_each(|(adj, &o)| *adj += g[0] * o);
                 }
             }
         }
         StructuralOp::Transpose => {
             if wants(0) {
-                let adj = &mut lower[arena.value_range(a)];
+                let adj = below.of(arena, a);
                 match arena.shape(a) {
                     Shape::Matrix(r, c) => {
                         for i in 0..r {
@@ -172,7 +171,7 @@ fn structural<'v, S: Scalar>(
         }
         StructuralOp::Slice => {
             if wants(0) {
-                let adj = &mut lower[arena.value_range(a)];
+                let adj = below.of(arena, a);
                 for (&i, &g) in value(inputs[1]).iter().zip(g) {
                     if let Some(adj) = adj.get_mut(slope_graph::op::slice_index(i)) {
                         *adj += g;
@@ -190,7 +189,7 @@ fn structural<'v, S: Scalar>(
             let g_t = DMatrixView::from_slice(g, n, m);
             if wants(0) {
                 let b_t = DMatrixView::from_slice(value(b), n, k);
-                let mut da_t = DMatrixViewMut::from_slice(&mut lower[arena.value_range(a)], k, m);
+                let mut da_t = DMatrixViewMut::from_slice(below.of(arena, a), k, m);
                 da_t.gemm_tr(S::one(), &b_t, &g_t, S::one());
             }
             if wants(1) {
@@ -200,11 +199,11 @@ fn structural<'v, S: Scalar>(
                     // strided view of A for every n was measured instead: a 64 -> 64 Jacobian
                     // took 750 µs against 157 µs this way, so the copy stays for n > 1.)
                     let g_col = DMatrixView::from_slice(g, m, 1);
-                    let mut db = DMatrixViewMut::from_slice(&mut lower[arena.value_range(b)], k, 1);
+                    let mut db = DMatrixViewMut::from_slice(below.of(arena, b), k, 1);
                     db.gemm(S::one(), &a_t, &g_col, S::one());
                 } else {
                     let a_rows = a_t.transpose();
-                    let mut db_t = DMatrixViewMut::from_slice(&mut lower[arena.value_range(b)], n, k);
+                    let mut db_t = DMatrixViewMut::from_slice(below.of(arena, b), n, k);
                     db_t.gemm(S::one(), &g_t, &a_rows, S::one());
                 }
             }

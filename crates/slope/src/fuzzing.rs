@@ -31,7 +31,7 @@ const MODERATE_DERIVATIVE: f64 = 1e8;
 /// by reverse mode; panics where they disagree, provided every recorded value and every
 /// entry is moderate.
 fn compare_modes(out: Tensor<'_>, leaves: &[Tensor<'_>], what: &dyn Fn() -> String) {
-    if out.graph().arena().values().iter().any(|v| v.abs() > MODERATE_VALUE || v.is_nan()) {
+    if out.graph().arena().all_values().any(|v| v.abs() > MODERATE_VALUE || v.is_nan()) {
         return;
     }
     let Ok(reverse) = crate::grad(out, leaves) else { return };
@@ -95,8 +95,8 @@ pub fn graph_file(data: &[u8]) {
     let Ok(graph) = FrozenGraph::from_json(text) else { return };
     let json = graph.to_json();
     let back = FrozenGraph::from_json(&json).unwrap_or_else(|e| panic!("a saved graph does not load: {e}\n{json}"));
-    let bits = |g: &FrozenGraph| g.arena().values().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-    if graph.arena().values().iter().all(|v| v.is_finite()) {
+    let bits = |g: &FrozenGraph| g.arena().all_values().map(|v| v.to_bits()).collect::<Vec<_>>();
+    if graph.arena().all_values().all(|v| v.is_finite()) {
         assert_eq!(bits(&graph), bits(&back), "values changed through JSON");
         assert_eq!(back.to_json(), json);
     }

@@ -1,0 +1,148 @@
+//! `NodeSlots`: one slot per node over a window of an arena, laid out as the arena lays
+//! out values (a scalar node's one value by node index, a tensor node's elements in one
+//! buffer), for what sweeps keep per node: adjoints, or values at another scalar type.
+
+use core::ops::Range;
+
+use crate::Arena;
+
+/// Storage for `S`-typed data of each node in `low..=high` of an [`Arena`]: a scalar
+/// node's slot in [`scalars`](NodeSlots::scalars) at `index - low`, a tensor node's
+/// elements in one buffer. One extra scalar slot at the end, the sink, takes writes meant
+/// for nobody, so a sweep can write both input slots of every node without a branch.
+///
+/// The buffers are kept between uses: [`reset`](NodeSlots::reset) reuses their capacity.
+#[derive(Clone, Debug)]
+pub struct NodeSlots<S> {
+    low: u32,
+    high: u32,
+    /// One slot per node of the window, scalar or not (a tensor node's is unused), then
+    /// the sink.
+    pub scalars: Vec<S>,
+    tensor_base: usize,
+    tensors: Vec<S>,
+}
+
+impl<S> Default for NodeSlots<S> {
+    fn default() -> Self {
+        NodeSlots { low: 0, high: 0, scalars: Vec::new(), tensor_base: 0, tensors: Vec::new() }
+    }
+}
+
+/// The part of the value buffer that holds the tensor nodes of `low..=high`.
+fn tensor_window(arena: &Arena, low: u32, high: u32) -> Range<usize> {
+    if arena.is_empty() || low > high {
+        return 0..0;
+    }
+    let first = (low..=high).find_map(|i| arena.tensor_range(i));
+    let last = (low..=high).rev().find_map(|i| arena.tensor_range(i));
+    match (first, last) {
+        (Some(first), Some(last)) => first.start..last.end,
+        _ => 0..0,
+    }
+}
+
+impl<S: Clone> NodeSlots<S> {
+    /// Empty storage.
+    pub fn new() -> NodeSlots<S> {
+        NodeSlots::default()
+    }
+
+    /// Makes room for the nodes `low..=high` of `arena` (`low <= high < arena.len()`),
+    /// every slot set to `fill`.
+    pub fn reset(&mut self, arena: &Arena, low: u32, high: u32, fill: S) {
+        self.low = low;
+        self.high = high;
+        self.scalars.clear();
+        self.scalars.resize((high - low) as usize + 2, fill.clone());
+        let window = tensor_window(arena, low, high);
+        self.tensor_base = window.start;
+        self.tensors.clear();
+        self.tensors.resize(window.len(), fill);
+    }
+
+    /// The window's first node.
+    pub fn low(&self) -> u32 {
+        self.low
+    }
+
+    /// The window's last node.
+    pub fn high(&self) -> u32 {
+        self.high
+    }
+
+    /// The position of the sink in [`scalars`](NodeSlots::scalars).
+    #[inline(always)]
+    pub fn sink(&self) -> usize {
+        self.scalars.len() - 1
+    }
+
+    /// Whether node `index` lies in the window.
+    #[inline]
+    pub fn covers(&self, index: u32) -> bool {
+        (self.low..=self.high).contains(&index) && !self.scalars.is_empty()
+    }
+
+    /// The slots of node `index`, or `None` outside the window.
+    pub fn get(&self, arena: &Arena, index: u32) -> Option<&[S]> {
+        if !self.covers(index) {
+            return None;
+        }
+        match arena.tensor_range(index) {
+            None => Some(core::slice::from_ref(&self.scalars[(index - self.low) as usize])),
+            Some(r) => self.tensors.get(r.start - self.tensor_base..r.end - self.tensor_base),
+        }
+    }
+
+    /// The slots of node `index`, mutable, or `None` outside the window.
+    pub fn get_mut(&mut self, arena: &Arena, index: u32) -> Option<&mut [S]> {
+        if !self.covers(index) {
+            return None;
+        }
+        match arena.tensor_range(index) {
+            None => Some(core::slice::from_mut(&mut self.scalars[(index - self.low) as usize])),
+            Some(r) => self.tensors.get_mut(r.start - self.tensor_base..r.end - self.tensor_base),
+        }
+    }
+
+    /// The slots of the nodes below tensor node `index` (mutable), beside its own (shared):
+    /// inputs always lie below the node that reads them, so a sweep reads a node's adjoint
+    /// and adds into its inputs' at once.
+    pub fn split_at_tensor(&mut self, arena: &Arena, index: u32) -> Option<(Below<'_, S>, &[S])> {
+        let r = arena.tensor_range(index)?;
+        if !self.covers(index) {
+            return None;
+        }
+        let (lower, upper) = self.tensors.split_at_mut(r.start - self.tensor_base);
+        let below = Below { low: self.low, scalars: &mut self.scalars, tensor_base: self.tensor_base, tensors: lower };
+        Some((below, &upper[..r.len()]))
+    }
+
+    /// All slots mutable (for a scalar node, whose own slot the caller has copied out).
+    pub fn below_all(&mut self) -> Below<'_, S> {
+        Below { low: self.low, scalars: &mut self.scalars, tensor_base: self.tensor_base, tensors: &mut self.tensors }
+    }
+}
+
+/// Mutable slots of the nodes below one node: what a reverse rule adds into.
+#[derive(Debug)]
+pub struct Below<'a, S> {
+    low: u32,
+    scalars: &'a mut [S],
+    tensor_base: usize,
+    tensors: &'a mut [S],
+}
+
+impl<S> Below<'_, S> {
+    /// The slots of node `index` (an input of the node this was split at).
+    ///
+    /// # Panics
+    /// If `index` is outside the window or not below the node: sweeps only ask for inputs
+    /// the node's `low` covers.
+    pub fn of(&mut self, arena: &Arena, index: u32) -> &mut [S] {
+        match arena.tensor_range(index) {
+            None => core::slice::from_mut(&mut self.scalars[(index - self.low) as usize]),
+            Some(r) => &mut self.tensors[r.start - self.tensor_base..r.end - self.tensor_base],
+        }
+    }
+}
