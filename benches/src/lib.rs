@@ -6,6 +6,8 @@
 
 use num_traits::Float;
 
+pub mod peers;
+
 /// W1: the extended Rosenbrock function `Σ 100 (x[i+1] - x[i]²)² + (1 - x[i])²`.
 pub fn rosenbrock<T: Float>(x: &[T]) -> T {
     let hundred = T::from(100.0).unwrap_or_else(T::nan);
@@ -36,6 +38,11 @@ pub fn rosenbrock_gradient(x: &[f64], grad: &mut [f64]) -> f64 {
 /// A point for W1 of `n` coordinates.
 pub fn rosenbrock_point(n: usize) -> Vec<f64> {
     (0..n).map(|i| 0.5 + 0.01 * (i % 7) as f64).collect()
+}
+
+/// W2 on a scalar tape: `sum(x * x)`.
+pub fn sum_squares<T: Float>(x: &[T]) -> T {
+    x.iter().fold(T::zero(), |sum, &v| sum + v * v)
 }
 
 /// W3: a deep serial chain, `y ← sin(y)·x + exp(-y·y)`, `depth` times from `y = x`.

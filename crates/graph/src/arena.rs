@@ -334,6 +334,11 @@ impl Arena {
         (node.rank != 0).then(|| node.offset()..node.offset() + node.shape().len())
     }
 
+    /// Whether any tensor node holds values (otherwise every node is a scalar or empty).
+    pub fn holds_tensors(&self) -> bool {
+        !self.values.is_empty()
+    }
+
     /// Leaves whose value was set in place, each with the number of nodes recorded at
     /// that moment: nodes between the two were computed with the old value.
     pub fn modified_leaves(&self) -> &[(u32, u32)] {
@@ -366,6 +371,14 @@ impl Arena {
             scalar: n.rank == 0,
             requires_grad: n.has(REQUIRES_GRAD),
         }
+    }
+
+    /// The cached step of a scalar elementwise node: its inputs, the partials, and which
+    /// inputs take an adjoint; `None` for any other node. The backward sweep's inner loop.
+    #[inline(always)]
+    pub fn cached_step(&self, index: u32) -> Option<([u32; 2], [f64; 2], [bool; 2])> {
+        let n = self.node(index);
+        n.has(CACHED).then_some((n.inputs, n.partials, [n.has(TRACKS[0]), n.has(TRACKS[1])]))
     }
 
     pub(crate) fn set_flag(&mut self, index: u32, retain: bool, on: bool) {
@@ -451,6 +464,23 @@ impl Arena {
         index
     }
 
+    /// Appends one scalar leaf that requires grad per element of `xs`, returning the first
+    /// index: `Graph::vars` in one reservation.
+    pub(crate) fn push_scalar_leaves(&mut self, xs: &[f64]) -> Result<u32, Error> {
+        self.reserve(xs.len(), 0)?;
+        let first = self.nodes.len() as u32;
+        self.nodes.extend(xs.iter().zip(first..).map(|(&value, index)| Node {
+            inputs: [NO_INPUT; 2],
+            partials: [0.0; 2],
+            value,
+            low: index,
+            op: None,
+            flags: REQUIRES_GRAD,
+            rank: 0,
+        }));
+        Ok(first)
+    }
+
     /// Appends a leaf holding `data`, which must fit `shape`.
     pub(crate) fn push_leaf(&mut self, shape: Shape, data: &[f64], requires_grad: bool) -> Result<u32, Error> {
         if shape.checked_len() != Some(data.len()) {
@@ -460,95 +490,69 @@ impl Arena {
         Ok(self.push_leaf_with(shape, requires_grad, |v| v.extend_from_slice(data)))
     }
 
-    /// Appends a computed scalar node with its value and local partials, for the inputs
-    /// that require grad (`tracks`): the path of [`Var`](crate::Var) arithmetic, which
-    /// keeps values in the variables and computes partials from the dual rules.
-    ///
-    /// A constant operand, if any, is `partials[1]` with `flags` saying so.
+    /// Appends a computed scalar node with its value and local partials: the path of
+    /// [`Var`](crate::Var) arithmetic, which keeps values (and each node's `low`) in the
+    /// variables and computes partials from the dual rules. `flags` says which inputs take
+    /// an adjoint and whether one operand is a constant kept in `partials[1]`. `None`
+    /// inside `no_grad`.
     #[inline(always)]
-    fn push_scalar(
+    pub(crate) fn push_var(
         &mut self,
         op: Op,
         inputs: [u32; 2],
+        low: u32,
         value: f64,
         partials: [f64; 2],
         flags: u8,
-    ) -> Result<u32, Error> {
-        if self.nodes.len() == self.nodes.capacity() {
-            self.reserve(1, 0)?;
-        } else if self.nodes.len() as u64 >= MAX_NODES {
-            return Err(Error::CapacityExceeded { what: "the number of nodes", limit: MAX_NODES });
-        }
-        let index = self.nodes.len() as u32;
-        let mut low = index;
-        if flags & TRACKS[0] != 0 {
-            low = low.min(self.node(inputs[0]).low);
-        }
-        if flags & TRACKS[1] != 0 {
-            low = low.min(self.node(inputs[1]).low);
-        }
-        self.nodes.push(Node {
-            inputs,
-            partials,
-            value,
-            low,
-            op: Some(op),
-            flags: flags | REQUIRES_GRAD | CACHED,
-            rank: 0,
-        });
-        Ok(index)
-    }
-
-    /// A unary `Var` op on a node that requires grad; `None` inside `no_grad`.
-    #[inline(always)]
-    pub(crate) fn push_var_unary(
-        &mut self,
-        op: Op,
-        input: u32,
-        value: f64,
-        partial: f64,
     ) -> Result<Option<u32>, Error> {
         if self.paused {
             return Ok(None);
         }
-        self.push_scalar(op, [input, NO_INPUT], value, [partial, 0.0], TRACKS[0]).map(Some)
+        if self.nodes.len() == self.nodes.capacity() || self.nodes.len() as u64 >= MAX_NODES {
+            self.grow()?;
+        }
+        let index = self.nodes.len() as u32;
+        let flags = flags | REQUIRES_GRAD | CACHED;
+        self.nodes.push(Node { inputs, partials, value, low, op: Some(op), flags, rank: 0 });
+        Ok(Some(index))
     }
 
-    /// A binary `Var` op on two nodes that require grad (`tracks[1]` is false for an
-    /// exponent that is not differentiated); `None` inside `no_grad`.
-    #[inline(always)]
-    pub(crate) fn push_var_binary(
+    /// Room for one more node, or the error: out of the hot path of `push_var`.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) -> Result<(), Error> {
+        self.reserve(1, 0)
+    }
+
+    /// `push_var` flags: the inputs that take an adjoint.
+    pub(crate) const fn var_flags(left: bool, right: bool) -> u8 {
+        (if left { TRACKS[0] } else { 0 }) | if right { TRACKS[1] } else { 0 }
+    }
+
+    /// `push_var` flags of a node whose one input takes an adjoint and whose other operand
+    /// is a constant kept in `partials[1]`, on the left or the right.
+    pub(crate) const fn constant_flags(constant_left: bool) -> u8 {
+        TRACKS[0] | CONSTANT | if constant_left { CONSTANT_LEFT } else { 0 }
+    }
+
+    /// A computed scalar node recorded by `record`: `low` from its tracked inputs.
+    fn push_cached(
         &mut self,
         op: Op,
         inputs: [u32; 2],
         value: f64,
         partials: [f64; 2],
-        track_right: bool,
-    ) -> Result<Option<u32>, Error> {
-        if self.paused {
-            return Ok(None);
+        tracks: [bool; 2],
+    ) -> Result<u32, Error> {
+        let mut low = self.nodes.len() as u32;
+        for k in 0..2 {
+            if tracks[k] {
+                low = low.min(self.node(inputs[k]).low);
+            }
         }
-        let flags = if track_right { TRACKS[0] | TRACKS[1] } else { TRACKS[0] };
-        self.push_scalar(op, inputs, value, partials, flags).map(Some)
-    }
-
-    /// A binary `Var` op between a node that requires grad and a constant, kept in the
-    /// node; `None` inside `no_grad`.
-    #[inline(always)]
-    pub(crate) fn push_var_constant(
-        &mut self,
-        op: Op,
-        input: u32,
-        constant: f64,
-        constant_left: bool,
-        value: f64,
-        partial: f64,
-    ) -> Result<Option<u32>, Error> {
-        if self.paused {
-            return Ok(None);
-        }
-        let side = if constant_left { CONSTANT | CONSTANT_LEFT } else { CONSTANT };
-        self.push_scalar(op, [input, NO_INPUT], value, [partial, constant], TRACKS[0] | side).map(Some)
+        let flags = Arena::var_flags(tracks[0], tracks[1]);
+        self.push_var(op, inputs, low, value, partials, flags)?
+            .ok_or(Error::NotTracked { what: "recording inside no_grad" })
     }
 
     /// Appends a scalar leaf that does not require grad (a constant operand of a tensor op).
@@ -589,8 +593,7 @@ impl Arena {
             let y = if inputs.len() > 1 { self.value(operands[1])[0] } else { 0.0 };
             let (value, partials) = scalar_rule(op, x, y, tracks);
             if tracks[0] || tracks[1] {
-                let flags = if tracks[0] { TRACKS[0] } else { 0 } | if tracks[1] { TRACKS[1] } else { 0 };
-                return self.push_scalar(op, operands, value, partials, flags);
+                return self.push_cached(op, operands, value, partials, tracks);
             }
             return Ok(self.push_node(Shape::Scalar, value, 0, None, [NO_INPUT; 2]));
         }
@@ -679,7 +682,8 @@ impl Arena {
         let (left, right) = if constant_left { (constant, x) } else { (x, constant) };
         let value = b.eval(left, right);
         let partial = constant_rule(b, left, right, constant_left);
-        self.push_var_constant(op, input, constant, constant_left, value, partial)?
+        let (inputs, low, flags) = ([input, NO_INPUT], self.low(input), Arena::constant_flags(constant_left));
+        self.push_var(op, inputs, low, value, [partial, constant], flags)?
             .ok_or(Error::NotTracked { what: "a graph file's node, inside no_grad" })
     }
 

@@ -154,7 +154,7 @@ impl Graph {
         let arena = self.arena.borrow();
         let index = arena.resolve(id)?;
         match arena.value(index) {
-            [x] if arena.shape(index).is_scalar() => Ok(Var::on_graph(*x, self, index)),
+            [x] if arena.shape(index).is_scalar() => Ok(Var::on_graph(*x, self, index, arena.low(index))),
             _ => Err(Error::InvalidArgument(format!(
                 "var_of() needs a scalar node; this one has shape {}: use tensor() instead",
                 arena.shape(index)
@@ -281,12 +281,16 @@ impl Graph {
     /// Only if the graph is full.
     pub fn var(&self, x: f64) -> Var<'_> {
         let index = Graph::or_panic(self.arena.borrow_mut().push_leaf(Shape::Scalar, &[x], true));
-        Var::on_graph(x, self, index)
+        Var::on_graph(x, self, index, index)
     }
 
     /// One variable per element of `xs`.
+    ///
+    /// # Panics
+    /// Only if the graph is full.
     pub fn vars(&self, xs: &[f64]) -> Vec<Var<'_>> {
-        xs.iter().map(|&x| self.var(x)).collect()
+        let first = Graph::or_panic(self.arena.borrow_mut().push_scalar_leaves(xs));
+        xs.iter().zip(first..).map(|(&x, index)| Var::on_graph(x, self, index, index)).collect()
     }
 
     pub(crate) fn check(&self, t: &Tensor<'_>) -> Result<u32, Error> {
@@ -333,43 +337,24 @@ impl Graph {
         })
     }
 
-    /// The documented panic of `Var` arithmetic (`Float` leaves no room for a `Result`).
+    /// Records a `Var` operation (see `Arena::push_var`), `None` inside `no_grad`.
+    ///
+    /// # Panics
+    /// If the graph is full: `Float`'s signatures leave no room for a `Result`.
     #[inline(always)]
-    fn recorded(result: Result<Option<u32>, Error>) -> Option<u32> {
-        result.unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// A unary `Var` operation: value and partial computed by the caller from the rules.
-    #[inline(always)]
-    pub(crate) fn push_var_unary(&self, op: Op, input: u32, value: f64, partial: f64) -> Option<u32> {
-        Graph::recorded(self.arena.borrow_mut().push_var_unary(op, input, value, partial))
-    }
-
-    /// A binary `Var` operation between two variables.
-    #[inline(always)]
-    pub(crate) fn push_var_binary(
+    pub(crate) fn push_var(
         &self,
         op: Op,
         inputs: [u32; 2],
+        low: u32,
         value: f64,
         partials: [f64; 2],
-        track_right: bool,
+        flags: u8,
     ) -> Option<u32> {
-        Graph::recorded(self.arena.borrow_mut().push_var_binary(op, inputs, value, partials, track_right))
-    }
-
-    /// A binary `Var` operation with a constant operand: one node, the constant kept in it.
-    #[inline(always)]
-    pub(crate) fn push_var_constant(
-        &self,
-        op: Op,
-        node: u32,
-        constant: f64,
-        constant_left: bool,
-        value: f64,
-        partial: f64,
-    ) -> Option<u32> {
-        Graph::recorded(self.arena.borrow_mut().push_var_constant(op, node, constant, constant_left, value, partial))
+        match self.arena.borrow_mut().push_var(op, inputs, low, value, partials, flags) {
+            Ok(index) => index,
+            Err(e) => full(e),
+        }
     }
 
     pub(crate) fn set_flag(&self, index: u32, retain: bool, on: bool) {
@@ -418,6 +403,13 @@ impl Graph {
     pub fn zero_grad(&self) {
         self.grads.borrow_mut().clear();
     }
+}
+
+/// The documented panic of `Var` arithmetic on a full graph, out of the hot path.
+#[cold]
+#[inline(never)]
+fn full(e: Error) -> ! {
+    panic!("{e}")
 }
 
 /// A finished, immutable graph: `Send + Sync`, so many threads can sweep it at once with

@@ -31,7 +31,7 @@ impl<S> Default for NodeSlots<S> {
 
 /// The part of the value buffer that holds the tensor nodes of `low..=high`.
 fn tensor_window(arena: &Arena, low: u32, high: u32) -> Range<usize> {
-    if arena.is_empty() || low > high {
+    if !arena.holds_tensors() || low > high {
         return 0..0;
     }
     let first = (low..=high).find_map(|i| arena.tensor_range(i));

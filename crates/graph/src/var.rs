@@ -8,7 +8,7 @@ use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Rem, RemAss
 
 use num_traits::{Float, FromPrimitive, Num, NumCast, One, ToPrimitive, Zero};
 
-use crate::arena::{constant_rule, scalar_rule, NodeId};
+use crate::arena::{constant_rule, scalar_rule, Arena, NodeId};
 use crate::op::{BinaryOp, Op, UnaryOp};
 use crate::Graph;
 
@@ -47,7 +47,16 @@ use crate::Graph;
 #[derive(Clone, Copy)]
 pub struct Var<'g> {
     value: f64,
-    node: Option<(&'g Graph, u32)>,
+    node: Option<Recorded<'g>>,
+}
+
+/// Where a variable is recorded: its graph, its node, and the node's `low` (kept here so
+/// recording an operation reads no node).
+#[derive(Clone, Copy)]
+struct Recorded<'g> {
+    graph: &'g Graph,
+    index: u32,
+    low: u32,
 }
 
 impl<'g> Var<'g> {
@@ -56,8 +65,8 @@ impl<'g> Var<'g> {
         Var { value, node: None }
     }
 
-    pub(crate) fn on_graph(value: f64, graph: &'g Graph, index: u32) -> Var<'g> {
-        Var { value, node: Some((graph, index)) }
+    pub(crate) fn on_graph(value: f64, graph: &'g Graph, index: u32, low: u32) -> Var<'g> {
+        Var { value, node: Some(Recorded { graph, index, low }) }
     }
 
     /// The value.
@@ -67,18 +76,18 @@ impl<'g> Var<'g> {
 
     /// The node's id, or `None` for a constant.
     pub fn id(self) -> Option<NodeId> {
-        self.node.map(|(g, i)| g.arena().node_id(i))
+        self.node.map(|r| r.graph.arena().node_id(r.index))
     }
 
     /// The node's index in its graph, or `None` for a constant (no lookup, unlike
     /// [`id`](Var::id)).
     pub fn index(self) -> Option<u32> {
-        self.node.map(|(_, i)| i)
+        self.node.map(|r| r.index)
     }
 
     /// The graph this variable is recorded on, or `None` for a constant.
     pub fn graph(self) -> Option<&'g Graph> {
-        self.node.map(|(g, _)| g)
+        self.node.map(|r| r.graph)
     }
 
     fn lift(value: f64) -> Var<'g> {
@@ -100,49 +109,48 @@ impl<'g> Var<'g> {
 
     #[inline(always)]
     fn unary(self, op: UnaryOp) -> Var<'g> {
-        let Some((g, i)) = self.node else { return Var::lift(op.eval(self.value)) };
+        let Some(r) = self.node else { return Var::lift(op.eval(self.value)) };
         let (value, [partial, _]) = scalar_rule(Op::Unary(op), self.value, 0.0, [true, false]);
-        Var::recorded(value, g, g.push_var_unary(Op::Unary(op), i, value, partial))
+        let flags = Arena::var_flags(true, false);
+        let index = r.graph.push_var(Op::Unary(op), [r.index, u32::MAX], r.low, value, [partial, 0.0], flags);
+        Var::recorded(value, r, index, r.low)
     }
 
     #[inline(always)]
-    fn recorded(value: f64, g: &'g Graph, index: Option<u32>) -> Var<'g> {
-        Var { value, node: index.map(|i| (g, i)) }
+    fn recorded(value: f64, r: Recorded<'g>, index: Option<u32>, low: u32) -> Var<'g> {
+        Var { value, node: index.map(|index| Recorded { graph: r.graph, index, low }) }
     }
 
     #[inline(always)]
     fn binary(self, op: BinaryOp, rhs: Var<'g>) -> Var<'g> {
         let (x, y) = (self.value, rhs.value);
-        match (self.node, rhs.node) {
-            (None, None) => Var::lift(op.eval(x, y)),
-            (Some((g, a)), None) => {
-                let value = op.eval(x, y);
+        let value = op.eval(x, y);
+        let (r, inputs, low, partials, flags) = match (self.node, rhs.node) {
+            (None, None) => return Var::lift(value),
+            (Some(a), None) => {
                 let partial = constant_rule(op, x, y, false);
-                Var::recorded(value, g, g.push_var_constant(Op::Binary(op), a, y, false, value, partial))
+                (a, [a.index, u32::MAX], a.low, [partial, y], Arena::constant_flags(false))
             }
-            (None, Some((g, b))) => {
+            (None, Some(b)) => {
                 if !Op::Binary(op).differentiates(1) {
                     // only a constant exponent is involved: the result is a constant too
-                    return Var::lift(op.eval(x, y));
+                    return Var::lift(value);
                 }
-                let value = op.eval(x, y);
                 let partial = constant_rule(op, x, y, true);
-                Var::recorded(value, g, g.push_var_constant(Op::Binary(op), b, x, true, value, partial))
+                (b, [b.index, u32::MAX], b.low, [partial, x], Arena::constant_flags(true))
             }
-            (Some((g, a)), Some((h, b))) => {
-                if !core::ptr::eq(g, h) {
-                    panic!(
-                        "Var: operands belong to different graphs (#{} and #{}); record the whole \
-                         computation on one graph",
-                        g.id(),
-                        h.id()
-                    );
+            (Some(a), Some(b)) => {
+                if !core::ptr::eq(a.graph, b.graph) {
+                    different_graphs(a.graph, b.graph);
                 }
                 let track_right = Op::Binary(op).differentiates(1);
-                let (value, partials) = scalar_rule(Op::Binary(op), x, y, [true, track_right]);
-                Var::recorded(value, g, g.push_var_binary(Op::Binary(op), [a, b], value, partials, track_right))
+                let (_, partials) = scalar_rule(Op::Binary(op), x, y, [true, track_right]);
+                let low = if track_right { a.low.min(b.low) } else { a.low };
+                (a, [a.index, b.index], low, partials, Arena::var_flags(true, track_right))
             }
-        }
+        };
+        let index = r.graph.push_var(Op::Binary(op), inputs, low, value, partials, flags);
+        Var::recorded(value, r, index, low)
     }
 
     /// Logistic function.
@@ -156,6 +164,16 @@ impl<'g> Var<'g> {
     }
 }
 
+#[cold]
+#[inline(never)]
+fn different_graphs(g: &Graph, h: &Graph) -> ! {
+    panic!(
+        "Var: operands belong to different graphs (#{} and #{}); record the whole computation on one graph",
+        g.id(),
+        h.id()
+    )
+}
+
 impl fmt::Display for Var<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.value, f)
@@ -165,7 +183,7 @@ impl fmt::Display for Var<'_> {
 impl fmt::Debug for Var<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.node {
-            Some((g, i)) => write!(f, "Var({} @ graph #{}, node {})", self.value, g.id(), i),
+            Some(r) => write!(f, "Var({} @ graph #{}, node {})", self.value, r.graph.id(), r.index),
             None => write!(f, "Var({}, constant)", self.value),
         }
     }
@@ -185,6 +203,7 @@ impl PartialOrd for Var<'_> {
 
 impl<'g> Neg for Var<'g> {
     type Output = Var<'g>;
+    #[inline]
     fn neg(self) -> Var<'g> {
         self.unary(UnaryOp::Neg)
     }
@@ -194,28 +213,33 @@ macro_rules! operators {
     ($($Trait:ident $method:ident $Assign:ident $assign:ident $op:ident),*) => {$(
         impl<'g> $Trait for Var<'g> {
             type Output = Var<'g>;
+            #[inline(always)]
             fn $method(self, rhs: Var<'g>) -> Var<'g> {
                 self.binary(BinaryOp::$op, rhs)
             }
         }
         impl<'g> $Trait<f64> for Var<'g> {
             type Output = Var<'g>;
+            #[inline(always)]
             fn $method(self, rhs: f64) -> Var<'g> {
                 self.binary(BinaryOp::$op, Var::lift(rhs))
             }
         }
         impl<'g> $Trait<Var<'g>> for f64 {
             type Output = Var<'g>;
+            #[inline(always)]
             fn $method(self, rhs: Var<'g>) -> Var<'g> {
                 Var::lift(self).binary(BinaryOp::$op, rhs)
             }
         }
         impl<'g> $Assign for Var<'g> {
+            #[inline(always)]
             fn $assign(&mut self, rhs: Var<'g>) {
                 *self = self.binary(BinaryOp::$op, rhs);
             }
         }
         impl<'g> $Assign<f64> for Var<'g> {
+            #[inline(always)]
             fn $assign(&mut self, rhs: f64) {
                 *self = self.binary(BinaryOp::$op, Var::lift(rhs));
             }
@@ -296,6 +320,7 @@ impl FromPrimitive for Var<'_> {
 
 macro_rules! recorded_unary {
     ($($name:ident => $op:ident),*) => {$(
+        #[inline]
         fn $name(self) -> Self {
             self.unary(UnaryOp::$op)
         }
@@ -351,6 +376,7 @@ impl Float for Var<'_> {
         self * a + b
     }
 
+    #[inline]
     fn powi(self, n: i32) -> Self {
         self.binary(BinaryOp::PowI, Var::lift(<f64 as From<i32>>::from(n)))
     }

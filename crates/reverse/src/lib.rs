@@ -238,9 +238,7 @@ pub fn var_grad<'g>(output: Var<'g>, wrt: &[Var<'g>]) -> Result<Vec<f64>, Error>
         adjoints.sweep(&arena, out, &[1.0])?;
         wrt.iter()
             .map(|v| match (v.graph(), v.index()) {
-                (Some(g), Some(index)) if core::ptr::eq(g, graph) => {
-                    Ok(adjoints.of(&arena, index).map_or(0.0, |g| g[0]))
-                }
+                (Some(g), Some(index)) if core::ptr::eq(g, graph) => Ok(adjoints.of_scalar(index).unwrap_or(0.0)),
                 (Some(g), Some(_)) => {
                     Err(slope_graph::Error::ForeignNode { expected: graph.id(), found: g.id() }.into())
                 }

@@ -1,7 +1,7 @@
 //! The backward sweep: one reverse loop over the nodes the output can reach.
 
 use slope_dual::Scalar;
-use slope_graph::{Arena, NodeSlots, NodeView, Op, Operand};
+use slope_graph::{Arena, NodeSlots, Op, Operand};
 
 use crate::{vjp, Error};
 
@@ -26,7 +26,7 @@ impl<S> Default for Adjoints<S> {
 
 /// Where a sweep gets the local partials of a scalar elementwise node.
 trait LocalPartials<S> {
-    fn partials(&self, arena: &Arena, node: u32, view: &NodeView) -> [S; 2];
+    fn partials(&self, arena: &Arena, node: u32, inputs: [u32; 2], cached: [f64; 2]) -> [S; 2];
 }
 
 /// The partials cached in the node when it was recorded: the `f64` sweep.
@@ -34,8 +34,8 @@ struct Cached;
 
 impl LocalPartials<f64> for Cached {
     #[inline(always)]
-    fn partials(&self, _: &Arena, _: u32, view: &NodeView) -> [f64; 2] {
-        view.partials
+    fn partials(&self, _: &Arena, _: u32, _: [u32; 2], cached: [f64; 2]) -> [f64; 2] {
+        cached
     }
 }
 
@@ -44,7 +44,8 @@ impl LocalPartials<f64> for Cached {
 struct FromValues<'a, S>(&'a NodeSlots<S>);
 
 impl<S: Scalar> LocalPartials<S> for FromValues<'_, S> {
-    fn partials(&self, arena: &Arena, node: u32, view: &NodeView) -> [S; 2] {
+    fn partials(&self, arena: &Arena, node: u32, _: [u32; 2], _: [f64; 2]) -> [S; 2] {
+        let view = arena.view(node);
         let (operands, _) = arena.operands(node);
         let value = |k: usize| match operands[k] {
             Operand::Node(i) => self.0.get(arena, i).map_or_else(S::nan, |v| v[0]),
@@ -132,27 +133,19 @@ impl<S: Scalar> Adjoints<S> {
         }
         let out_slot = (output - low) as usize;
         self.reached[out_slot] = arena.requires_grad(output);
-        let sink = self.slots.sink();
 
-        for node in (low..=output).rev() {
+        let mut next = Some(output);
+        while let Some(node) = next {
+            // The bulk of a tape recorded through `Float`: scalar nodes whose partials were
+            // cached when recorded, a loop over (input, partial) pairs.
+            next = self.cached_run(arena, rule, low, node);
+            let Some(node) = next else { break };
+            next = node.checked_sub(1).filter(|&n| n >= low);
             let k = (node - low) as usize;
             if !self.reached[k] {
                 continue;
             }
             let view = arena.view(node);
-            if view.cached {
-                // The bulk of a tape recorded through `Float`: (input, partial) pairs.
-                let [p0, p1] = rule.partials(arena, node, &view);
-                let adjoints = &mut self.slots.scalars;
-                let g = adjoints[k];
-                let s0 = if view.tracks[0] { (view.inputs[0] - low) as usize } else { sink };
-                let s1 = if view.tracks[1] { (view.inputs[1] - low) as usize } else { sink };
-                adjoints[s0] += g * p0;
-                self.reached[s0] = true;
-                adjoints[s1] += g * p1;
-                self.reached[s1] = true;
-                continue;
-            }
             let Some(op) = view.op else { continue };
             for side in 0..2 {
                 if view.tracks[side] {
@@ -167,6 +160,39 @@ impl<S: Scalar> Adjoints<S> {
             }
         }
         self.check_modified(arena, low, output)
+    }
+
+    /// Sweeps down from `start` while nodes have cached partials; returns the first node
+    /// that has not (a leaf, a tensor node, a structural op), or `None` past `low`.
+    #[inline(always)]
+    fn cached_run(&mut self, arena: &Arena, rule: &impl LocalPartials<S>, low: u32, start: u32) -> Option<u32> {
+        let adjoints = &mut self.slots.scalars[..];
+        let reached = &mut self.reached[..];
+        let mut node = start;
+        loop {
+            let Some((inputs, partials, tracks)) = arena.cached_step(node) else { return Some(node) };
+            let k = (node - low) as usize;
+            if reached[k] {
+                let [p0, p1] = rule.partials(arena, node, inputs, partials);
+                let g = adjoints[k];
+                // A branch per input rather than a write into a shared sink: the sink's
+                // read-add-write chain serialised every one-input node (measured: W1 1.3x).
+                if tracks[0] {
+                    let s = (inputs[0] - low) as usize;
+                    adjoints[s] += g * p0;
+                    reached[s] = true;
+                }
+                if tracks[1] {
+                    let s = (inputs[1] - low) as usize;
+                    adjoints[s] += g * p1;
+                    reached[s] = true;
+                }
+            }
+            if node == low {
+                return None;
+            }
+            node -= 1;
+        }
     }
 
     /// Refuses a sweep that went through a node computed before one of its inputs was set
@@ -198,6 +224,18 @@ impl<S: Scalar> Adjoints<S> {
     /// The nodes the last sweep's window held: every node it reached lies in this range.
     pub fn window(&self) -> core::ops::RangeInclusive<u32> {
         self.slots.low()..=self.slots.high()
+    }
+
+    /// The adjoint of scalar node `node` from the last sweep, or `None` if the sweep did not
+    /// reach it (what a `Var` gradient reads, without looking the node up).
+    ///
+    /// The node must be scalar (every `Var` is): a tensor node's slot here is unused.
+    #[inline]
+    pub(crate) fn of_scalar(&self, node: u32) -> Option<S> {
+        if !self.reached(node) {
+            return None;
+        }
+        self.slots.scalars.get((node - self.slots.low()) as usize).cloned()
     }
 
     /// The adjoint of `node` from the last sweep, or `None` if the sweep did not reach it.
