@@ -62,7 +62,8 @@ pub use slope_reverse as reverse;
 
 pub use slope_dual::{Dual, Scalar};
 pub use slope_graph::{
-    BinaryOp, Domain, FrozenGraph, GradFn, Graph, NodeId, Op, Shape, StructuralOp, Tensor, UnaryOp, Value, Var,
+    BinaryOp, Checkpoint, Domain, FrozenGraph, GradFn, Graph, NodeId, Op, Shape, StructuralOp, Tensor, UnaryOp, Value,
+    Var,
 };
 pub use slope_reverse::{
     grad, grad_with, gradient, hessian, hvp, jacobian, var_grad, vjp, vjp_batch, Adjoints, Backward, Error,
