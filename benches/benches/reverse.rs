@@ -1,46 +1,16 @@
 //! Reverse mode: W1 (scalar tape and tensor form), W2, W3, W4, a 64 -> 64 Jacobian and the
 //! Rosenbrock Hessian, each beside the primal, a hand-written gradient and the `reverse`
-//! crate; the Jacobian and Hessian on 1 and 2 threads.
+//! crate (its tape kept and cleared between gradients, its fastest documented form; the
+//! workloads in `slope_benches::peers`); the Jacobian and Hessian on 1 and 2 threads; a
+//! training step, with the reuse pattern and the naive loop.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use reverse::Gradient as _;
 use slope::prelude::*;
+use slope_benches::peers::*;
 use slope_benches::*;
-
-// The `reverse` crate's `Var` is not `num_traits::Float`; its copies of the workloads do
-// the same operations in the same order.
-fn rosenbrock_peer<'t>(x: &[reverse::Var<'t>]) -> reverse::Var<'t> {
-    let mut sum = x[0] * 0.0;
-    for w in x.windows(2) {
-        let t = w[1] - w[0] * w[0];
-        let u = 1.0 - w[0];
-        sum = sum + t * t * 100.0 + u * u;
-    }
-    sum
-}
-
-fn chain_peer<'t>(x: reverse::Var<'t>, depth: usize) -> reverse::Var<'t> {
-    let mut y = x;
-    for _ in 0..depth {
-        y = y.sin() * x + (-(y * y)).exp();
-    }
-    y
-}
-
-fn w4_peer<'t>(w: &[reverse::Var<'t>], x: &[f64]) -> reverse::Var<'t> {
-    let n = x.len();
-    let mut sum = w[0] * 0.0;
-    for i in 0..n {
-        let mut z = w[i * n] * x[0];
-        for j in 1..n {
-            z = z + w[i * n + j] * x[j];
-        }
-        sum = sum + z.tanh();
-    }
-    sum
-}
 
 fn w1(c: &mut Criterion) {
     let mut group = c.benchmark_group("w1_reverse");
@@ -62,9 +32,10 @@ fn w1(c: &mut Criterion) {
                 t.grad()
             })
         });
+        let tape = reverse::Tape::new();
         group.bench_with_input(BenchmarkId::new("reverse_crate", n), &x, |b, x| {
             b.iter(|| {
-                let tape = reverse::Tape::new();
+                tape.clear();
                 let vars = tape.add_vars(black_box(x));
                 rosenbrock_peer(&vars).grad().wrt(&vars)
             })
@@ -100,12 +71,15 @@ fn w2(c: &mut Criterion) {
             })
         });
         if n <= 100_000 {
+            group.bench_with_input(BenchmarkId::new("slope_var", n), &x, |b, x| {
+                b.iter(|| slope::gradient(|v| sum_squares(v), black_box(x)).unwrap())
+            });
+            let tape = reverse::Tape::new();
             group.bench_with_input(BenchmarkId::new("reverse_crate", n), &x, |b, x| {
                 b.iter(|| {
-                    let tape = reverse::Tape::new();
+                    tape.clear();
                     let vars = tape.add_vars(black_box(x));
-                    let s: reverse::Var<'_> = vars.iter().map(|v| *v * *v).sum();
-                    s.grad().wrt(&vars)
+                    sum_squares_peer(&vars).grad().wrt(&vars)
                 })
             });
         }
@@ -124,9 +98,10 @@ fn w3(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("slope_var", depth), &depth, |b, &d| {
             b.iter(|| slope::gradient(|v| chain(v[0], d), &[black_box(x)]).unwrap())
         });
+        let tape = reverse::Tape::new();
         group.bench_with_input(BenchmarkId::new("reverse_crate", depth), &depth, |b, &d| {
             b.iter(|| {
-                let tape = reverse::Tape::new();
+                tape.clear();
                 let v = tape.add_var(black_box(x));
                 chain_peer(v, d).grad().wrt(&v)
             })
@@ -154,9 +129,10 @@ fn w4_bench(c: &mut Criterion) {
         let xc: Vec<Var<'static>> = x.iter().map(|&v| Var::constant(v)).collect();
         b.iter(|| slope::gradient(|v| w4(v, &xc), black_box(&w)).unwrap())
     });
+    let tape = reverse::Tape::new();
     group.bench_function(BenchmarkId::new("reverse_crate", n), |b| {
         b.iter(|| {
-            let tape = reverse::Tape::new();
+            tape.clear();
             let vars = tape.add_vars(black_box(&w));
             w4_peer(&vars, &x).grad().wrt(&vars)
         })
@@ -217,9 +193,33 @@ fn parallel(c: &mut Criterion) {
     group.finish();
 }
 
+fn training(c: &mut Criterion) {
+    let mut group = c.benchmark_group("train_step");
+    let (xs, ys) = logistic_data(200);
+    let mut hand = LogisticParams::default();
+    group.bench_function("hand", |b| b.iter(|| hand.step_by_hand(black_box(&xs), &ys)));
+    // The reuse pattern: parameters and data before a checkpoint, a rewind per step.
+    let mut g = Graph::new();
+    let ids = LogisticIds::record(&g, &xs, &ys);
+    let start = g.checkpoint();
+    group.bench_function("slope_reuse", |b| {
+        b.iter(|| {
+            ids.step(&g).unwrap();
+            g.rewind(start).unwrap();
+        })
+    });
+    // The naive loop: one graph that grows, parameters made again each step (the arena
+    // reaches millions of nodes over a run; each step sweeps only its own).
+    let naive = Graph::new();
+    let (nx, ny) = (naive.matrix(200, 3, &xs).unwrap(), naive.vector(&ys));
+    let mut params = LogisticParams::default();
+    group.bench_function("slope_naive", |b| b.iter(|| params.step_naive(&naive, nx, ny).unwrap()));
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).warm_up_time(std::time::Duration::from_millis(300)).measurement_time(std::time::Duration::from_millis(1500));
-    targets = w1, w2, w3, w4_bench, parallel
+    targets = w1, w2, w3, w4_bench, parallel, training
 }
 criterion_main!(benches);

@@ -6,7 +6,10 @@
 
 use num_traits::Float;
 
+pub mod logistic;
 pub mod peers;
+
+pub use logistic::{logistic_data, logistic_loss, LogisticIds, LogisticParams};
 
 /// W1: the extended Rosenbrock function `Σ 100 (x[i+1] - x[i]²)² + (1 - x[i])²`.
 pub fn rosenbrock<T: Float>(x: &[T]) -> T {
