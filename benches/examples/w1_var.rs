@@ -8,7 +8,7 @@ fn main() {
     let (w, d) = w4_data(64);
     let dc: Vec<slope::Var<'static>> = d.iter().map(|&v| slope::Var::constant(v)).collect();
     let mut total = 0.0;
-    let reps = 1000;
+    let reps: u32 = std::env::args().nth(2).and_then(|r| r.parse().ok()).unwrap_or(1000);
     let t = std::time::Instant::now();
     for _ in 0..reps {
         let (v, g) = match which.as_str() {

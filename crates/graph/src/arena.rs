@@ -148,6 +148,82 @@ impl Node {
     }
 }
 
+/// The node vector: every slot of its allocation initialised (spare ones hold `SPARE`),
+/// and a count of the nodes in use. Recording writes a node into the next slot with one
+/// bounds check, where `Vec::push` would check the capacity, then `push` check it again.
+#[derive(Debug)]
+struct NodeStore {
+    slots: Vec<Node>,
+    len: usize,
+}
+
+const SPARE: Node = Node { inputs: [NO_INPUT; 2], partials: [0.0; 2], value: 0.0, low: 0, op: None, flags: 0, rank: 0 };
+
+impl Clone for NodeStore {
+    fn clone(&self) -> Self {
+        NodeStore { slots: self.slots[..self.len].to_vec(), len: self.len }
+    }
+}
+
+impl NodeStore {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn capacity(&self) -> usize {
+        self.slots.capacity()
+    }
+
+    /// Writes `node` into the next slot, or gives it back if every slot is used.
+    #[inline(always)]
+    fn try_push(&mut self, node: Node) -> Result<(), Node> {
+        match self.slots.get_mut(self.len) {
+            Some(slot) => {
+                *slot = node;
+                self.len += 1;
+                Ok(())
+            }
+            None => Err(node),
+        }
+    }
+
+    /// Room for `extra` more nodes, all slots initialised, at most `MAX_NODES` in all.
+    fn try_reserve(&mut self, extra: usize) -> Result<(), std::collections::TryReserveError> {
+        let needed = self.len + extra;
+        if needed > self.slots.len() {
+            self.slots.try_reserve(needed - self.slots.len())?;
+            let slots = self.slots.capacity().min(MAX_NODES as usize);
+            self.slots.resize(slots, SPARE);
+        }
+        Ok(())
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+}
+
+impl core::ops::Index<usize> for NodeStore {
+    type Output = Node;
+    #[inline(always)]
+    fn index(&self, index: usize) -> &Node {
+        // Bounded by the allocation, not by `len`: indices come from nodes in use, and the
+        // one check keeps the sweeps' loads cheap; a spare slot past `len` is inert.
+        &self.slots[index]
+    }
+}
+
+impl core::ops::IndexMut<usize> for NodeStore {
+    #[inline(always)]
+    fn index_mut(&mut self, index: usize) -> &mut Node {
+        &mut self.slots[..self.len][index]
+    }
+}
+
 /// One operand of a node: another node, or a constant kept in the node.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Operand {
@@ -162,13 +238,14 @@ pub enum Operand {
 ///
 /// # Panics
 /// The accessors that take a raw `u32` index (`shape`, `value`, `op`, `inputs`, ...) are the
-/// sweeps' hot path and do not check it: an index past the end panics. Indices from
+/// sweeps' hot path and check it only against the allocation: an index past the end
+/// panics, or reads an unused slot (a leaf of value 0). Indices from
 /// [`resolve`](Arena::resolve) (which checks a [`NodeId`]), from [`inputs`](Arena::inputs)
 /// or below [`len`](Arena::len) are always valid.
 #[derive(Clone, Debug)]
 pub struct Arena {
     id: u64,
-    nodes: Vec<Node>,
+    nodes: NodeStore,
     values: Vec<f64>,
     /// Rewinds so far.
     epoch: u32,
@@ -180,6 +257,9 @@ pub struct Arena {
     modified: Vec<(u32, u32)>,
     /// Inside `no_grad`: results are recorded as constants, without history.
     paused: bool,
+    /// Increasing indices of the computed nodes a sweep cannot take as a cached step:
+    /// tensor and structural nodes.
+    specials: Vec<u32>,
 }
 
 impl Default for Arena {
@@ -192,12 +272,13 @@ impl Arena {
     pub(crate) fn new() -> Arena {
         Arena {
             id: NEXT_GRAPH_ID.fetch_add(1, Ordering::Relaxed),
-            nodes: Vec::new(),
+            nodes: NodeStore { slots: Vec::new(), len: 0 },
             values: Vec::new(),
             epoch: 0,
             rewinds: Vec::new(),
             modified: Vec::new(),
             paused: false,
+            specials: Vec::new(),
         }
     }
 
@@ -373,6 +454,28 @@ impl Arena {
         }
     }
 
+    /// Calls `step(index, inputs, partials, tracks)` for the nodes `low..=high`, from the
+    /// last down, until it returns `false`: the innermost loop of a gradient over a window
+    /// where [`cached_only`](Arena::cached_only) holds (a leaf's `tracks` are both false).
+    /// Returns whether every node was visited.
+    #[inline(always)]
+    pub fn steps_down(
+        &self,
+        low: u32,
+        high: u32,
+        mut step: impl FnMut(u32, [u32; 2], [f64; 2], [bool; 2]) -> bool,
+    ) -> bool {
+        let Some(window) = self.nodes.slots.get(low as usize..=high as usize) else { return true };
+        let mut index = high;
+        for n in window.iter().rev() {
+            if !step(index, n.inputs, n.partials, [n.has(TRACKS[0]), n.has(TRACKS[1])]) {
+                return false;
+            }
+            index = index.wrapping_sub(1);
+        }
+        true
+    }
+
     /// The cached step of a scalar elementwise node: its inputs, the partials, and which
     /// inputs take an adjoint; `None` for any other node. The backward sweep's inner loop.
     #[inline(always)]
@@ -410,7 +513,7 @@ impl Arena {
         if values > MAX_VALUES {
             return Err(Error::CapacityExceeded { what: "the number of stored values", limit: MAX_VALUES });
         }
-        let out_of_memory = |_| Error::CapacityExceeded { what: "the memory available", limit: values };
+        let out_of_memory = |_| Error::CapacityExceeded { what: "the memory available", limit: values.max(nodes) };
         self.nodes.try_reserve(extra_nodes).map_err(out_of_memory)?;
         self.values.try_reserve(extra_values).map_err(out_of_memory)?;
         Ok(())
@@ -441,8 +544,17 @@ impl Arena {
             Shape::Vector(n) => (1, [n as f64, 0.0], start as f64),
             Shape::Matrix(r, c) => (2, [r as f64, c as f64], start as f64),
         };
-        self.nodes.push(Node { inputs, partials, value, low: index, op, flags: 0, rank });
+        self.push_reserved(Node { inputs, partials, value, low: index, op, flags: 0, rank });
         index
+    }
+
+    /// Appends a node for which room was reserved (or grows, which cannot fail then).
+    fn push_reserved(&mut self, node: Node) {
+        if let Err(node) = self.nodes.try_push(node) {
+            let grown = self.nodes.try_reserve(1).is_ok();
+            debug_assert!(grown, "room is reserved before a node is pushed");
+            let _ = self.nodes.try_push(node);
+        }
     }
 
     /// Appends a leaf whose value is produced by `fill` (one value for a scalar);
@@ -469,15 +581,10 @@ impl Arena {
     pub(crate) fn push_scalar_leaves(&mut self, xs: &[f64]) -> Result<u32, Error> {
         self.reserve(xs.len(), 0)?;
         let first = self.nodes.len() as u32;
-        self.nodes.extend(xs.iter().zip(first..).map(|(&value, index)| Node {
-            inputs: [NO_INPUT; 2],
-            partials: [0.0; 2],
-            value,
-            low: index,
-            op: None,
-            flags: REQUIRES_GRAD,
-            rank: 0,
-        }));
+        for (&value, index) in xs.iter().zip(first..) {
+            let leaf = Node { value, low: index, flags: REQUIRES_GRAD, ..SPARE };
+            self.push_reserved(leaf);
+        }
         Ok(first)
     }
 
@@ -508,13 +615,22 @@ impl Arena {
         if self.paused {
             return Ok(None);
         }
-        if self.nodes.len() == self.nodes.capacity() || self.nodes.len() as u64 >= MAX_NODES {
-            self.grow()?;
-        }
         let index = self.nodes.len() as u32;
         let flags = flags | REQUIRES_GRAD | CACHED;
-        self.nodes.push(Node { inputs, partials, value, low, op: Some(op), flags, rank: 0 });
+        if let Err(node) = self.nodes.try_push(Node { inputs, partials, value, low, op: Some(op), flags, rank: 0 }) {
+            self.grow()?;
+            self.push_reserved(node);
+        }
         Ok(Some(index))
+    }
+
+    /// Whether every computed node from `low` on is a scalar elementwise node with cached
+    /// partials (no tensor or structural node) and no leaf from `low` on was set in place:
+    /// then a sweep may skip zero adjoints instead of tracking which nodes it reached, with
+    /// bitwise the same adjoints wherever the skipped nodes' partials are finite (a zero
+    /// times a finite partial adds nothing to a sum that starts at `+0`).
+    pub fn cached_only(&self, low: u32) -> bool {
+        self.specials.last().is_none_or(|&s| s < low) && self.modified.iter().all(|&(leaf, _)| leaf < low)
     }
 
     /// Room for one more node, or the error: out of the hot path of `push_var`.
@@ -637,6 +753,7 @@ impl Arena {
         let mut slots = [NO_INPUT; 2];
         slots[..inputs.len()].copy_from_slice(inputs);
         let index = self.push_node(shape, scalar_value, start, Some(op), slots);
+        self.specials.push(index);
         let mut low = index;
         let mut flags = REQUIRES_GRAD;
         for k in 0..2 {
@@ -700,6 +817,7 @@ impl Arena {
     /// Undoes what one recording call pushed since `checkpoint`, before any handle to it
     /// was made: the recording is unchanged, so ids stay valid.
     pub(crate) fn undo_to(&mut self, checkpoint: Checkpoint) {
+        self.specials.truncate(self.specials.partition_point(|&s| s < checkpoint.nodes));
         self.nodes.truncate(checkpoint.nodes as usize);
         self.values.truncate(checkpoint.values as usize);
     }
@@ -723,6 +841,7 @@ impl Arena {
             what: "the number of rewinds of one graph",
             limit: u64::from(u32::MAX),
         })?;
+        self.specials.truncate(self.specials.partition_point(|&s| s < mark));
         while self.rewinds.last().is_some_and(|&(_, m)| m >= mark) {
             self.rewinds.pop();
         }
@@ -832,6 +951,7 @@ impl Arena {
             }
         }
         let mut out = Vec::new();
+        let mut specials = Vec::new();
         for index in 0..next.nodes.len() as u32 {
             let node = next.nodes[index as usize];
             let Some(op) = node.op else { continue };
@@ -856,6 +976,7 @@ impl Arena {
                 }
                 continue;
             }
+            specials.push(index);
             out.clear();
             next.evaluate_node(index, |i| next.value(i), &mut out);
             match next.tensor_range(index) {
@@ -863,6 +984,7 @@ impl Arena {
                 None => next.nodes[index as usize].value = out.first().copied().unwrap_or(f64::NAN),
             }
         }
+        next.specials = specials;
         Ok(next)
     }
 }

@@ -235,10 +235,10 @@ pub fn var_grad<'g>(output: Var<'g>, wrt: &[Var<'g>]) -> Result<Vec<f64>, Error>
     };
     let arena = graph.arena();
     with_adjoints(|adjoints| {
-        adjoints.sweep(&arena, out, &[1.0])?;
+        adjoints.sweep_gradient(&arena, out)?;
         wrt.iter()
             .map(|v| match (v.graph(), v.index()) {
-                (Some(g), Some(index)) if core::ptr::eq(g, graph) => Ok(adjoints.of_scalar(index).unwrap_or(0.0)),
+                (Some(g), Some(index)) if core::ptr::eq(g, graph) => Ok(adjoints.scalar_adjoint(&arena, index)),
                 (Some(g), Some(_)) => {
                     Err(slope_graph::Error::ForeignNode { expected: graph.id(), found: g.id() }.into())
                 }

@@ -14,13 +14,66 @@ use crate::{vjp, Error};
 #[derive(Clone, Debug)]
 pub struct Adjoints<S = f64> {
     slots: NodeSlots<S>,
-    /// Per node of the window (and the sink): whether the sweep reached it.
+    /// Per node of the window (and the sink): whether the sweep reached it. Empty after a
+    /// values-only sweep.
     reached: Vec<bool>,
 }
 
 impl<S> Default for Adjoints<S> {
     fn default() -> Self {
         Adjoints { slots: NodeSlots::default(), reached: Vec::new() }
+    }
+}
+
+impl Adjoints<f64> {
+    /// The gradient sweep of the `Var` helpers: from scalar node `output` with seed 1.
+    /// Where every computed node of the window is a cached step with finite partials
+    /// ([`Arena::cached_only`]), it skips zero adjoints instead of tracking which nodes it
+    /// reached: bitwise the same adjoints, one load and two stores fewer per node. Read the
+    /// results with [`scalar_adjoint`](Adjoints::scalar_adjoint).
+    pub(crate) fn sweep_gradient(&mut self, arena: &Arena, output: u32) -> Result<(), Error> {
+        if output as usize >= arena.len() || !arena.shape(output).is_scalar() || !arena.cached_only(arena.low(output)) {
+            return self.sweep(arena, output, &[1.0]);
+        }
+        let low = arena.low(output);
+        self.slots.reset(arena, low, output, 0.0);
+        self.reached.clear();
+        if !arena.requires_grad(output) {
+            return Ok(());
+        }
+        let adjoints = &mut self.slots.scalars[..];
+        adjoints[(output - low) as usize] = 1.0;
+        // Every computed node here has cached partials (`cached_only`); a leaf has no input
+        // to send an adjoint to.
+        let complete = arena.steps_down(low, output, |node, inputs, [p0, p1], tracks| {
+            let g = adjoints[(node - low) as usize];
+            if g == 0.0 {
+                // Skipping a zero adjoint is what the exact sweep does, unless a partial is
+                // infinite or NaN (0 · ∞ is NaN): then stop and sweep again, exactly.
+                return (!tracks[0] || p0.is_finite()) && (!tracks[1] || p1.is_finite());
+            }
+            if tracks[0] {
+                adjoints[(inputs[0] - low) as usize] += g * p0;
+            }
+            if tracks[1] {
+                adjoints[(inputs[1] - low) as usize] += g * p1;
+            }
+            true
+        });
+        if !complete {
+            return self.sweep(arena, output, &[1.0]);
+        }
+        Ok(())
+    }
+
+    /// The adjoint of scalar node `node` after [`sweep_gradient`](Adjoints::sweep_gradient)
+    /// or [`sweep`](Adjoints::sweep): zero where the sweep did not reach.
+    pub(crate) fn scalar_adjoint(&self, arena: &Arena, node: u32) -> f64 {
+        if self.reached.is_empty() {
+            let in_window = self.slots.covers(node) && arena.requires_grad(node);
+            return if in_window { self.slots.scalars[(node - self.slots.low()) as usize] } else { 0.0 };
+        }
+        self.of_scalar(node).unwrap_or(0.0)
     }
 }
 

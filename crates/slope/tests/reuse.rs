@@ -196,3 +196,42 @@ fn constant_operands_are_kept_in_one_node() {
     assert_eq!(d[0], -3.0 + 2.0 * 1.5 / 4.0);
     assert_eq!(y.value(), 0.5 * 3.0 + 2.25 / 4.0);
 }
+
+/// The gradient helpers skip zero adjoints where every partial is finite; the adjoints
+/// must be bitwise those of the exact sweep, which tracks the nodes it reaches.
+#[test]
+fn the_gradient_sweep_equals_the_exact_sweep_bitwise_also_at_singular_points() {
+    type VarFn = for<'g> fn(&[Var<'g>]) -> Var<'g>;
+    let cases: Vec<(&str, VarFn, Vec<f64>)> = vec![
+        ("smooth", |v| (v[0] * v[1]).sin() + v[0].exp() / (1.0 + v[1] * v[1]), vec![0.3, -1.2]),
+        ("relu kills a branch", |v| (v[0] - 5.0).max(Var::constant(0.0)) * v[1].ln() + v[1], vec![1.0, 2.0]),
+        // 0 · ln(y) at y = 0: a reached node with a zero adjoint and an infinite partial
+        ("zero times infinite", |v| v[0] + 0.0 * v[1].ln(), vec![1.5, 0.0]),
+        // an unused ln(0) between the inputs and the output: unreached, skipped
+        (
+            "unreached infinite",
+            |v| {
+                let _ = v[1].ln();
+                v[0] * 2.0
+            },
+            vec![1.5, 0.0],
+        ),
+        ("sqrt at zero", |v| (v[0] * v[0]).sqrt() + v[1], vec![0.0, 1.0]),
+    ];
+    for (name, f, x) in cases {
+        let (_, fast) = slope::gradient(f, &x).unwrap();
+        let g = Graph::new();
+        let vars = g.vars(&x);
+        let y = f(&vars);
+        let arena = g.arena();
+        let mut exact = Adjoints::new();
+        exact.sweep(&arena, y.id().unwrap().index(), &[1.0]).unwrap();
+        for (k, v) in vars.iter().enumerate() {
+            let want = exact.of(&arena, v.id().unwrap().index()).map_or(0.0, |a| a[0]);
+            assert_eq!(fast[k].to_bits(), want.to_bits(), "{name}: d/dx{k} {} vs {want}", fast[k]);
+        }
+    }
+    // PyTorch's answer where a zero adjoint meets an infinite partial: NaN
+    let (_, d) = slope::gradient(|v| v[0] + 0.0 * v[1].ln(), &[1.5, 0.0]).unwrap();
+    assert!(d[1].is_nan() && d[0] == 1.0);
+}
