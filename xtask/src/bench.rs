@@ -119,7 +119,7 @@ fn summary(table: &Table) {
     let arena = g.arena();
     let used = arena.used_bytes();
     println!(
-        "bytes per recorded scalar node: {:.1} in use ({}-byte node + 8-byte value), {:.1} held by the buffers",
+        "bytes per recorded scalar node: {:.1} in use ({}-byte node holding the value and partials), {:.1} held by the buffers",
         used as f64 / arena.len() as f64,
         slope::graph::Arena::NODE_BYTES,
         g.memory_bytes() as f64 / arena.len() as f64
