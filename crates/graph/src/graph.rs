@@ -1,9 +1,10 @@
 //! `Graph`, the tape being recorded, and `FrozenGraph`, a finished tape many threads can sweep.
 
-use core::cell::{Ref, RefCell};
+use core::cell::RefCell;
 use std::collections::HashMap;
 
 use crate::arena::{Arena, Checkpoint, NodeId};
+use crate::cell::{ArenaCell, ArenaRef};
 use crate::op::{BinaryOp, Op};
 use crate::{Error, Shape, Tensor, Value, Var};
 
@@ -25,7 +26,7 @@ use crate::{Error, Shape, Tensor, Value, Var};
 /// ```
 #[derive(Debug, Default)]
 pub struct Graph {
-    arena: RefCell<Arena>,
+    arena: ArenaCell,
     grads: RefCell<HashMap<u32, Vec<f64>>>,
 }
 
@@ -54,7 +55,8 @@ impl Graph {
     ///
     /// # Panics
     /// If called while the graph is recording (it never is between calls to its methods).
-    pub fn arena(&self) -> Ref<'_, Arena> {
+    /// Recording on the graph while the guard is alive panics too: drop it first.
+    pub fn arena(&self) -> ArenaRef<'_> {
         self.arena.borrow()
     }
 
@@ -125,7 +127,7 @@ impl Graph {
         struct Resume<'a>(&'a Graph, bool);
         impl Drop for Resume<'_> {
             fn drop(&mut self) {
-                if let Ok(mut arena) = self.0.arena.try_borrow_mut() {
+                if let Some(mut arena) = self.0.arena.try_borrow_mut() {
                     arena.set_paused(self.1);
                 }
             }
@@ -351,7 +353,7 @@ impl Graph {
         partials: [f64; 2],
         flags: u8,
     ) -> Option<u32> {
-        match self.arena.borrow_mut().push_var(op, inputs, low, value, partials, flags) {
+        match self.arena.push_var(op, inputs, low, value, partials, flags) {
             Ok(index) => index,
             Err(e) => full(e),
         }
