@@ -33,6 +33,8 @@ const CACHED: u8 = 1 << 4;
 const CONSTANT: u8 = 1 << 5;
 /// The constant is the left operand (`2.0 - x`); otherwise the right one (`x - 2.0`).
 const CONSTANT_LEFT: u8 = 1 << 6;
+/// Both operands are one node (`x * x`): one input, whose partial is the sum of both.
+const SAME_INPUT: u8 = 1 << 7;
 
 /// Most nodes a graph holds: ids are `u32` and `u32::MAX` marks "no input".
 pub const MAX_NODES: u64 = u32::MAX as u64 - 1;
@@ -108,6 +110,9 @@ pub struct NodeView {
     pub partials: [f64; 2],
     /// A scalar elementwise node of scalar inputs: its partials are in `partials`.
     pub cached: bool,
+    /// A binary node whose operands are one node (`x * x`), taking one adjoint: its
+    /// `partials[0]` is the sum of both partials.
+    pub same_input: bool,
     /// Shape `[]`.
     pub scalar: bool,
     /// Whether gradients flow to it.
@@ -449,6 +454,7 @@ impl Arena {
             tracks: [n.has(TRACKS[0]), n.has(TRACKS[1])],
             partials: n.partials,
             cached: n.has(CACHED),
+            same_input: n.has(SAME_INPUT),
             scalar: n.rank == 0,
             requires_grad: n.has(REQUIRES_GRAD),
         }
@@ -643,6 +649,12 @@ impl Arena {
     /// `push_var` flags: the inputs that take an adjoint.
     pub(crate) const fn var_flags(left: bool, right: bool) -> u8 {
         (if left { TRACKS[0] } else { 0 }) | if right { TRACKS[1] } else { 0 }
+    }
+
+    /// `push_var` flags of a binary node whose two operands are one node (`x * x`): it
+    /// records that node once, with the sum of both partials.
+    pub(crate) const fn same_input_flags() -> u8 {
+        TRACKS[0] | SAME_INPUT
     }
 
     /// `push_var` flags of a node whose one input takes an adjoint and whose other operand
@@ -967,6 +979,11 @@ impl Arena {
                     Op::Binary(b) if node.has(CONSTANT) => {
                         node.value = b.eval(x, y);
                         node.partials[0] = constant_rule(b, x, y, node.has(CONSTANT_LEFT));
+                    }
+                    _ if view.same_input => {
+                        let (value, [left, right]) = scalar_rule(op, x, y, [true, true]);
+                        node.value = value;
+                        node.partials = [left + right, 0.0];
                     }
                     _ => {
                         let (value, partials) = scalar_rule(op, x, y, view.tracks);

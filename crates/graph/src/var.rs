@@ -145,8 +145,14 @@ impl<'g> Var<'g> {
                 }
                 let track_right = Op::Binary(op).differentiates(1);
                 let (_, partials) = scalar_rule(Op::Binary(op), x, y, [true, track_right]);
-                let low = if track_right { a.low.min(b.low) } else { a.low };
-                (a, [a.index, b.index], low, partials, Arena::var_flags(true, track_right))
+                if track_right && a.index == b.index {
+                    // `x * x`: one input, d/dx f(x, x) = f_a + f_b
+                    let partials = [partials[0] + partials[1], 0.0];
+                    (a, [a.index, a.index], a.low, partials, Arena::same_input_flags())
+                } else {
+                    let low = if track_right { a.low.min(b.low) } else { a.low };
+                    (a, [a.index, b.index], low, partials, Arena::var_flags(true, track_right))
+                }
             }
         };
         let index = r.graph.push_var(Op::Binary(op), inputs, low, value, partials, flags);

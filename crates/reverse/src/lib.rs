@@ -233,18 +233,13 @@ pub fn var_grad<'g>(output: Var<'g>, wrt: &[Var<'g>]) -> Result<Vec<f64>, Error>
     let (Some(graph), Some(out)) = (output.graph(), output.index()) else {
         return Ok(vec![0.0; wrt.len()]);
     };
+    if let Some(other) = wrt.iter().filter_map(|v| v.graph()).find(|g| !core::ptr::eq(*g, graph)) {
+        return Err(slope_graph::Error::ForeignNode { expected: graph.id(), found: other.id() }.into());
+    }
     let arena = graph.arena();
     with_adjoints(|adjoints| {
         adjoints.sweep_gradient(&arena, out)?;
-        wrt.iter()
-            .map(|v| match (v.graph(), v.index()) {
-                (Some(g), Some(index)) if core::ptr::eq(g, graph) => Ok(adjoints.scalar_adjoint(&arena, index)),
-                (Some(g), Some(_)) => {
-                    Err(slope_graph::Error::ForeignNode { expected: graph.id(), found: g.id() }.into())
-                }
-                _ => Ok(0.0),
-            })
-            .collect()
+        Ok(wrt.iter().map(|v| v.index().map_or(0.0, |index| adjoints.var_adjoint(index))).collect())
     })
 }
 

@@ -66,12 +66,13 @@ impl Adjoints<f64> {
         Ok(())
     }
 
-    /// The adjoint of scalar node `node` after [`sweep_gradient`](Adjoints::sweep_gradient)
-    /// or [`sweep`](Adjoints::sweep): zero where the sweep did not reach.
-    pub(crate) fn scalar_adjoint(&self, arena: &Arena, node: u32) -> f64 {
+    /// The adjoint of a `Var`'s node (scalar, and requiring grad, as every recorded `Var`
+    /// is) after [`sweep_gradient`](Adjoints::sweep_gradient) or [`sweep`](Adjoints::sweep):
+    /// zero where the sweep did not reach.
+    #[inline]
+    pub(crate) fn var_adjoint(&self, node: u32) -> f64 {
         if self.reached.is_empty() {
-            let in_window = self.slots.covers(node) && arena.requires_grad(node);
-            return if in_window { self.slots.scalars[(node - self.slots.low()) as usize] } else { 0.0 };
+            return if self.slots.covers(node) { self.slots.scalars[(node - self.slots.low()) as usize] } else { 0.0 };
         }
         self.of_scalar(node).unwrap_or(0.0)
     }
@@ -109,6 +110,8 @@ impl<S: Scalar> LocalPartials<S> for FromValues<'_, S> {
             Some(Op::Binary(b)) => {
                 let (x, y) = (value(0), value(1));
                 match operands {
+                    // both operands one node, recorded once: the sum of both partials
+                    _ if view.same_input => [b.partial_left(x, y) + b.partial_right(x, y), S::zero()],
                     // one operand kept as a constant: the node's one input is the other
                     [Operand::Constant(_), _] => [b.partial_right(x, y), S::zero()],
                     [_, Operand::Constant(_)] => [b.partial_left(x, y), S::zero()],

@@ -235,3 +235,29 @@ fn the_gradient_sweep_equals_the_exact_sweep_bitwise_also_at_singular_points() {
     let (_, d) = slope::gradient(|v| v[0] + 0.0 * v[1].ln(), &[1.5, 0.0]).unwrap();
     assert!(d[1].is_nan() && d[0] == 1.0);
 }
+
+#[test]
+fn an_op_on_one_variable_twice_is_one_input_with_both_partials() {
+    let g = Graph::new();
+    let x = g.var(1.7);
+    let before = g.len();
+    let (sq, ratio, diff, pw) = (x * x, x / x, x - x, x.powf(x));
+    assert_eq!(g.len(), before + 4);
+    let d = |y: Var<'_>| slope::var_grad(y, &[x]).unwrap()[0];
+    assert_eq!(d(sq), 2.0 * 1.7);
+    assert_eq!(d(ratio), 0.0);
+    assert_eq!(d(diff), 0.0);
+    let want = 1.7_f64.powf(1.7) * (1.7_f64.ln() + 1.0);
+    assert!(close(d(pw), want), "{} vs {want}", d(pw));
+    // moved to another point, the partials are evaluated again as the sum
+    let id = x.id().unwrap();
+    let (sq, pw) = (sq.id().unwrap(), pw.id().unwrap());
+    let frozen = g.freeze();
+    let moved = frozen.with_leaves(&[(id, &[3.0])]).unwrap();
+    let j = slope::jacobian(&moved, sq, &[id]).unwrap();
+    assert_eq!(j, vec![vec![6.0]]);
+    let j = slope::jacobian(&moved, pw, &[id]).unwrap();
+    assert!(close(j[0][0], 27.0 * (3.0_f64.ln() + 1.0)));
+    let h = slope::hessian(&moved, sq, &[id]).unwrap();
+    assert_eq!(h, vec![vec![2.0]]);
+}
