@@ -586,12 +586,14 @@ impl Arena {
     /// index: `Graph::vars` in one reservation.
     pub(crate) fn push_scalar_leaves(&mut self, xs: &[f64]) -> Result<u32, Error> {
         self.reserve(xs.len(), 0)?;
-        let first = self.nodes.len() as u32;
-        for (&value, index) in xs.iter().zip(first..) {
-            let leaf = Node { value, low: index, flags: REQUIRES_GRAD, ..SPARE };
-            self.push_reserved(leaf);
+        let first = self.nodes.len();
+        // `reserve` made every slot up to `first + xs.len()` exist: one loop, no check per leaf.
+        let slots = &mut self.nodes.slots[first..first + xs.len()];
+        for ((slot, &value), index) in slots.iter_mut().zip(xs).zip(first as u32..) {
+            *slot = Node { value, low: index, flags: REQUIRES_GRAD, ..SPARE };
         }
-        Ok(first)
+        self.nodes.len += xs.len();
+        Ok(first as u32)
     }
 
     /// Appends a leaf holding `data`, which must fit `shape`.

@@ -239,7 +239,7 @@ pub fn var_grad<'g>(output: Var<'g>, wrt: &[Var<'g>]) -> Result<Vec<f64>, Error>
     let arena = graph.arena();
     with_adjoints(|adjoints| {
         adjoints.sweep_gradient(&arena, out)?;
-        Ok(wrt.iter().map(|v| v.index().map_or(0.0, |index| adjoints.var_adjoint(index))).collect())
+        Ok(adjoints.var_adjoints(wrt.iter().map(|v| v.index())))
     })
 }
 

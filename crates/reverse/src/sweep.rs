@@ -66,15 +66,21 @@ impl Adjoints<f64> {
         Ok(())
     }
 
-    /// The adjoint of a `Var`'s node (scalar, and requiring grad, as every recorded `Var`
-    /// is) after [`sweep_gradient`](Adjoints::sweep_gradient) or [`sweep`](Adjoints::sweep):
-    /// zero where the sweep did not reach.
-    #[inline]
-    pub(crate) fn var_adjoint(&self, node: u32) -> f64 {
-        if self.reached.is_empty() {
-            return if self.slots.covers(node) { self.slots.scalars[(node - self.slots.low()) as usize] } else { 0.0 };
+    /// The adjoints of `Var` nodes (scalar, and requiring grad, as every recorded `Var` is)
+    /// after [`sweep_gradient`](Adjoints::sweep_gradient) or [`sweep`](Adjoints::sweep):
+    /// zero where the sweep did not reach, or for a constant (`None`).
+    pub(crate) fn var_adjoints(&self, nodes: impl Iterator<Item = Option<u32>>) -> Vec<f64> {
+        if !self.reached.is_empty() {
+            return nodes.map(|n| n.and_then(|n| self.of_scalar(n)).unwrap_or(0.0)).collect();
         }
-        self.of_scalar(node).unwrap_or(0.0)
+        let (low, high) = (self.slots.low(), self.slots.high());
+        let window = &self.slots.scalars[..self.slots.scalars.len().saturating_sub(1)];
+        nodes
+            .map(|n| match n {
+                Some(n) if n >= low && n <= high => window.get((n - low) as usize).copied().unwrap_or(0.0),
+                _ => 0.0,
+            })
+            .collect()
     }
 }
 
