@@ -6,9 +6,11 @@
 //! `Var` operation, checks that no guard is alive and appends the node without taking a
 //! guard. `RefCell::borrow_mut` writes the borrow flag and writes it back around every
 //! push; measured on W1 (Rosenbrock, n = 10^4, the `tape_quick` harness), that store pair
-//! cost the scalar tape 0.74 -> 0.54 of the `reverse` crate's time, W4 0.78 -> 0.64. The
-//! one `unsafe` block is below, with why it is sound; `cargo +nightly miri test -p
-//! slope-graph` runs this crate's tests, these included, under Miri.
+//! cost the scalar tape 0.74 -> 0.54 of the `reverse` crate's time, W4 0.78 -> 0.64. Each
+//! `unsafe` block below says why it is sound; `MIRIFLAGS=-Zmiri-deterministic-floats cargo
+//! +nightly miri test -p slope-graph --lib` runs this crate's tests, these included, under
+//! Miri (deterministic floats: Miri otherwise perturbs `exp` and friends, which trips the
+//! tests' exact comparisons, not the memory model).
 #![allow(unsafe_code)]
 
 use core::cell::{Cell, UnsafeCell};

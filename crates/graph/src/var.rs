@@ -23,9 +23,10 @@ use crate::Graph;
 ///
 /// # Panics
 /// Arithmetic between variables of two different graphs panics (the message names both
-/// graphs), as does recording on a full graph: `Float`'s signatures leave no room for a
-/// `Result`. The `gradient` helpers of `slope-reverse` build one graph per call, so
-/// neither can happen through them.
+/// graphs), as does recording on a full graph, or while a guard from
+/// [`Graph::arena`](crate::Graph::arena) is alive: `Float`'s signatures leave no room for a
+/// `Result`. The `gradient` helpers of `slope-reverse` record on a graph of their own, so
+/// none of these can happen through them.
 ///
 /// ```
 /// use num_traits::Float;
