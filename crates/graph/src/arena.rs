@@ -229,6 +229,21 @@ impl core::ops::IndexMut<usize> for NodeStore {
     }
 }
 
+/// A `Var` operation's node, as `Var` arithmetic computed it: what `Arena::push_var` appends.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct VarStep {
+    pub(crate) op: Op,
+    pub(crate) inputs: [u32; 2],
+    /// The lowest `low` of the inputs that take an adjoint.
+    pub(crate) low: u32,
+    pub(crate) value: f64,
+    /// Local partials, or `[partial, constant]` with a constant operand.
+    pub(crate) partials: [f64; 2],
+    /// Which inputs take an adjoint, and how the operands are kept (`Arena::var_flags`,
+    /// `constant_flags`, `same_input_flags`).
+    pub(crate) flags: u8,
+}
+
 /// One operand of a node: another node, or a constant kept in the node.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Operand {
@@ -265,6 +280,8 @@ pub struct Arena {
     /// Increasing indices of the computed nodes a sweep cannot take as a cached step:
     /// tensor and structural nodes.
     specials: Vec<u32>,
+    /// The nodes below this index are all leaves (such as a gradient's variables).
+    leaf_prefix: u32,
 }
 
 impl Default for Arena {
@@ -284,6 +301,7 @@ impl Arena {
             modified: Vec::new(),
             paused: false,
             specials: Vec::new(),
+            leaf_prefix: 0,
         }
     }
 
@@ -551,6 +569,9 @@ impl Arena {
             Shape::Matrix(r, c) => (2, [r as f64, c as f64], start as f64),
         };
         self.push_reserved(Node { inputs, partials, value, low: index, op, flags: 0, rank });
+        if op.is_none() && self.leaf_prefix == index {
+            self.leaf_prefix += 1;
+        }
         index
     }
 
@@ -593,6 +614,9 @@ impl Arena {
             *slot = Node { value, low: index, flags: REQUIRES_GRAD, ..SPARE };
         }
         self.nodes.len += xs.len();
+        if self.leaf_prefix as usize == first {
+            self.leaf_prefix += xs.len() as u32;
+        }
         Ok(first as u32)
     }
 
@@ -607,22 +631,13 @@ impl Arena {
 
     /// Appends a computed scalar node with its value and local partials: the path of
     /// [`Var`](crate::Var) arithmetic, which keeps values (and each node's `low`) in the
-    /// variables and computes partials from the dual rules. `flags` says which inputs take
-    /// an adjoint and whether one operand is a constant kept in `partials[1]`. `None`
-    /// inside `no_grad`.
+    /// variables and computes partials from the dual rules. `None` inside `no_grad`.
     #[inline(always)]
-    pub(crate) fn push_var(
-        &mut self,
-        op: Op,
-        inputs: [u32; 2],
-        low: u32,
-        value: f64,
-        partials: [f64; 2],
-        flags: u8,
-    ) -> Result<Option<u32>, Error> {
+    pub(crate) fn push_var(&mut self, step: VarStep) -> Result<Option<u32>, Error> {
         if self.paused {
             return Ok(None);
         }
+        let VarStep { op, inputs, low, value, partials, flags } = step;
         let index = self.nodes.len() as u32;
         let flags = flags | REQUIRES_GRAD | CACHED;
         if let Err(node) = self.nodes.try_push(Node { inputs, partials, value, low, op: Some(op), flags, rank: 0 }) {
@@ -630,6 +645,12 @@ impl Arena {
             self.push_reserved(node);
         }
         Ok(Some(index))
+    }
+
+    /// The number of nodes at the start of the arena that are all leaves: a sweep need not
+    /// visit them (a leaf sends no adjoint on).
+    pub fn leaf_prefix(&self) -> u32 {
+        self.leaf_prefix
     }
 
     /// Whether every computed node from `low` on is a scalar elementwise node with cached
@@ -681,7 +702,7 @@ impl Arena {
             }
         }
         let flags = Arena::var_flags(tracks[0], tracks[1]);
-        self.push_var(op, inputs, low, value, partials, flags)?
+        self.push_var(VarStep { op, inputs, low, value, partials, flags })?
             .ok_or(Error::NotTracked { what: "recording inside no_grad" })
     }
 
@@ -814,7 +835,7 @@ impl Arena {
         let value = b.eval(left, right);
         let partial = constant_rule(b, left, right, constant_left);
         let (inputs, low, flags) = ([input, NO_INPUT], self.low(input), Arena::constant_flags(constant_left));
-        self.push_var(op, inputs, low, value, [partial, constant], flags)?
+        self.push_var(VarStep { op, inputs, low, value, partials: [partial, constant], flags })?
             .ok_or(Error::NotTracked { what: "a graph file's node, inside no_grad" })
     }
 
@@ -831,6 +852,7 @@ impl Arena {
     /// Undoes what one recording call pushed since `checkpoint`, before any handle to it
     /// was made: the recording is unchanged, so ids stay valid.
     pub(crate) fn undo_to(&mut self, checkpoint: Checkpoint) {
+        self.leaf_prefix = self.leaf_prefix.min(checkpoint.nodes);
         self.specials.truncate(self.specials.partition_point(|&s| s < checkpoint.nodes));
         self.nodes.truncate(checkpoint.nodes as usize);
         self.values.truncate(checkpoint.values as usize);
@@ -856,6 +878,7 @@ impl Arena {
             limit: u64::from(u32::MAX),
         })?;
         self.specials.truncate(self.specials.partition_point(|&s| s < mark));
+        self.leaf_prefix = self.leaf_prefix.min(mark);
         while self.rewinds.last().is_some_and(|&(_, m)| m >= mark) {
             self.rewinds.pop();
         }

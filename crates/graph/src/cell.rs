@@ -17,7 +17,7 @@ use core::cell::{Cell, UnsafeCell};
 use core::fmt;
 use core::ops::{Deref, DerefMut};
 
-use crate::op::Op;
+use crate::arena::VarStep;
 use crate::{Arena, Error};
 
 /// The arena and its borrow state: 0 free, `n > 0` shared guards, -1 an exclusive guard.
@@ -98,15 +98,7 @@ impl ArenaCell {
     /// # Panics
     /// While any guard is alive.
     #[inline(always)]
-    pub(crate) fn push_var(
-        &self,
-        op: Op,
-        inputs: [u32; 2],
-        low: u32,
-        value: f64,
-        partials: [f64; 2],
-        flags: u8,
-    ) -> Result<Option<u32>, Error> {
+    pub(crate) fn push_var(&self, step: VarStep) -> Result<Option<u32>, Error> {
         if self.state.get() != 0 {
             in_use();
         }
@@ -119,7 +111,7 @@ impl ArenaCell {
         // own: no callback, no user code, no drop of a user type, so nothing can take a
         // guard or call back into this cell before the reference ends with this call.
         let arena = unsafe { &mut *self.arena.get() };
-        arena.push_var(op, inputs, low, value, partials, flags)
+        arena.push_var(step)
     }
 }
 

@@ -3,7 +3,7 @@
 use core::cell::RefCell;
 use std::collections::HashMap;
 
-use crate::arena::{Arena, Checkpoint, NodeId};
+use crate::arena::{Arena, Checkpoint, NodeId, VarStep};
 use crate::cell::{ArenaCell, ArenaRef};
 use crate::op::{BinaryOp, Op};
 use crate::{Error, Shape, Tensor, Value, Var};
@@ -344,16 +344,8 @@ impl Graph {
     /// # Panics
     /// If the graph is full: `Float`'s signatures leave no room for a `Result`.
     #[inline(always)]
-    pub(crate) fn push_var(
-        &self,
-        op: Op,
-        inputs: [u32; 2],
-        low: u32,
-        value: f64,
-        partials: [f64; 2],
-        flags: u8,
-    ) -> Option<u32> {
-        match self.arena.push_var(op, inputs, low, value, partials, flags) {
+    pub(crate) fn push_var(&self, step: VarStep) -> Option<u32> {
+        match self.arena.push_var(step) {
             Ok(index) => index,
             Err(e) => full(e),
         }

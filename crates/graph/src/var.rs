@@ -8,7 +8,7 @@ use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Rem, RemAss
 
 use num_traits::{Float, FromPrimitive, Num, NumCast, One, ToPrimitive, Zero};
 
-use crate::arena::{constant_rule, scalar_rule, Arena, NodeId};
+use crate::arena::{constant_rule, scalar_rule, Arena, NodeId, VarStep};
 use crate::op::{BinaryOp, Op, UnaryOp};
 use crate::Graph;
 
@@ -113,7 +113,8 @@ impl<'g> Var<'g> {
         let Some(r) = self.node else { return Var::lift(op.eval(self.value)) };
         let (value, [partial, _]) = scalar_rule(Op::Unary(op), self.value, 0.0, [true, false]);
         let flags = Arena::var_flags(true, false);
-        let index = r.graph.push_var(Op::Unary(op), [r.index, u32::MAX], r.low, value, [partial, 0.0], flags);
+        let (op, inputs, low, partials) = (Op::Unary(op), [r.index, u32::MAX], r.low, [partial, 0.0]);
+        let index = r.graph.push_var(VarStep { op, inputs, low, value, partials, flags });
         Var::recorded(value, r, index, r.low)
     }
 
@@ -156,7 +157,7 @@ impl<'g> Var<'g> {
                 }
             }
         };
-        let index = r.graph.push_var(Op::Binary(op), inputs, low, value, partials, flags);
+        let index = r.graph.push_var(VarStep { op: Op::Binary(op), inputs, low, value, partials, flags });
         Var::recorded(value, r, index, low)
     }
 

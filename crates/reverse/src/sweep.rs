@@ -45,7 +45,9 @@ impl Adjoints<f64> {
         adjoints[(output - low) as usize] = 1.0;
         // Every computed node here has cached partials (`cached_only`); a leaf has no input
         // to send an adjoint to.
-        let complete = arena.steps_down(low, output, |node, inputs, [p0, p1], tracks| {
+        // The leaves at the start of the arena (a gradient's variables) send nothing on.
+        let first = low.max(arena.leaf_prefix()).min(output);
+        let complete = arena.steps_down(first, output, |node, inputs, [p0, p1], tracks| {
             let g = adjoints[(node - low) as usize];
             if g == 0.0 {
                 // Skipping a zero adjoint is what the exact sweep does, unless a partial is
