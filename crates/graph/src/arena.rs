@@ -106,10 +106,9 @@ pub struct NodeView {
     pub inputs: [u32; 2],
     /// Whether the sweep sends input `k` an adjoint (it is differentiated and requires grad).
     pub tracks: [bool; 2],
-    /// For a [`cached`](NodeView::cached) node, `∂node/∂inputs[k]`, computed when recorded.
+    /// For a scalar elementwise node of scalar inputs, `∂node/∂inputs[k]`, computed when
+    /// recorded (see [`cached_step`](Arena::cached_step)).
     pub partials: [f64; 2],
-    /// A scalar elementwise node of scalar inputs: its partials are in `partials`.
-    pub cached: bool,
     /// A binary node whose operands are one node (`x * x`), taking one adjoint: its
     /// `partials[0]` is the sum of both partials.
     pub same_input: bool,
@@ -471,7 +470,6 @@ impl Arena {
             inputs: n.inputs,
             tracks: [n.has(TRACKS[0]), n.has(TRACKS[1])],
             partials: n.partials,
-            cached: n.has(CACHED),
             same_input: n.has(SAME_INPUT),
             scalar: n.rank == 0,
             requires_grad: n.has(REQUIRES_GRAD),
@@ -893,17 +891,7 @@ impl Arena {
     /// Sets a leaf's value in place; the nodes already computed from it keep the old one,
     /// and a sweep through them is refused (see [`modified_leaves`](Arena::modified_leaves)).
     pub(crate) fn set_leaf_value(&mut self, index: u32, data: &[f64]) -> Result<(), Error> {
-        if let Some(op) = self.op(index) {
-            return Err(Error::NotALeaf { grad_fn: op.grad_fn_name() });
-        }
-        let shape = self.shape(index);
-        if data.len() != shape.len() {
-            return Err(Error::DataLength { shape, expected: shape.len(), got: data.len() });
-        }
-        match self.tensor_range(index) {
-            Some(range) => self.values[range].copy_from_slice(data),
-            None => self.nodes[index as usize].value = data[0],
-        }
+        self.write_leaf(index, data)?;
         let len = self.nodes.len() as u32;
         if index + 1 < len {
             match self.modified.iter_mut().find(|(leaf, _)| *leaf == index) {
@@ -922,13 +910,49 @@ pub(crate) fn scalar_rule(op: Op, x: f64, y: f64, tracks: [bool; 2]) -> (f64, [f
     match op {
         // The value from the `f64` primal, bitwise what the tensor path computes; the
         // compiler shares the work with the dual evaluation (sin and cos fuse).
-        Op::Unary(u) => (u.eval(x), [u.eval(Dual::variable(x)).eps, 0.0]),
+        Op::Unary(u) => (u.eval(x), [if tracks[0] { u.eval(Dual::variable(x)).eps } else { 0.0 }, 0.0]),
         Op::Binary(b) => {
             let left = if tracks[0] { b.partial_left(x, y) } else { 0.0 };
             let right = if tracks[1] { b.partial_right(x, y) } else { 0.0 };
             (b.eval(x, y), [left, right])
         }
         Op::Structural(_) => (f64::NAN, [0.0; 2]),
+    }
+}
+
+impl Arena {
+    /// The local partials of the cached scalar node `index` with its operands at `x` and `y`
+    /// (in operand order; `y` unused by a unary op), at any scalar type: what recording
+    /// cached, evaluated again by the same rules (`[∂, 0]` for a node with one input).
+    pub fn cached_partials<S: Scalar>(&self, index: u32, x: S, y: S) -> [S; 2] {
+        let n = self.node(index);
+        match n.op {
+            Some(Op::Unary(u)) => [u.partial(x), S::zero()],
+            Some(Op::Binary(b)) if n.has(SAME_INPUT) => [b.partial_left(x, y) + b.partial_right(x, y), S::zero()],
+            Some(Op::Binary(b)) if n.has(CONSTANT_LEFT) => [b.partial_right(x, y), S::zero()],
+            Some(Op::Binary(b)) if n.has(CONSTANT) => [b.partial_left(x, y), S::zero()],
+            Some(Op::Binary(b)) => [
+                if n.has(TRACKS[0]) { b.partial_left(x, y) } else { S::zero() },
+                if n.has(TRACKS[1]) { b.partial_right(x, y) } else { S::zero() },
+            ],
+            _ => [S::zero(), S::zero()],
+        }
+    }
+
+    /// Writes new values into leaf `index`, checking it is a leaf and the length fits.
+    fn write_leaf(&mut self, index: u32, data: &[f64]) -> Result<(), Error> {
+        if let Some(op) = self.op(index) {
+            return Err(Error::NotALeaf { what: "a new value", grad_fn: op.grad_fn_name() });
+        }
+        let shape = self.shape(index);
+        if data.len() != shape.len() {
+            return Err(Error::DataLength { shape, expected: shape.len(), got: data.len() });
+        }
+        match self.tensor_range(index) {
+            Some(range) => self.values[range].copy_from_slice(data),
+            None => self.nodes[index as usize].value = data[0],
+        }
+        Ok(())
     }
 }
 
@@ -971,21 +995,7 @@ impl Arena {
     pub fn with_leaves(&self, leaves: &[(NodeId, &[f64])]) -> Result<Arena, Error> {
         let mut next = self.clone();
         for &(id, v) in leaves {
-            let leaf = self.resolve(id)?;
-            if let Some(op) = self.op(leaf) {
-                return Err(Error::InvalidArgument(format!(
-                    "only leaves can take new values; node {leaf} was computed by {}",
-                    op.grad_fn_name()
-                )));
-            }
-            let shape = self.shape(leaf);
-            if v.len() != shape.len() {
-                return Err(Error::DataLength { shape, expected: shape.len(), got: v.len() });
-            }
-            match self.tensor_range(leaf) {
-                Some(range) => next.values[range].copy_from_slice(v),
-                None => next.nodes[leaf as usize].value = v[0],
-            }
+            next.write_leaf(self.resolve(id)?, v)?;
         }
         let mut out = Vec::new();
         let mut specials = Vec::new();
@@ -993,28 +1003,18 @@ impl Arena {
             let node = next.nodes[index as usize];
             let Some(op) = node.op else { continue };
             if node.has(CACHED) {
-                let view = next.view(index);
                 let operand = |k: usize| match next.operands(index).0[k] {
                     Operand::Node(i) => next.nodes[i as usize].value,
                     Operand::Constant(c) => c,
                 };
                 let (x, y) = (operand(0), if op.arity() > 1 { operand(1) } else { 0.0 });
+                let (value, _) = scalar_rule(op, x, y, [false, false]);
+                let [p0, p1] = next.cached_partials(index, x, y);
                 let node = &mut next.nodes[index as usize];
-                match op {
-                    Op::Binary(b) if node.has(CONSTANT) => {
-                        node.value = b.eval(x, y);
-                        node.partials[0] = constant_rule(b, x, y, node.has(CONSTANT_LEFT));
-                    }
-                    _ if view.same_input => {
-                        let (value, [left, right]) = scalar_rule(op, x, y, [true, true]);
-                        node.value = value;
-                        node.partials = [left + right, 0.0];
-                    }
-                    _ => {
-                        let (value, partials) = scalar_rule(op, x, y, view.tracks);
-                        node.value = value;
-                        node.partials = partials;
-                    }
+                node.value = value;
+                node.partials[0] = p0;
+                if !node.has(CONSTANT) {
+                    node.partials[1] = p1;
                 }
                 continue;
             }

@@ -71,12 +71,14 @@ pub enum Error {
         /// The limit.
         limit: u64,
     },
-    /// `requires_grad` changed on a computed node.
+    /// Something only a leaf allows, asked of a computed node.
     #[error(
-        "requires_grad can only be switched off on a leaf; this node was computed by {grad_fn}. \
-         Use detach() to get a leaf without history"
+        "{what} needs a leaf, and this node was computed by {grad_fn}: use detach() for a leaf \
+         without history, or change the leaves it was computed from"
     )]
     NotALeaf {
+        /// What was asked (`requires_grad(false)`, `a new value`).
+        what: &'static str,
         /// The grad_fn of the node.
         grad_fn: &'static str,
     },

@@ -8,16 +8,14 @@ use crate::Arena;
 
 /// Storage for `S`-typed data of each node in `low..=high` of an [`Arena`]: a scalar
 /// node's slot in [`scalars`](NodeSlots::scalars) at `index - low`, a tensor node's
-/// elements in one buffer. One extra scalar slot at the end, the sink, takes writes meant
-/// for nobody, so a sweep can write both input slots of every node without a branch.
+/// elements in one buffer.
 ///
 /// The buffers are kept between uses: [`reset`](NodeSlots::reset) reuses their capacity.
 #[derive(Clone, Debug)]
 pub struct NodeSlots<S> {
     low: u32,
     high: u32,
-    /// One slot per node of the window, scalar or not (a tensor node's is unused), then
-    /// the sink.
+    /// One slot per node of the window, scalar or not (a tensor node's is unused).
     pub scalars: Vec<S>,
     tensor_base: usize,
     tensors: Vec<S>,
@@ -54,7 +52,7 @@ impl<S: Clone> NodeSlots<S> {
         self.low = low;
         self.high = high;
         self.scalars.clear();
-        self.scalars.resize((high - low) as usize + 2, fill.clone());
+        self.scalars.resize((high - low) as usize + 1, fill.clone());
         let window = tensor_window(arena, low, high);
         self.tensor_base = window.start;
         self.tensors.clear();
@@ -69,12 +67,6 @@ impl<S: Clone> NodeSlots<S> {
     /// The window's last node.
     pub fn high(&self) -> u32 {
         self.high
-    }
-
-    /// The position of the sink in [`scalars`](NodeSlots::scalars).
-    #[inline(always)]
-    pub fn sink(&self) -> usize {
-        self.scalars.len() - 1
     }
 
     /// Whether node `index` lies in the window.

@@ -126,7 +126,7 @@ impl<'g> Tensor<'g> {
     pub fn set_requires_grad(self, on: bool) -> Result<Tensor<'g>, Error> {
         if let Some(grad_fn) = self.grad_fn() {
             if !on {
-                return Err(Error::NotALeaf { grad_fn: grad_fn.name() });
+                return Err(Error::NotALeaf { what: "switching requires_grad off", grad_fn: grad_fn.name() });
             }
             return Ok(self);
         }

@@ -1,7 +1,7 @@
 //! The backward sweep: one reverse loop over the nodes the output can reach.
 
 use slope_dual::Scalar;
-use slope_graph::{Arena, NodeSlots, Op, Operand};
+use slope_graph::{Arena, NodeSlots, Operand};
 
 use crate::{vjp, Error};
 
@@ -14,8 +14,8 @@ use crate::{vjp, Error};
 #[derive(Clone, Debug)]
 pub struct Adjoints<S = f64> {
     slots: NodeSlots<S>,
-    /// Per node of the window (and the sink): whether the sweep reached it. Empty after a
-    /// values-only sweep.
+    /// Per node of the window: whether the sweep reached it. Empty after a values-only
+    /// sweep.
     reached: Vec<bool>,
 }
 
@@ -76,7 +76,7 @@ impl Adjoints<f64> {
             return nodes.map(|n| n.and_then(|n| self.of_scalar(n)).unwrap_or(0.0)).collect();
         }
         let (low, high) = (self.slots.low(), self.slots.high());
-        let window = &self.slots.scalars[..self.slots.scalars.len().saturating_sub(1)];
+        let window = &self.slots.scalars[..];
         nodes
             .map(|n| match n {
                 Some(n) if n >= low && n <= high => window.get((n - low) as usize).copied().unwrap_or(0.0),
@@ -88,7 +88,7 @@ impl Adjoints<f64> {
 
 /// Where a sweep gets the local partials of a scalar elementwise node.
 trait LocalPartials<S> {
-    fn partials(&self, arena: &Arena, node: u32, inputs: [u32; 2], cached: [f64; 2]) -> [S; 2];
+    fn partials(&self, arena: &Arena, node: u32, cached: [f64; 2]) -> [S; 2];
 }
 
 /// The partials cached in the node when it was recorded: the `f64` sweep.
@@ -96,7 +96,7 @@ struct Cached;
 
 impl LocalPartials<f64> for Cached {
     #[inline(always)]
-    fn partials(&self, _: &Arena, _: u32, _: [u32; 2], cached: [f64; 2]) -> [f64; 2] {
+    fn partials(&self, _: &Arena, _: u32, cached: [f64; 2]) -> [f64; 2] {
         cached
     }
 }
@@ -106,31 +106,14 @@ impl LocalPartials<f64> for Cached {
 struct FromValues<'a, S>(&'a NodeSlots<S>);
 
 impl<S: Scalar> LocalPartials<S> for FromValues<'_, S> {
-    fn partials(&self, arena: &Arena, node: u32, _: [u32; 2], _: [f64; 2]) -> [S; 2] {
-        let view = arena.view(node);
-        let (operands, _) = arena.operands(node);
+    fn partials(&self, arena: &Arena, node: u32, _: [f64; 2]) -> [S; 2] {
+        let (operands, arity) = arena.operands(node);
         let value = |k: usize| match operands[k] {
+            _ if k >= arity => S::zero(),
             Operand::Node(i) => self.0.get(arena, i).map_or_else(S::nan, |v| v[0]),
             Operand::Constant(c) => S::from(c).unwrap_or_else(S::nan),
         };
-        match view.op {
-            Some(Op::Unary(u)) => [u.partial(value(0)), S::zero()],
-            Some(Op::Binary(b)) => {
-                let (x, y) = (value(0), value(1));
-                match operands {
-                    // both operands one node, recorded once: the sum of both partials
-                    _ if view.same_input => [b.partial_left(x, y) + b.partial_right(x, y), S::zero()],
-                    // one operand kept as a constant: the node's one input is the other
-                    [Operand::Constant(_), _] => [b.partial_right(x, y), S::zero()],
-                    [_, Operand::Constant(_)] => [b.partial_left(x, y), S::zero()],
-                    _ => [
-                        if view.tracks[0] { b.partial_left(x, y) } else { S::zero() },
-                        if view.tracks[1] { b.partial_right(x, y) } else { S::zero() },
-                    ],
-                }
-            }
-            _ => [S::zero(), S::zero()],
-        }
+        arena.cached_partials(node, value(0), value(1))
     }
 }
 
@@ -237,7 +220,7 @@ impl<S: Scalar> Adjoints<S> {
             let Some((inputs, partials, tracks)) = arena.cached_step(node) else { return Some(node) };
             let k = (node - low) as usize;
             if reached[k] {
-                let [p0, p1] = rule.partials(arena, node, inputs, partials);
+                let [p0, p1] = rule.partials(arena, node, partials);
                 let g = adjoints[k];
                 // A branch per input rather than a write into a shared sink: the sink's
                 // read-add-write chain serialised every one-input node (measured: W1 1.3x).
