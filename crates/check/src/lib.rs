@@ -34,7 +34,7 @@ pub mod rng;
 mod subject;
 
 pub use compare::check_at;
-pub use ops::{check_op, shape_cases};
+pub use ops::check_op;
 pub use report::{relative_error, Pair, Report, Row, Worst};
 pub use subject::{step_in, FloatFn, FunctionSubject, GraphSubject, OpSubject, Subject};
 

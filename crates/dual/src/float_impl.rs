@@ -6,6 +6,44 @@
 //! conversions, so every dual type differentiates exactly the same set of functions with
 //! exactly the same rules.
 
+/// The `float` rows of the op table on a dual type: each applies its rule.
+macro_rules! dual_float_methods {
+    ($($variant:ident: $kind:ident $method:ident, $name:ident, $grad_fn:literal, $domain:ident, $doc:literal;)*) => {
+        $(dual_float_methods!(@one $kind $method);)*
+    };
+    (@one float $method:ident) => {
+        #[inline]
+        fn $method(self) -> Self {
+            self.unary(crate::rules::$method)
+        }
+    };
+    (@one $kind:ident $method:ident) => {};
+}
+
+/// The piecewise constant functions on a dual type: constants.
+macro_rules! dual_piecewise_constant {
+    ($($name:ident),*) => {$(
+        /// Piecewise constant: the derivative is 0 wherever it exists.
+        fn $name(self) -> Self {
+            Self::constant(self.re.$name())
+        }
+    )*};
+}
+
+/// The `scalar` rows of the op table on a dual type: each applies its rule.
+macro_rules! dual_scalar_methods {
+    ($($variant:ident: $kind:ident $method:ident, $name:ident, $grad_fn:literal, $domain:ident, $doc:literal;)*) => {
+        $(dual_scalar_methods!(@one $kind $method);)*
+    };
+    (@one scalar $method:ident) => {
+        #[inline]
+        fn $method(self) -> Self {
+            self.unary(crate::rules::$method)
+        }
+    };
+    (@one $kind:ident $method:ident) => {};
+}
+
 macro_rules! impl_dual_number {
     ([$($gen:tt)*] $ty:ty) => {
         impl<$($gen)*> PartialEq for $ty {
@@ -138,9 +176,9 @@ macro_rules! impl_dual_number {
         impl<$($gen)*> num_traits::Float for $ty {
             impl_dual_number!(@constants nan, infinity, neg_infinity, neg_zero, min_value, min_positive_value, max_value, epsilon);
             impl_dual_number!(@predicates is_nan, is_infinite, is_finite, is_normal, is_sign_positive, is_sign_negative);
-            impl_dual_number!(@piecewise_constant floor, ceil, round, trunc, signum);
-            impl_dual_number!(@unary exp, exp2, exp_m1, ln, log2, log10, ln_1p, sqrt, cbrt, recip, sin, cos, tan,
-                asin, acos, atan, sinh, cosh, tanh, asinh, acosh, atanh, abs, fract);
+            crate::piecewise_constant_functions!(dual_piecewise_constant);
+            crate::unary_table!(dual_float_methods);
+            impl_dual_number!(@unary fract);
 
             fn classify(self) -> core::num::FpCategory {
                 self.re.classify()
@@ -171,15 +209,15 @@ macro_rules! impl_dual_number {
             }
 
             fn max(self, other: Self) -> Self {
-                if other.re.is_nan() || self.re >= other.re { self } else { other }
+                if crate::rules::max_is_left(self.re, other.re) { self } else { other }
             }
 
             fn min(self, other: Self) -> Self {
-                if other.re.is_nan() || self.re <= other.re { self } else { other }
+                if crate::rules::min_is_left(self.re, other.re) { self } else { other }
             }
 
             fn abs_sub(self, other: Self) -> Self {
-                if self.re <= other.re { <Self as num_traits::Zero>::zero() } else { self - other }
+                if crate::rules::abs_sub_is_zero(self.re, other.re) { <Self as num_traits::Zero>::zero() } else { self - other }
             }
 
             #[inline]
@@ -207,14 +245,7 @@ macro_rules! impl_dual_number {
             T: crate::Scalar,
             Self: core::fmt::Debug,
         {
-            #[inline]
-            fn sigmoid(self) -> Self {
-                self.unary(crate::rules::sigmoid)
-            }
-            #[inline]
-            fn relu(self) -> Self {
-                self.unary(crate::rules::relu)
-            }
+            crate::unary_table!(dual_scalar_methods);
             fn detach(self) -> Self {
                 Self::constant(self.re)
             }
@@ -255,13 +286,6 @@ macro_rules! impl_dual_number {
         }
     )*};
 
-    (@piecewise_constant $($name:ident),*) => {$(
-        /// Piecewise constant: the derivative is 0 wherever it exists.
-        fn $name(self) -> Self {
-            Self::constant(self.re.$name())
-        }
-    )*};
-
     (@unary $($name:ident),*) => {$(
         #[inline]
         fn $name(self) -> Self {
@@ -290,5 +314,5 @@ macro_rules! impl_scalar_lhs {
     };
 }
 
-pub(crate) use impl_dual_number;
+pub(crate) use {dual_float_methods, dual_piecewise_constant, dual_scalar_methods, impl_dual_number};
 pub(crate) use impl_scalar_lhs;

@@ -19,45 +19,66 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod derive;
+pub mod domain;
 mod dual;
 mod float_impl;
 mod hyperdual;
 mod linalg;
+pub mod ops;
 pub mod rules;
 mod tangent;
 
 pub use derive::{derivative, gradient, hessian, jacobian, jvp, Error, Function, DEFAULT_CHUNK};
 pub use dual::{Dual, DualVec, SparseDualVec};
 pub use hyperdual::HyperDual;
+pub use ops::{BinaryOp, UnaryOp};
 pub use tangent::{Sparse, Tangent, Tangents};
 
 use core::fmt::Debug;
 use core::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
 use num_traits::Float;
 
-/// A real number type the op table can be evaluated on: `f32`, `f64`, or a dual number.
-///
-/// Beyond [`Float`], it provides the activation functions of the op table with their
-/// PyTorch conventions, and `detach`, which keeps the value and drops any derivative
-/// information (identity on plain floats).
-pub trait Scalar: Float + Debug + Send + Sync + 'static + AddAssign + SubAssign + MulAssign + DivAssign {
-    /// The logistic function `1 / (1 + e^-x)`, without overflow for large `|x|`.
-    fn sigmoid(self) -> Self;
-    /// `max(x, 0)`, with derivative 0 at 0 as in PyTorch.
-    fn relu(self) -> Self;
-    /// The value with no derivative attached: a constant.
-    fn detach(self) -> Self;
+/// Declares, for each `scalar` row of the op table, its method of [`Scalar`].
+macro_rules! scalar_method_declarations {
+    ($($variant:ident: $kind:ident $method:ident, $name:ident, $grad_fn:literal, $domain:ident, $doc:literal;)*) => {
+        /// A real number type the op table can be evaluated on: `f32`, `f64`, or a dual number.
+        ///
+        /// Beyond [`Float`], it provides the functions of the op table that `Float` lacks
+        /// (the `scalar` rows of [`unary_table!`], each with its rule in [`rules`]), and
+        /// `detach`, which keeps the value and drops any derivative information (identity on
+        /// plain floats).
+        pub trait Scalar: Float + Debug + Send + Sync + 'static + AddAssign + SubAssign + MulAssign + DivAssign {
+            $(scalar_method_declarations!(@one $kind $method $doc);)*
+            /// The value with no derivative attached: a constant.
+            fn detach(self) -> Self;
+        }
+    };
+    (@one scalar $method:ident $doc:literal) => {
+        #[doc = concat!("The op table's `", stringify!($method), "`: ", $doc, ".")]
+        fn $method(self) -> Self;
+    };
+    (@one $kind:ident $method:ident $doc:literal) => {};
+}
+unary_table!(scalar_method_declarations);
+
+/// The `scalar` rows of the op table on a plain float: the value of the rule.
+macro_rules! plain_scalar_methods {
+    ($($variant:ident: $kind:ident $method:ident, $name:ident, $grad_fn:literal, $domain:ident, $doc:literal;)*) => {
+        $(plain_scalar_methods!(@one $kind $method);)*
+    };
+    (@one scalar $method:ident) => {
+        #[inline]
+        fn $method(self) -> Self {
+            rules::$method(self).0
+        }
+    };
+    (@one $kind:ident $method:ident) => {};
 }
 
 macro_rules! plain_scalar {
     ($($t:ty),*) => {$(
         impl Scalar for $t {
-            fn sigmoid(self) -> Self {
-                rules::sigmoid(self).0
-            }
-            fn relu(self) -> Self {
-                rules::relu(self).0
-            }
+            unary_table!(plain_scalar_methods);
             fn detach(self) -> Self {
                 self
             }

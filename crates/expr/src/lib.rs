@@ -35,7 +35,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub use error::{Error, ErrorKind};
 pub use parse::{linspace, Expr};
 
-use slope_graph::{BinaryOp, Graph, Op, StructuralOp, Tensor};
+use slope_graph::{BinaryOp, Graph, Op, Tensor};
 
 /// A parsed formula.
 #[derive(Clone, Debug, PartialEq)]
@@ -102,17 +102,8 @@ pub struct Recorded<'g> {
 }
 
 /// The functions the language knows, and how many arguments each takes.
-fn functions() -> impl Iterator<Item = (&'static str, usize)> {
-    Op::all()
-        .filter(|op| {
-            !matches!(
-                op,
-                Op::Binary(
-                    BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::PowI | BinaryOp::PowF
-                )
-            )
-        })
-        .map(|op| (op.name(), op.arity()))
+fn functions() -> impl Iterator<Item = (&'static str, Op)> {
+    Op::all().filter(|op| op.is_function()).map(|op| (op.name(), op))
 }
 
 impl Formula {
@@ -230,7 +221,7 @@ impl Formula {
                 left.try_binary(op, right).map_err(shape_error(*column))
             }
             Expr::Call(name, args, column) => {
-                let Some((_, arity)) = functions().find(|(f, _)| f == name) else {
+                let Some((_, op)) = functions().find(|(f, _)| f == name) else {
                     let message = match error::suggest(name, functions().map(|f| f.0)) {
                         Some(s) => format!("unknown function `{name}`; did you mean `{s}`?"),
                         None => format!(
@@ -240,6 +231,7 @@ impl Formula {
                     };
                     return Err(self.error(ErrorKind::UnknownFunction, message, *column));
                 };
+                let arity = op.arity();
                 if args.len() != arity {
                     return Err(self.error(
                         ErrorKind::Arity,
@@ -251,7 +243,6 @@ impl Formula {
                     let pow = Expr::Binary('^', Box::new(args[0].clone()), Box::new(args[1].clone()), *column);
                     return self.build(g, &pow, vars, point);
                 }
-                let op = Op::from_name(name).unwrap_or(Op::Structural(StructuralOp::Sum));
                 let values = args.iter().map(|a| self.build(g, a, vars, point)).collect::<Result<Vec<_>, _>>()?;
                 values[0].try_op(op, &values[1..]).map_err(shape_error(*column))
             }

@@ -726,9 +726,11 @@ impl Arena {
             *slot = self.shape(i);
         }
         let shape = op.output_shape(&shapes[..inputs.len()])?;
-        if op == Op::Structural(crate::op::StructuralOp::Slice) {
-            crate::op::check_slice(self.value(inputs[1]), shapes[0].len())?;
+        let mut values: [(&[f64], Shape); 2] = [(&[], Shape::Scalar); 2];
+        for ((slot, &i), &shape) in values.iter_mut().zip(inputs).zip(&shapes) {
+            *slot = (self.value(i), shape);
         }
+        op.check_values(&values[..inputs.len()])?;
         let mut tracks = [false; 2];
         for (k, &i) in inputs.iter().enumerate() {
             tracks[k] = !self.paused && op.differentiates(k) && self.requires_grad(i);

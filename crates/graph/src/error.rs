@@ -99,6 +99,14 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A slice index that is not a whole number inside the sliced vector.
+    #[error("slice index {index} is not a whole number in 0..{len}; slice a vector of {len} element(s) within its bounds")]
+    SliceIndex {
+        /// The index given.
+        index: f64,
+        /// Length of the sliced vector.
+        len: usize,
+    },
     /// An argument outside what the function accepts.
     #[error("{0}")]
     InvalidArgument(String),

@@ -34,6 +34,7 @@ mod graph;
 pub mod op;
 mod shape;
 mod slots;
+pub mod structural;
 mod tensor;
 mod value;
 mod var;

@@ -214,30 +214,10 @@ impl<'g> Tensor<'g> {
         or_panic(self.try_with_constant(op, x, constant_left))
     }
 
-    /// `self + rhs`, elementwise.
-    pub fn try_add(self, rhs: Tensor<'g>) -> Result<Tensor<'g>, Error> {
-        self.try_binary(BinaryOp::Add, rhs)
-    }
 
-    /// `self - rhs`, elementwise.
-    pub fn try_sub(self, rhs: Tensor<'g>) -> Result<Tensor<'g>, Error> {
-        self.try_binary(BinaryOp::Sub, rhs)
-    }
 
-    /// `self * rhs`, elementwise.
-    pub fn try_mul(self, rhs: Tensor<'g>) -> Result<Tensor<'g>, Error> {
-        self.try_binary(BinaryOp::Mul, rhs)
-    }
 
-    /// `self / rhs`, elementwise.
-    pub fn try_div(self, rhs: Tensor<'g>) -> Result<Tensor<'g>, Error> {
-        self.try_binary(BinaryOp::Div, rhs)
-    }
 
-    /// `self ** exponent`, differentiating both (PyTorch's `PowBackward1`).
-    pub fn try_pow(self, exponent: Tensor<'g>) -> Result<Tensor<'g>, Error> {
-        self.try_binary(BinaryOp::Pow, exponent)
-    }
 
     /// `self ** exponent`, differentiating both.
     ///
@@ -331,42 +311,45 @@ impl<'g> Tensor<'g> {
         or_panic(self.try_slice(start, end))
     }
 
-    /// Elementwise `atan2(self, x)`.
-    pub fn try_atan2(self, x: Tensor<'g>) -> Result<Tensor<'g>, Error> {
-        self.try_binary(BinaryOp::Atan2, x)
-    }
 
-    /// Elementwise `sqrt(self² + other²)`.
-    pub fn try_hypot(self, other: Tensor<'g>) -> Result<Tensor<'g>, Error> {
-        self.try_binary(BinaryOp::Hypot, other)
-    }
 
-    /// Elementwise remainder of truncated division, `torch.fmod`.
-    pub fn try_fmod(self, other: Tensor<'g>) -> Result<Tensor<'g>, Error> {
-        self.try_binary(BinaryOp::Rem, other)
-    }
 }
 
-macro_rules! unary_methods {
-    ($($name:ident => $op:ident),* $(,)?) => {
+/// Each unary row of the op table as a `Tensor` method of its name (PyTorch's); an
+/// `operator` row is the operator (`-x`).
+macro_rules! tensor_unary_methods {
+    ($($variant:ident: $kind:ident $method:ident, $name:ident, $grad_fn:literal, $domain:ident, $doc:literal;)*) => {
         impl<'g> Tensor<'g> {
-            $(
-                #[doc = concat!("Elementwise `", stringify!($name), "`.")]
-                pub fn $name(self) -> Tensor<'g> {
-                    self.apply(UnaryOp::$op)
-                }
-            )*
+            $(tensor_unary_methods!(@one $kind $name $variant $doc $grad_fn);)*
+        }
+    };
+    (@one operator $name:ident $variant:ident $doc:literal $grad_fn:literal) => {};
+    (@one $kind:ident $name:ident $variant:ident $doc:literal $grad_fn:literal) => {
+        #[doc = concat!("Elementwise ", $doc, " (`", $grad_fn, "`).")]
+        pub fn $name(self) -> Tensor<'g> {
+            self.apply(UnaryOp::$variant)
         }
     };
 }
+slope_dual::unary_table!(tensor_unary_methods);
 
-unary_methods!(
-    exp => Exp, exp2 => Exp2, expm1 => ExpM1, log => Log, log2 => Log2, log10 => Log10,
-    log1p => Log1p, sqrt => Sqrt, cbrt => Cbrt, reciprocal => Recip, sin => Sin, cos => Cos,
-    tan => Tan, asin => Asin, acos => Acos, atan => Atan, sinh => Sinh, cosh => Cosh,
-    tanh => Tanh, asinh => Asinh, acosh => Acosh, atanh => Atanh, sigmoid => Sigmoid,
-    relu => Relu, abs => Abs,
-);
+/// Each binary row with a tensor operand as a fallible `Tensor` method (`try_add`, ...).
+macro_rules! tensor_binary_methods {
+    ($($variant:ident: $kind:ident $method:ident, $name:literal, $grad_fn:literal, $domains:ident,
+       |$a:ident, $b:ident| $primal:expr, $doc:literal;)*) => {
+        impl<'g> Tensor<'g> {
+            $(tensor_binary_methods!(@one $kind $method $variant $doc $grad_fn);)*
+        }
+    };
+    (@one exponent $method:ident $variant:ident $doc:literal $grad_fn:literal) => {};
+    (@one $kind:ident $method:ident $variant:ident $doc:literal $grad_fn:literal) => {
+        #[doc = concat!("Elementwise ", $doc, " (`", $grad_fn, "`); a scalar broadcasts.")]
+        pub fn $method(self, rhs: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+            self.try_binary(BinaryOp::$variant, rhs)
+        }
+    };
+}
+slope_dual::binary_table!(tensor_binary_methods);
 
 impl<'g> Neg for Tensor<'g> {
     type Output = Tensor<'g>;

@@ -10,6 +10,7 @@ use num_traits::{Float, FromPrimitive, Num, NumCast, One, ToPrimitive, Zero};
 
 use crate::arena::{constant_rule, scalar_rule, Arena, NodeId, VarStep};
 use crate::op::{BinaryOp, Op, UnaryOp};
+use slope_dual::rules;
 use crate::Graph;
 
 /// A scalar for code written once over `T: num_traits::Float`: run it on `Var` and the
@@ -159,16 +160,6 @@ impl<'g> Var<'g> {
         };
         let index = r.graph.push_var(VarStep { op: Op::Binary(op), inputs, low, value, partials, flags });
         Var::recorded(value, r, index, low)
-    }
-
-    /// Logistic function.
-    pub fn sigmoid(self) -> Var<'g> {
-        self.unary(UnaryOp::Sigmoid)
-    }
-
-    /// `max(x, 0)`, derivative 0 at 0.
-    pub fn relu(self) -> Var<'g> {
-        self.unary(UnaryOp::Relu)
     }
 }
 
@@ -326,14 +317,37 @@ impl FromPrimitive for Var<'_> {
     }
 }
 
-macro_rules! recorded_unary {
-    ($($name:ident => $op:ident),*) => {$(
+/// The `float` rows of the op table as `Float` methods that record their op.
+macro_rules! recorded_float_methods {
+    ($($variant:ident: $kind:ident $method:ident, $name:ident, $grad_fn:literal, $domain:ident, $doc:literal;)*) => {
+        $(recorded_float_methods!(@one $kind $method $variant);)*
+    };
+    (@one float $method:ident $variant:ident) => {
         #[inline]
-        fn $name(self) -> Self {
-            self.unary(UnaryOp::$op)
+        fn $method(self) -> Self {
+            self.unary(UnaryOp::$variant)
         }
-    )*};
+    };
+    (@one $kind:ident $method:ident $variant:ident) => {};
 }
+
+/// The `scalar` rows as inherent methods (`Var` borrows its graph, so it is no `Scalar`).
+macro_rules! recorded_scalar_methods {
+    ($($variant:ident: $kind:ident $method:ident, $name:ident, $grad_fn:literal, $domain:ident, $doc:literal;)*) => {
+        impl<'g> Var<'g> {
+            $(recorded_scalar_methods!(@one $kind $method $variant $doc);)*
+        }
+    };
+    (@one scalar $method:ident $variant:ident $doc:literal) => {
+        #[doc = concat!("The op table's `", stringify!($method), "`: ", $doc, ".")]
+        #[inline]
+        pub fn $method(self) -> Var<'g> {
+            self.unary(UnaryOp::$variant)
+        }
+    };
+    (@one $kind:ident $method:ident $variant:ident $doc:literal) => {};
+}
+slope_dual::unary_table!(recorded_scalar_methods);
 
 macro_rules! constants {
     ($($name:ident),*) => {$(
@@ -363,21 +377,16 @@ macro_rules! piecewise_constant {
 impl Float for Var<'_> {
     constants!(nan, infinity, neg_infinity, neg_zero, min_value, min_positive_value, max_value, epsilon);
     predicates!(is_nan, is_infinite, is_finite, is_normal, is_sign_positive, is_sign_negative);
-    piecewise_constant!(floor, ceil, round, trunc, signum);
-    recorded_unary!(
-        exp => Exp, exp2 => Exp2, exp_m1 => ExpM1, ln => Log, log2 => Log2, log10 => Log10,
-        ln_1p => Log1p, sqrt => Sqrt, cbrt => Cbrt, recip => Recip, sin => Sin, cos => Cos,
-        tan => Tan, asin => Asin, acos => Acos, atan => Atan, sinh => Sinh, cosh => Cosh,
-        tanh => Tanh, asinh => Asinh, acosh => Acosh, atanh => Atanh, abs => Abs
-    );
+    slope_dual::piecewise_constant_functions!(piecewise_constant);
+    slope_dual::unary_table!(recorded_float_methods);
 
     fn classify(self) -> FpCategory {
         self.value.classify()
     }
 
-    /// `x - floor(x)`: derivative 1.
+    /// `x - trunc(x)`, as `f64::fract`: derivative 1 (`slope_dual::rules::fract`).
     fn fract(self) -> Self {
-        self - Var::lift(self.value.floor())
+        self - Var::lift(self.value.trunc())
     }
 
     fn mul_add(self, a: Self, b: Self) -> Self {
@@ -400,7 +409,7 @@ impl Float for Var<'_> {
     }
 
     fn max(self, other: Self) -> Self {
-        if other.value.is_nan() || self.value >= other.value {
+        if rules::max_is_left(self.value, other.value) {
             self
         } else {
             other
@@ -408,7 +417,7 @@ impl Float for Var<'_> {
     }
 
     fn min(self, other: Self) -> Self {
-        if other.value.is_nan() || self.value <= other.value {
+        if rules::min_is_left(self.value, other.value) {
             self
         } else {
             other
@@ -416,7 +425,7 @@ impl Float for Var<'_> {
     }
 
     fn abs_sub(self, other: Self) -> Self {
-        if self.value <= other.value {
+        if rules::abs_sub_is_zero(self.value, other.value) {
             Var::lift(0.0)
         } else {
             self - other

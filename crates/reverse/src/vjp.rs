@@ -3,17 +3,16 @@
 //! Elementwise ops take their local partials from the primal evaluated on duals
 //! (`UnaryOp::partial`, `BinaryOp::partial_left/right`), so their derivatives are the rules
 //! of `slope_dual::rules` and nothing here repeats them. Structural ops (reductions,
-//! products, transposes) have hand-written VJPs, independent of their forward evaluation,
-//! so forward mode and reverse mode check each other on them.
+//! products, transposes) have hand-written VJPs in their rows' rules
+//! (`slope_graph::structural`), independent of their forward evaluation, so forward mode
+//! and reverse mode check each other on them.
 //!
 //! The rules are generic over the scalar type: `f64` for gradients, and dual numbers for
 //! forward-over-reverse Hessian-vector products. Node values come from the arena (`f64`)
 //! or from a re-evaluation at another scalar type. Scalar elementwise nodes of scalar
 //! inputs do not come here: the sweep applies their cached partials itself.
 
-use nalgebra::{DMatrixView, DMatrixViewMut};
 use slope_dual::Scalar;
-use slope_graph::op::matmul_dims;
 use slope_graph::{Arena, Below, BinaryOp, NodeView, Op, Shape, StructuralOp};
 
 /// Elementwise loops longer than this run on rayon's threads. Each element is independent,
@@ -131,82 +130,13 @@ fn structural<'v, S: Scalar>(
     g: &[S],
     below: &mut Below<'_, S>,
 ) {
-    let a = inputs[0];
-    match op {
-        StructuralOp::Sum => {
-            if wants(0) {
-                below.of(arena, a).iter_mut().for_each(|adj| *adj += g[0]);
-            }
-        }
-        StructuralOp::Mean => {
-            if wants(0) {
-                let adj = below.of(arena, a);
-                let share = g[0] / S::from(adj.len()).unwrap_or_else(S::nan);
-                adj.iter_mut().for_each(|adj| *adj += share);
-            }
-        }
-        StructuralOp::Dot => {
-            for side in 0..2 {
-                if wants(side) {
-                    let other = value(inputs[1 - side]);
-                    let adj = below.of(arena, inputs[side]);
-                    adj.iter_mut().zip(other).for_each(|(adj, &o)| *adj += g[0] * o);
-                }
-            }
-        }
-        StructuralOp::Transpose => {
-            if wants(0) {
-                let adj = below.of(arena, a);
-                match arena.shape(a) {
-                    Shape::Matrix(r, c) => {
-                        for i in 0..r {
-                            for j in 0..c {
-                                adj[i * c + j] += g[j * r + i];
-                            }
-                        }
-                    }
-                    _ => adj.iter_mut().zip(g).for_each(|(adj, &g)| *adj += g),
-                }
-            }
-        }
-        StructuralOp::Slice => {
-            if wants(0) {
-                let adj = below.of(arena, a);
-                for (&i, &g) in value(inputs[1]).iter().zip(g) {
-                    if let Some(adj) = adj.get_mut(slope_graph::op::slice_index(i)) {
-                        *adj += g;
-                    }
-                }
-            }
-        }
-        StructuralOp::Matmul => {
-            let b = inputs[1];
-            let Ok((m, k, n, _)) = matmul_dims(arena.shape(a), arena.shape(b)) else {
-                unreachable!("a recorded matmul has compatible shapes")
-            };
-            // Row-major data read as column-major is the transpose, so with C = A B:
-            // dA^T = B G^T  and  dB^T = G^T A, written into the row-major adjoints.
-            let g_t = DMatrixView::from_slice(g, n, m);
-            if wants(0) {
-                let b_t = DMatrixView::from_slice(value(b), n, k);
-                let mut da_t = DMatrixViewMut::from_slice(below.of(arena, a), k, m);
-                da_t.gemm_tr(S::one(), &b_t, &g_t, S::one());
-            }
-            if wants(1) {
-                let a_t = DMatrixView::from_slice(value(a), k, m);
-                if n == 1 {
-                    // A matrix-vector product: dB = Aᵀ g, with no transposed copy of A. (A
-                    // strided view of A for every n was measured instead: a 64 -> 64 Jacobian
-                    // took 750 µs against 157 µs this way, so the copy stays for n > 1.)
-                    let g_col = DMatrixView::from_slice(g, m, 1);
-                    let mut db = DMatrixViewMut::from_slice(below.of(arena, b), k, 1);
-                    db.gemm(S::one(), &a_t, &g_col, S::one());
-                } else {
-                    let a_rows = a_t.transpose();
-                    let mut db_t = DMatrixViewMut::from_slice(below.of(arena, b), n, k);
-                    db_t.gemm(S::one(), &g_t, &a_rows, S::one());
-                }
-            }
+    let mut args: [(&[S], Shape); 2] = [(&[], Shape::Scalar); 2];
+    for (slot, &i) in args.iter_mut().zip(inputs) {
+        *slot = (value(i), arena.shape(i));
+    }
+    for (k, &input) in inputs.iter().enumerate() {
+        if wants(k) {
+            op.vjp(k, &args[..inputs.len()], g, below.of(arena, input));
         }
     }
 }

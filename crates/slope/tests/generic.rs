@@ -118,3 +118,13 @@ fn a_variable_exponent_is_differentiated_a_constant_one_is_not() {
     let (_, g) = slope::gradient(|v| v[0].powf(Var::constant(3.0)), &[2.0]).unwrap();
     assert_eq!(g, vec![12.0]);
 }
+
+#[test]
+fn fract_is_f64_fract_in_both_modes_also_below_zero() {
+    for x in [-2.75, -0.5, 0.25, 3.5] {
+        let (value, g) = slope::gradient(|v| v[0].fract(), &[x]).unwrap();
+        assert_eq!((value, g), (x.fract(), vec![1.0]), "fract at {x}");
+        let d = Float::fract(Dual::variable(x));
+        assert_eq!((d.re, d.eps), (x.fract(), 1.0));
+    }
+}

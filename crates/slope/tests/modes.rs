@@ -4,7 +4,7 @@
 
 use slope::graph::forward;
 use slope::prelude::*;
-use slope::{BinaryOp, Domain, Op, StructuralOp};
+use slope::{Domain, Op};
 
 fn sample(d: &Domain, n: usize, offset: f64) -> Vec<f64> {
     if d.integer {
@@ -14,45 +14,20 @@ fn sample(d: &Domain, n: usize, offset: f64) -> Vec<f64> {
     (0..n).map(|i| d.low + (d.high - d.low) * ((i as f64 + offset) / n as f64)).collect()
 }
 
-/// Input shapes and values to try for an op.
+/// Input shapes and values to try for an op: the table's shape cases, values spread over
+/// each input's domain.
 fn cases(op: Op) -> Vec<Vec<(Shape, Vec<f64>)>> {
-    let d = op.domains();
-    match op {
-        Op::Unary(_) => vec![
-            vec![(Shape::Scalar, sample(&d[0], 1, 0.3))],
-            vec![(Shape::Vector(4), sample(&d[0], 4, 0.3))],
-            vec![(Shape::Matrix(2, 3), sample(&d[0], 6, 0.3))],
-        ],
-        Op::Binary(BinaryOp::PowI | BinaryOp::PowF) => vec![
-            vec![(Shape::Vector(4), sample(&d[0], 4, 0.3)), (Shape::Scalar, sample(&d[1], 1, 0.6))],
-            vec![(Shape::Scalar, sample(&d[0], 1, 0.3)), (Shape::Scalar, sample(&d[1], 1, 0.9))],
-        ],
-        Op::Binary(_) => vec![
-            vec![(Shape::Vector(4), sample(&d[0], 4, 0.3)), (Shape::Vector(4), sample(&d[1], 4, 0.6))],
-            vec![(Shape::Scalar, sample(&d[0], 1, 0.3)), (Shape::Vector(3), sample(&d[1], 3, 0.6))],
-            vec![(Shape::Matrix(2, 2), sample(&d[0], 4, 0.3)), (Shape::Scalar, sample(&d[1], 1, 0.6))],
-        ],
-        Op::Structural(s) => {
-            let v = |n, o| sample(&d[0], n, o);
-            match s {
-                StructuralOp::Sum | StructuralOp::Mean | StructuralOp::Transpose => vec![
-                    vec![(Shape::Vector(5), v(5, 0.3))],
-                    vec![(Shape::Matrix(2, 3), v(6, 0.3))],
-                    vec![(Shape::Scalar, v(1, 0.3))],
-                ],
-                StructuralOp::Dot => vec![vec![(Shape::Vector(4), v(4, 0.3)), (Shape::Vector(4), v(4, 0.7))]],
-                StructuralOp::Slice => {
-                    vec![vec![(Shape::Vector(4), v(4, 0.3)), (Shape::Vector(3), vec![2.0, 0.0, 2.0])]]
-                }
-                StructuralOp::Matmul => vec![
-                    vec![(Shape::Matrix(2, 3), v(6, 0.3)), (Shape::Matrix(3, 2), v(6, 0.7))],
-                    vec![(Shape::Matrix(2, 3), v(6, 0.3)), (Shape::Vector(3), v(3, 0.7))],
-                    vec![(Shape::Vector(2), v(2, 0.3)), (Shape::Matrix(2, 3), v(6, 0.7))],
-                    vec![(Shape::Vector(3), v(3, 0.3)), (Shape::Vector(3), v(3, 0.7))],
-                ],
-            }
-        }
-    }
+    op.shape_cases()
+        .iter()
+        .map(|shapes| {
+            shapes
+                .iter()
+                .zip(op.domains())
+                .enumerate()
+                .map(|(k, (&shape, d))| (shape, sample(d, shape.len(), 0.3 + 0.3 * k as f64)))
+                .collect()
+        })
+        .collect()
 }
 
 fn unit(n: usize, i: usize) -> Vec<f64> {

@@ -1,0 +1,147 @@
+//! Checking domains: where each input of an op is sampled when its derivatives are checked,
+//! where it is defined, its special points, and its conventions at kinks. The rows of the
+//! op table name these constants.
+
+/// Where an op's input is sampled when checking derivatives, where it is defined, its
+/// special points, and its conventions at kinks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Domain {
+    /// Lowest value sampled.
+    pub low: f64,
+    /// Highest value sampled.
+    pub high: f64,
+    /// The open interval where the op is defined and smooth (apart from its kinks): a
+    /// finite difference never steps outside it.
+    pub support: (f64, f64),
+    /// Special points checked besides the samples: zero, signs, tiny and huge magnitudes,
+    /// as far as the op is defined and finite there.
+    pub edges: &'static [f64],
+    /// Points where the op is not differentiable (finite differences must not straddle
+    /// them), each with the derivative slope reports there by convention.
+    pub kinks: &'static [Kink],
+    /// Only integers are valid (the exponent of `powi`, indices).
+    pub integer: bool,
+    /// The input is a constant parameter: never differentiated.
+    pub constant: bool,
+}
+
+/// A point where an op is not differentiable, and the derivative slope reports there.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Kink {
+    /// Where the kink is.
+    pub at: f64,
+    /// The derivative reported at `at` (PyTorch's convention).
+    pub derivative: f64,
+}
+
+impl Domain {
+    /// A smooth interval, sampled in `low..high`, defined everywhere.
+    pub const fn interval(low: f64, high: f64) -> Domain {
+        Domain {
+            low,
+            high,
+            support: (f64::NEG_INFINITY, f64::INFINITY),
+            edges: &[],
+            kinks: &[],
+            integer: false,
+            constant: false,
+        }
+    }
+
+    /// Defined (and smooth) only inside the open interval `low..high`.
+    pub const fn support(self, low: f64, high: f64) -> Domain {
+        Domain { support: (low, high), ..self }
+    }
+
+    /// Special points checked besides the samples.
+    pub const fn edges(self, edges: &'static [f64]) -> Domain {
+        Domain { edges, ..self }
+    }
+
+    /// Points where the op is not differentiable, with the derivative reported there.
+    pub const fn with_kinks(self, kinks: &'static [Kink]) -> Domain {
+        Domain { kinks, ..self }
+    }
+
+    /// A constant parameter, never differentiated.
+    pub const fn constant(self) -> Domain {
+        Domain { constant: true, ..self }
+    }
+
+    /// Only whole numbers.
+    pub const fn integer(self) -> Domain {
+        Domain { integer: true, ..self }
+    }
+}
+
+const SMALL: &[f64] = &[0.0, 1e-12, -1e-12];
+const SCALE_FREE: &[f64] = &[0.0, 1e-12, -1e-12, 1e-150, 1e12, -1e12, 1e150];
+
+/// Anywhere, at every scale.
+pub const ANY: Domain = Domain::interval(-3.0, 3.0).edges(SCALE_FREE);
+/// Positive numbers (logarithms, roots).
+pub const POSITIVE: Domain =
+    Domain::interval(0.1, 5.0).support(0.0, f64::INFINITY).edges(&[1e-12, 1e-6, 1e6, 1e150]);
+/// The open interval `(-1, 1)`.
+pub const OPEN_UNIT: Domain =
+    Domain::interval(-0.9, 0.9).support(-1.0, 1.0).edges(&[0.0, 1e-12, -1e-12, 0.999, -0.999]);
+/// Growing exponentially: magnitudes kept where the result is finite.
+pub const EXP: Domain = Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12, 30.0, -30.0]);
+/// Periodic functions.
+pub const PERIODIC: Domain = Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12, 100.0, -100.0]);
+/// Saturating functions (`atan`, `asinh`).
+pub const SATURATING: Domain = Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12, 1e6, -1e6]);
+/// `tanh`.
+pub const TANH: Domain = Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12, 10.0, -10.0]);
+/// `tan`, inside one period.
+pub const TAN: Domain = Domain::interval(-1.3, 1.3)
+    .support(-core::f64::consts::FRAC_PI_2, core::f64::consts::FRAC_PI_2)
+    .edges(&[0.0, 1e-12, -1e-12, 1.5, -1.5]);
+/// `acosh`, above 1.
+pub const ACOSH: Domain = Domain::interval(1.1, 5.0).support(1.0, f64::INFINITY).edges(&[1.001, 1e6]);
+/// `log1p`, above -1.
+pub const LOG1P: Domain =
+    Domain::interval(-0.9, 5.0).support(-1.0, f64::INFINITY).edges(&[0.0, 1e-12, -1e-12, -0.999, 1e6]);
+/// `1 / x`, away from the pole.
+pub const RECIP: Domain = Domain::interval(0.2, 5.0).support(0.0, f64::INFINITY).edges(&[1e-10, 1e10]);
+/// A kink at 0 with derivative 0 there (`abs`, `relu`, as PyTorch).
+pub const KINK_AT_ZERO: Domain = Domain::interval(-3.0, 3.0)
+    .with_kinks(&[Kink { at: 0.0, derivative: 0.0 }])
+    .edges(&[1e-12, -1e-12, 1e12, -1e12]);
+/// `sigmoid`, out to where it saturates.
+pub const SIGMOID: Domain = Domain::interval(-8.0, 8.0).edges(&[0.0, 1e-12, -1e-12, 30.0, -30.0]);
+
+/// A huge addend swamps the other operand, so finite differences could not see it.
+const ADDITIVE: Domain = Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12, 1e-150, -1e-150]);
+/// Both operands of `+` and `-`.
+pub const ADDITIVE_PAIR: [Domain; 2] = [ADDITIVE, ADDITIVE];
+/// Both operands anywhere.
+pub const ANY_PAIR: [Domain; 2] = [ANY, ANY];
+/// A divisor away from zero.
+pub const DIV: [Domain; 2] =
+    [ANY, Domain::interval(0.2, 5.0).support(0.0, f64::INFINITY).edges(&[1e-10, 1e10])];
+const BASE: Domain = POSITIVE.edges(&[1e-6, 1e6]);
+/// `a^b` with both variable: a positive base.
+pub const POW: [Domain; 2] = [BASE, Domain::interval(-3.0, 3.0).edges(SMALL)];
+/// `a^n`: a constant integer exponent.
+pub const POWI: [Domain; 2] = [
+    Domain::interval(0.2, 3.0).support(0.0, f64::INFINITY).edges(&[1e-3, 1e3]),
+    Domain::interval(-3.0, 4.0).integer().constant(),
+];
+/// `a^c`: a constant real exponent.
+pub const POWF: [Domain; 2] = [BASE, Domain::interval(-2.5, 2.5).constant()];
+/// `a % b` with `a / b` inside (2, 3), away from the jumps of fmod at integer quotients.
+pub const REM: [Domain; 2] =
+    [Domain::interval(2.2, 2.8).support(2.1, 2.9), Domain::interval(1.0, 1.05).support(0.97, 1.07)];
+/// `hypot` is smooth away from the origin; `b < 0` keeps samples off it.
+pub const HYPOT: [Domain; 2] = [
+    Domain::interval(0.2, 3.0).edges(&[0.0, 1e12]),
+    Domain::interval(-3.0, -0.2).support(f64::NEG_INFINITY, 0.0).edges(&[-1e-12, -1e12]),
+];
+/// `atan2(y, x)` with `x > 0` stays off the branch cut along the negative x axis.
+pub const ATAN2: [Domain; 2] =
+    [Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12, 1e6, -1e6]), POSITIVE.edges(&[1e-6, 1e6])];
+/// Inputs of reductions and products.
+pub const STRUCTURAL: Domain = Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12, 1e6, -1e6]);
+/// Indices into a vector of at least 3 elements: constant integers.
+pub const INDICES: Domain = Domain::interval(0.0, 2.0).integer().constant();

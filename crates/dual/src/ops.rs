@@ -1,0 +1,292 @@
+//! The elementwise rows of slope's op table: one row per op, and everything derived from it.
+//!
+//! [`unary_table!`](crate::unary_table) and [`binary_table!`](crate::binary_table) hold one
+//! row per elementwise op: its variant, how code reaches it (a [`Float`](num_traits::Float)
+//! method, a [`Scalar`](crate::Scalar) method, an operator), its name in slope, PyTorch and
+//! the formula language, PyTorch's `grad_fn` name, its checking domain, and (binary ops) its
+//! primal. Each table is a macro that hands its rows to another macro, so the rows are
+//! written once and expanded wherever an op list is needed: [`UnaryOp`] and [`BinaryOp`]
+//! below, the `Float` and `Scalar` methods of the dual types (`float_impl.rs`), the
+//! `Scalar` trait itself, and in `slope-graph` the `Var` and `Tensor` methods.
+//!
+//! Derivatives are not in the rows: a unary op's rule is the function of
+//! [`rules`](crate::rules) with its method's name, and the partials of every op come from
+//! evaluating its primal on [`Dual`] numbers.
+//!
+//! Adding an elementwise op of one input is one row in [`unary_table!`] and one rule in
+//! `rules.rs`; the compiler then asks for nothing else.
+
+use crate::{Dual, Scalar};
+
+pub use crate::domain::{Domain, Kink};
+
+/// The rows of the elementwise ops of one input, handed to the macro `$then`.
+///
+/// Row: `Variant: kind method, name, "GradFnBackward0", DOMAIN, "doc";` where `name` is the
+/// op's name in slope (the `Tensor` method), PyTorch and formulas, `kind` is
+/// `float` (a [`Float`](num_traits::Float) method with a rule of the same name), `scalar` (a
+/// method of [`Scalar`](crate::Scalar) generated from this row, rule of the same name) or
+/// `operator` (a `core::ops` trait), and `DOMAIN` names a constant of
+/// [`domain`](crate::domain).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! unary_table {
+    ($then:ident) => {
+        $then! {
+            Neg: operator neg, neg, "NegBackward0", ANY, "`-x`";
+            Exp: float exp, exp, "ExpBackward0", EXP, "`e^x`";
+            Exp2: float exp2, exp2, "Exp2Backward0", EXP, "`2^x`";
+            ExpM1: float exp_m1, expm1, "Expm1Backward0", EXP, "`e^x - 1`, accurate near 0";
+            Log: float ln, log, "LogBackward0", POSITIVE, "the natural logarithm";
+            Log2: float log2, log2, "Log2Backward0", POSITIVE, "the base-2 logarithm";
+            Log10: float log10, log10, "Log10Backward0", POSITIVE, "the base-10 logarithm";
+            Log1p: float ln_1p, log1p, "Log1pBackward0", LOG1P, "`ln(1 + x)`, accurate near 0";
+            Sqrt: float sqrt, sqrt, "SqrtBackward0", POSITIVE, "the square root";
+            Cbrt: float cbrt, cbrt, "CbrtBackward0", POSITIVE, "the cube root";
+            Recip: float recip, reciprocal, "ReciprocalBackward0", RECIP, "`1 / x`";
+            Sin: float sin, sin, "SinBackward0", PERIODIC, "the sine";
+            Cos: float cos, cos, "CosBackward0", PERIODIC, "the cosine";
+            Tan: float tan, tan, "TanBackward0", TAN, "the tangent";
+            Asin: float asin, asin, "AsinBackward0", OPEN_UNIT, "the arcsine";
+            Acos: float acos, acos, "AcosBackward0", OPEN_UNIT, "the arccosine";
+            Atan: float atan, atan, "AtanBackward0", SATURATING, "the arctangent";
+            Sinh: float sinh, sinh, "SinhBackward0", EXP, "the hyperbolic sine";
+            Cosh: float cosh, cosh, "CoshBackward0", EXP, "the hyperbolic cosine";
+            Tanh: float tanh, tanh, "TanhBackward0", TANH, "the hyperbolic tangent";
+            Asinh: float asinh, asinh, "AsinhBackward0", SATURATING, "the inverse hyperbolic sine";
+            Acosh: float acosh, acosh, "AcoshBackward0", ACOSH, "the inverse hyperbolic cosine";
+            Atanh: float atanh, atanh, "AtanhBackward0", OPEN_UNIT, "the inverse hyperbolic tangent";
+            Sigmoid: scalar sigmoid, sigmoid, "SigmoidBackward0", SIGMOID,
+                "the logistic function `1 / (1 + e^-x)`, without overflow for large `|x|`";
+            Relu: scalar relu, relu, "ReluBackward0", KINK_AT_ZERO, "`max(x, 0)`, with derivative 0 at 0 as in PyTorch";
+            Abs: float abs, abs, "AbsBackward0", KINK_AT_ZERO, "the absolute value (derivative 0 at 0)";
+        }
+    };
+}
+
+/// The rows of the elementwise ops of two inputs, handed to the macro `$then`.
+///
+/// Row: `Variant: kind method, "name", "GradFnBackward0", DOMAINS, |a, b| primal, "doc";`
+/// where `kind` is `infix` (an operator, `x + y`), `function` (a function of two arguments in
+/// formulas, `atan2(y, x)`) or `exponent` (a power with a constant exponent, reached through
+/// `powi`/`powf` and `**`), `method` is the `Tensor` method, and `DOMAINS` names a pair of
+/// domains of [`domain`](crate::domain), one per input. A domain marked constant is an input
+/// that is never differentiated.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! binary_table {
+    ($then:ident) => {
+        $then! {
+            Add: infix try_add, "add", "AddBackward0", ADDITIVE_PAIR, |a, b| a + b, "`a + b`";
+            Sub: infix try_sub, "sub", "SubBackward0", ADDITIVE_PAIR, |a, b| a - b, "`a - b`";
+            Mul: infix try_mul, "mul", "MulBackward0", ANY_PAIR, |a, b| a * b, "`a * b`";
+            Div: infix try_div, "div", "DivBackward0", DIV, |a, b| a / b, "`a / b`";
+            Pow: function try_pow, "pow", "PowBackward1", POW, |a, b| a.powf(b),
+                "`a^b`, differentiated in both base and exponent";
+            PowI: exponent powi, "powi", "PowBackward0", POWI, |a, b| a.powi(b.to_i32().unwrap_or(i32::MAX)),
+                "`a^n` for a constant integer `n`";
+            PowF: exponent powf, "powf", "PowBackward0", POWF, |a, b| a.powf(b.detach()),
+                "`a^c` for a constant real `c`";
+            Atan2: function try_atan2, "atan2", "Atan2Backward0", ATAN2, |a, b| a.atan2(b),
+                "`atan2(a, b)`, the angle of the point `(b, a)`";
+            Hypot: function try_hypot, "hypot", "HypotBackward0", HYPOT, |a, b| a.hypot(b),
+                "`sqrt(a² + b²)` without overflow";
+            Rem: function try_fmod, "fmod", "FmodBackward0", REM, |a, b| a % b,
+                "`a % b`, the remainder of truncated division (PyTorch's `fmod`)";
+        }
+    };
+}
+
+macro_rules! define_unary_ops {
+    ($($variant:ident: $kind:ident $method:ident, $name:ident, $grad_fn:literal, $domain:ident, $doc:literal;)*) => {
+        /// Elementwise functions of one input: the rows of [`unary_table!`](crate::unary_table).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum UnaryOp {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl UnaryOp {
+            /// Every unary op, in table order.
+            pub const ALL: &'static [UnaryOp] = &[$(UnaryOp::$variant),*];
+
+            /// The primal, written once for every [`Scalar`] type.
+            #[inline]
+            pub fn eval<T: Scalar>(self, x: T) -> T {
+                #[allow(unused_imports)]
+                use {core::ops::Neg as _, num_traits::Float as _};
+                match self {
+                    $(UnaryOp::$variant => x.$method(),)*
+                }
+            }
+
+            /// The method name, as typed in slope, PyTorch and formulas.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(UnaryOp::$variant => stringify!($name),)*
+                }
+            }
+
+            /// PyTorch's `grad_fn` name.
+            pub const fn grad_fn_name(self) -> &'static str {
+                match self {
+                    $(UnaryOp::$variant => $grad_fn,)*
+                }
+            }
+
+            /// Where the input is sampled when checking, and the conventions at kinks.
+            pub const fn domain(self) -> &'static Domain {
+                match self {
+                    $(UnaryOp::$variant => &crate::domain::$domain,)*
+                }
+            }
+        }
+    };
+}
+unary_table!(define_unary_ops);
+
+macro_rules! define_binary_ops {
+    ($($variant:ident: $kind:ident $method:ident, $name:literal, $grad_fn:literal, $domains:ident,
+       |$a:ident, $b:ident| $primal:expr, $doc:literal;)*) => {
+        /// Elementwise functions of two inputs: the rows of
+        /// [`binary_table!`](crate::binary_table). A scalar broadcasts against a tensor.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum BinaryOp {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl BinaryOp {
+            /// Every binary op, in table order.
+            pub const ALL: &'static [BinaryOp] = &[$(BinaryOp::$variant),*];
+
+            /// The primal, written once for every [`Scalar`] type.
+            #[inline]
+            pub fn eval<T: Scalar>(self, a: T, b: T) -> T {
+                match self {
+                    $(BinaryOp::$variant => {
+                        let ($a, $b) = (a, b);
+                        $primal
+                    })*
+                }
+            }
+
+            /// The method name, as typed in slope and PyTorch.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(BinaryOp::$variant => $name,)*
+                }
+            }
+
+            /// PyTorch's `grad_fn` name.
+            pub const fn grad_fn_name(self) -> &'static str {
+                match self {
+                    $(BinaryOp::$variant => $grad_fn,)*
+                }
+            }
+
+            /// Where each input is sampled when checking; a constant domain is an input that
+            /// is never differentiated.
+            pub const fn domains(self) -> &'static [Domain; 2] {
+                match self {
+                    $(BinaryOp::$variant => &crate::domain::$domains,)*
+                }
+            }
+
+            /// Whether formulas call it as a function of two arguments (`atan2(y, x)`) rather
+            /// than through an operator.
+            pub const fn is_function(self) -> bool {
+                match self {
+                    $(BinaryOp::$variant => matches!(stringify!($kind).as_bytes(), b"function"),)*
+                }
+            }
+        }
+    };
+}
+binary_table!(define_binary_ops);
+
+impl UnaryOp {
+    /// `f'(x)`, from the primal evaluated on a dual number (the rules of [`crate::rules`]), at
+    /// any scalar type (a dual `x` gives second-order information, for forward-over-reverse).
+    #[inline]
+    pub fn partial<S: Scalar>(self, x: S) -> S {
+        self.eval(Dual::variable(x)).eps
+    }
+}
+
+impl BinaryOp {
+    /// Whether input `input` (0 or 1) is differentiated: false for a constant exponent.
+    #[inline]
+    pub const fn differentiates(self, input: usize) -> bool {
+        input < 2 && !self.domains()[input].constant
+    }
+
+    /// `(∂f/∂a, ∂f/∂b)` at `(a, b)`, from the primal evaluated on duals.
+    #[inline]
+    pub fn partials<S: Scalar>(self, a: S, b: S) -> (S, S) {
+        (self.partial_left(a, b), self.partial_right(a, b))
+    }
+
+    /// `∂f/∂a` only.
+    #[inline]
+    pub fn partial_left<S: Scalar>(self, a: S, b: S) -> S {
+        self.eval(Dual::variable(a), Dual::constant(b)).eps
+    }
+
+    /// `∂f/∂b` only.
+    #[inline]
+    pub fn partial_right<S: Scalar>(self, a: S, b: S) -> S {
+        self.eval(Dual::constant(a), Dual::variable(b)).eps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A symmetric difference quotient: an independent check of each rule's derivative.
+    fn numeric(f: impl Fn(f64) -> f64, x: f64) -> f64 {
+        let h = 1e-6 * x.abs().max(1.0);
+        (f(x + h) - f(x - h)) / (2.0 * h)
+    }
+
+    /// The table and the rules held together: every unary row's primal on `f64` agrees with
+    /// its rule's value, and its partial (the rule, through `Dual`) with a difference quotient,
+    /// at samples of its own domain.
+    #[test]
+    fn every_unary_row_has_a_rule_that_matches_its_primal() {
+        for &op in UnaryOp::ALL {
+            let d = op.domain();
+            for k in 1..4 {
+                let x = d.low + (d.high - d.low) * f64::from(k) / 4.0;
+                if d.kinks.iter().any(|kink| (kink.at - x).abs() < 1e-3) {
+                    continue;
+                }
+                let n = numeric(|x| op.eval(x), x);
+                let p = op.partial(x);
+                assert!((p - n).abs() <= 1e-6 * n.abs().max(1.0), "{}'({x}) = {p}, numeric {n}", op.name());
+            }
+        }
+    }
+
+    #[test]
+    fn every_binary_row_has_partials_that_match_its_primal() {
+        for &op in BinaryOp::ALL {
+            let [da, db] = op.domains();
+            for k in 1..4 {
+                let t = f64::from(k) / 4.0;
+                let (a, mut b) = (da.low + (da.high - da.low) * t, db.low + (db.high - db.low) * (1.0 - t));
+                if db.integer {
+                    b = b.round();
+                }
+                let (pa, pb) = op.partials(a, b);
+                let na = numeric(|a| op.eval(a, b), a);
+                assert!((pa - na).abs() <= 1e-6 * na.abs().max(1.0), "{} d/da at ({a}, {b})", op.name());
+                if op.differentiates(1) {
+                    let nb = numeric(|b| op.eval(a, b), b);
+                    assert!((pb - nb).abs() <= 1e-6 * nb.abs().max(1.0), "{} d/db at ({a}, {b})", op.name());
+                } else {
+                    assert_eq!(pb, 0.0, "{}: a constant input has no partial", op.name());
+                }
+            }
+        }
+    }
+}
