@@ -60,6 +60,7 @@ macro_rules! unary_table {
                 "the logistic function `1 / (1 + e^-x)`, without overflow for large `|x|`";
             Relu: scalar relu, relu, "ReluBackward0", KINK_AT_ZERO, "`max(x, 0)`, with derivative 0 at 0 as in PyTorch";
             Abs: float abs, abs, "AbsBackward0", KINK_AT_ZERO, "the absolute value (derivative 0 at 0)";
+            Erf: scalar erf, erf, "ErfBackward0", SATURATING, "the error function `2/√π ∫₀ˣ e^(-t²) dt`";
         }
     };
 }

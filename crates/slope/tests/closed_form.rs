@@ -37,6 +37,7 @@ fn unary_derivative(op: UnaryOp, x: f64) -> f64 {
         UnaryOp::Sigmoid => (-x).exp() / (1.0 + (-x).exp()).powi(2),
         UnaryOp::Relu => f64::from(u8::from(x > 0.0)),
         UnaryOp::Abs => x.signum() * f64::from(u8::from(x != 0.0)),
+        UnaryOp::Erf => 2.0 / std::f64::consts::PI.sqrt() * (-x * x).exp(),
     }
 }
 
