@@ -43,6 +43,8 @@ macro_rules! structural_table {
                 "Sum of all elements, a scalar.";
             Mean: "mean", "MeanBackward0", [STRUCTURAL], [[V(4)], [M(2, 3)], [S]],
                 "Mean of all elements, a scalar (NaN for an empty tensor, as in PyTorch).";
+            Prod: "prod", "ProdBackward0", [STRUCTURAL], [[V(4)], [M(2, 3)], [S]],
+                "Product of all elements, a scalar.";
             Dot: "dot", "DotBackward0", [STRUCTURAL, STRUCTURAL], [[V(3), V(3)]],
                 "Inner product of two vectors of equal length.";
             Matmul: "matmul", "MmBackward0", [STRUCTURAL, STRUCTURAL],

@@ -37,6 +37,8 @@ pub trait StructuralRule {
 pub struct Sum;
 /// Mean of all elements.
 pub struct Mean;
+/// Product of all elements.
+pub struct Prod;
 /// Inner product of two vectors.
 pub struct Dot;
 /// Matrix product.
@@ -73,6 +75,29 @@ impl StructuralRule for Mean {
     fn vjp<S: Scalar>(_: usize, _: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
         let share = g[0] / count(adjoint.len());
         adjoint.iter_mut().for_each(|adj| *adj += share);
+    }
+}
+
+impl StructuralRule for Prod {
+    fn output_shape(_: &'static str, _: &[Shape]) -> Result<Shape, Error> {
+        Ok(Shape::Scalar)
+    }
+    fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
+        out.push(inputs[0].0.iter().fold(S::one(), |p, &v| p * v));
+    }
+    /// `∂/∂x_i = Π_{j≠i} x_j`, from the products before and after `i` (never `prod / x_i`),
+    /// so zeros among the elements get their exact gradient, as in PyTorch.
+    fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        let x = inputs[0].0;
+        let mut after = vec![S::one(); x.len() + 1];
+        for i in (0..x.len()).rev() {
+            after[i] = after[i + 1] * x[i];
+        }
+        let mut before = S::one();
+        for (i, adj) in adjoint.iter_mut().enumerate() {
+            *adj += g[0] * before * after[i + 1];
+            before *= x[i];
+        }
     }
 }
 

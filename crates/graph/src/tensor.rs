@@ -237,6 +237,12 @@ impl<'g> Tensor<'g> {
         self.scalar_binary(BinaryOp::PowF, c, false)
     }
 
+    /// Product of all elements (PyTorch's `torch.prod(x)`); its gradient is exact where
+    /// elements are zero.
+    pub fn prod(self) -> Tensor<'g> {
+        or_panic(self.try_op(Op::Structural(StructuralOp::Prod), &[]))
+    }
+
     /// Sum of all elements (PyTorch's `torch.sum(x)`).
     pub fn sum(self) -> Tensor<'g> {
         or_panic(self.try_op(Op::Structural(StructuralOp::Sum), &[]))

@@ -207,6 +207,20 @@ fn structural_ops_match_closed_forms() {
                 let want = if s == StructuralOp::Sum { 1.0 } else { 1.0 / 6.0 };
                 assert!(x.grad().unwrap().as_slice().iter().all(|&d| close(d, want)), "{}", op.name());
             }
+            StructuralOp::Prod => {
+                // d/dx_i prod(x) = prod of the others, also where elements are zero
+                for data in [vec![1.5, -2.0, 0.5, 3.0], vec![2.0, 0.0, -1.0], vec![0.0, 4.0, 0.0]] {
+                    let x = g.vector(&data).requires_grad_();
+                    let p = x.prod();
+                    assert_eq!(p.grad_fn().unwrap().name(), "ProdBackward0");
+                    assert!(close(p.item().unwrap(), data.iter().product()));
+                    p.backward().unwrap();
+                    let want: Vec<f64> = (0..data.len())
+                        .map(|i| data.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, v)| v).product())
+                        .collect();
+                    assert!(all_close(x.grad().unwrap().as_slice(), &want), "prod of {data:?}");
+                }
+            }
             StructuralOp::Dot => {
                 let (a, b) = (numbers(2, 5), numbers(3, 5));
                 let (ta, tb) = (g.vector(&a).requires_grad_(), g.vector(&b).requires_grad_());
