@@ -134,7 +134,7 @@ impl OpSubject {
             .collect()
     }
 
-    fn eval<S: Scalar>(&self, inputs: &[Vec<S>]) -> Vec<S> {
+    fn eval<S: slope_graph::GraphScalar>(&self, inputs: &[Vec<S>]) -> Vec<S> {
         let args: Vec<(&[S], Shape)> = inputs.iter().zip(&self.shapes).map(|(v, &s)| (&v[..], s)).collect();
         let mut out = Vec::new();
         eval_into(self.op, &args, &mut out);

@@ -98,7 +98,7 @@ fn record<'g>(nodes: &[Tensor<'g>], step: &Step) -> Option<Tensor<'g>> {
             far.then(|| a.try_op(op, &[b]).ok()).flatten()
         }
         Op::Binary(_) => (fits(&a, &domains[0]) && fits(&b, &domains[1])).then(|| a.try_op(op, &[b]).ok()).flatten(),
-        Op::Structural(_) => a.try_op(op, &[b]).ok().or_else(|| a.try_op(op, &[]).ok()),
+        Op::Structural(_) | Op::Custom(_) => a.try_op(op, &[b]).ok().or_else(|| a.try_op(op, &[]).ok()),
     }?;
     let values = result.to_vec();
     (values.iter().all(|v| v.is_finite() && v.abs() < 1e3)).then_some(result)

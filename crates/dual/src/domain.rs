@@ -80,8 +80,7 @@ const SCALE_FREE: &[f64] = &[0.0, 1e-12, -1e-12, 1e-150, 1e12, -1e12, 1e150];
 /// Anywhere, at every scale.
 pub const ANY: Domain = Domain::interval(-3.0, 3.0).edges(SCALE_FREE);
 /// Positive numbers (logarithms, roots).
-pub const POSITIVE: Domain =
-    Domain::interval(0.1, 5.0).support(0.0, f64::INFINITY).edges(&[1e-12, 1e-6, 1e6, 1e150]);
+pub const POSITIVE: Domain = Domain::interval(0.1, 5.0).support(0.0, f64::INFINITY).edges(&[1e-12, 1e-6, 1e6, 1e150]);
 /// The open interval `(-1, 1)`.
 pub const OPEN_UNIT: Domain =
     Domain::interval(-0.9, 0.9).support(-1.0, 1.0).edges(&[0.0, 1e-12, -1e-12, 0.999, -0.999]);
@@ -105,9 +104,8 @@ pub const LOG1P: Domain =
 /// `1 / x`, away from the pole.
 pub const RECIP: Domain = Domain::interval(0.2, 5.0).support(0.0, f64::INFINITY).edges(&[1e-10, 1e10]);
 /// A kink at 0 with derivative 0 there (`abs`, `relu`, as PyTorch).
-pub const KINK_AT_ZERO: Domain = Domain::interval(-3.0, 3.0)
-    .with_kinks(&[Kink { at: 0.0, derivative: 0.0 }])
-    .edges(&[1e-12, -1e-12, 1e12, -1e12]);
+pub const KINK_AT_ZERO: Domain =
+    Domain::interval(-3.0, 3.0).with_kinks(&[Kink { at: 0.0, derivative: 0.0 }]).edges(&[1e-12, -1e-12, 1e12, -1e12]);
 /// `sigmoid`, out to where it saturates.
 pub const SIGMOID: Domain = Domain::interval(-8.0, 8.0).edges(&[0.0, 1e-12, -1e-12, 30.0, -30.0]);
 
@@ -118,8 +116,7 @@ pub const ADDITIVE_PAIR: [Domain; 2] = [ADDITIVE, ADDITIVE];
 /// Both operands anywhere.
 pub const ANY_PAIR: [Domain; 2] = [ANY, ANY];
 /// A divisor away from zero.
-pub const DIV: [Domain; 2] =
-    [ANY, Domain::interval(0.2, 5.0).support(0.0, f64::INFINITY).edges(&[1e-10, 1e10])];
+pub const DIV: [Domain; 2] = [ANY, Domain::interval(0.2, 5.0).support(0.0, f64::INFINITY).edges(&[1e-10, 1e10])];
 const BASE: Domain = POSITIVE.edges(&[1e-6, 1e6]);
 /// `a^b` with both variable: a positive base.
 pub const POW: [Domain; 2] = [BASE, Domain::interval(-3.0, 3.0).edges(SMALL)];

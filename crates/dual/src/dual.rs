@@ -5,7 +5,9 @@ use core::ops::{Add, Neg, Sub};
 
 use num_traits::Float;
 
-use crate::float_impl::{dual_float_methods, dual_piecewise_constant, dual_scalar_methods, impl_dual_number, impl_scalar_lhs};
+use crate::float_impl::{
+    dual_float_methods, dual_piecewise_constant, dual_scalar_methods, impl_dual_number, impl_scalar_lhs,
+};
 use crate::tangent::{Sparse, Tangent, Tangents};
 
 /// A dual number `re + eps·ε` with `ε² = 0`: a value and its derivative along one

@@ -314,5 +314,5 @@ macro_rules! impl_scalar_lhs {
     };
 }
 
-pub(crate) use {dual_float_methods, dual_piecewise_constant, dual_scalar_methods, impl_dual_number};
 pub(crate) use impl_scalar_lhs;
+pub(crate) use {dual_float_methods, dual_piecewise_constant, dual_scalar_methods, impl_dual_number};

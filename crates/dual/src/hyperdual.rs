@@ -5,7 +5,9 @@ use core::ops::{Add, Neg, Sub};
 
 use num_traits::Float;
 
-use crate::float_impl::{dual_float_methods, dual_piecewise_constant, dual_scalar_methods, impl_dual_number, impl_scalar_lhs};
+use crate::float_impl::{
+    dual_float_methods, dual_piecewise_constant, dual_scalar_methods, impl_dual_number, impl_scalar_lhs,
+};
 use crate::{Dual, DualVec, Tangent};
 
 /// A hyper-dual number `re + eps1·ε₁ + eps2·ε₂ + eps12·ε₁ε₂` with `ε₁² = ε₂² = 0`.

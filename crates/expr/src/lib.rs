@@ -101,9 +101,9 @@ pub struct Recorded<'g> {
     pub variables: BTreeMap<String, Tensor<'g>>,
 }
 
-/// The functions the language knows, and how many arguments each takes.
+/// The functions the language knows (the op table's and the registered custom ops), by name.
 fn functions() -> impl Iterator<Item = (&'static str, Op)> {
-    Op::all().filter(|op| op.is_function()).map(|op| (op.name(), op))
+    Op::all().chain(slope_graph::custom::registered_ops()).filter(|op| op.is_function()).map(|op| (op.name(), op))
 }
 
 impl Formula {

@@ -14,10 +14,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use slope_dual::{Dual, Scalar};
+use slope_dual::Dual;
 
 use crate::op::{eval_elementwise, eval_into, BinaryOp, Op};
-use crate::{Error, Shape};
+use crate::{Error, GraphScalar, Shape};
 
 /// Marks an unused input slot.
 const NO_INPUT: u32 = u32::MAX;
@@ -768,7 +768,7 @@ impl Arena {
                 }
                 eval_elementwise(op, &args[..inputs.len()], out);
             }
-            Op::Structural(_) => {
+            Op::Structural(_) | Op::Custom(_) => {
                 let mut out = Vec::with_capacity(shape.len());
                 let mut args: [(&[f64], Shape); 2] = [(&[], Shape::Scalar); 2];
                 for (slot, &i) in args.iter_mut().zip(inputs) {
@@ -918,6 +918,22 @@ pub(crate) fn scalar_rule(op: Op, x: f64, y: f64, tracks: [bool; 2]) -> (f64, [f
             let right = if tracks[1] { b.partial_right(x, y) } else { 0.0 };
             (b.eval(x, y), [left, right])
         }
+        Op::Custom(id) => {
+            let arity = op.arity();
+            let (x, y) = ([x], [y]);
+            let inputs = [(&x[..], Shape::Scalar), (&y[..], Shape::Scalar)];
+            let mut value = Vec::with_capacity(1);
+            id.op().primal_f64(&inputs[..arity], &mut value);
+            let mut partials = [0.0; 2];
+            for (k, partial) in partials.iter_mut().enumerate().take(arity) {
+                if tracks[k] {
+                    let mut adjoint = [0.0];
+                    id.op().vjp_f64(k, &inputs[..arity], &[1.0], &mut adjoint);
+                    *partial = adjoint[0];
+                }
+            }
+            (value.first().copied().unwrap_or(f64::NAN), partials)
+        }
         Op::Structural(_) => (f64::NAN, [0.0; 2]),
     }
 }
@@ -926,9 +942,23 @@ impl Arena {
     /// The local partials of the cached scalar node `index` with its operands at `x` and `y`
     /// (in operand order; `y` unused by a unary op), at any scalar type: what recording
     /// cached, evaluated again by the same rules (`[∂, 0]` for a node with one input).
-    pub fn cached_partials<S: Scalar>(&self, index: u32, x: S, y: S) -> [S; 2] {
+    pub fn cached_partials<S: GraphScalar>(&self, index: u32, x: S, y: S) -> [S; 2] {
         let n = self.node(index);
         match n.op {
+            Some(Op::Custom(id)) => {
+                let op = id.op();
+                let (x, y) = ([x], [y]);
+                let inputs = [(&x[..], Shape::Scalar), (&y[..], Shape::Scalar)];
+                let mut partials = [S::zero(); 2];
+                for (k, partial) in partials.iter_mut().enumerate().take(op.arity()) {
+                    if n.has(TRACKS[k]) {
+                        let mut adjoint = [S::zero()];
+                        S::custom_vjp(op, k, &inputs[..op.arity()], &[S::one()], &mut adjoint);
+                        *partial = adjoint[0];
+                    }
+                }
+                partials
+            }
             Some(Op::Unary(u)) => [u.partial(x), S::zero()],
             Some(Op::Binary(b)) if n.has(SAME_INPUT) => [b.partial_left(x, y) + b.partial_right(x, y), S::zero()],
             Some(Op::Binary(b)) if n.has(CONSTANT_LEFT) => [b.partial_right(x, y), S::zero()],
@@ -972,7 +1002,7 @@ impl Arena {
     /// Evaluates node `index` at scalar type `S` from its operands' values, given by
     /// `value_of`, appending the result to `out`: the one evaluator behind re-evaluation at
     /// another point, forward mode over a graph, and forward-over-reverse.
-    pub fn evaluate_node<'v, S: Scalar>(&self, index: u32, value_of: impl Fn(u32) -> &'v [S], out: &mut Vec<S>) {
+    pub fn evaluate_node<'v, S: GraphScalar>(&self, index: u32, value_of: impl Fn(u32) -> &'v [S], out: &mut Vec<S>) {
         let Some(op) = self.op(index) else {
             out.extend(self.value(index).iter().map(|&x| S::from(x).unwrap_or_else(S::nan)));
             return;

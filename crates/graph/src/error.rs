@@ -100,12 +100,51 @@ pub enum Error {
         message: String,
     },
     /// A slice index that is not a whole number inside the sliced vector.
-    #[error("slice index {index} is not a whole number in 0..{len}; slice a vector of {len} element(s) within its bounds")]
+    #[error(
+        "slice index {index} is not a whole number in 0..{len}; slice a vector of {len} element(s) within its bounds"
+    )]
     SliceIndex {
         /// The index given.
         index: f64,
         /// Length of the sliced vector.
         len: usize,
+    },
+    /// An op whose result is not a scalar, asked of `Var`.
+    #[error("{op} gives a result of shape {shape}; a Var holds a scalar, so record it on Tensor instead")]
+    NotAScalar {
+        /// The op's name.
+        op: &'static str,
+        /// The shape it would give.
+        shape: Shape,
+    },
+    /// A graph file names an op that is neither built in nor registered.
+    #[error(
+        "node {node} uses the op `{name}`, which is neither built in nor a registered custom op: \
+         register it (slope::graph::custom::register) before loading this graph"
+    )]
+    UnknownOp {
+        /// The node's position in the file.
+        node: usize,
+        /// The op name the file gives.
+        name: String,
+    },
+    /// A custom op whose name or description cannot be registered.
+    #[error("custom op `{name}`: its name {problem}")]
+    CustomOpName {
+        /// The op's name.
+        name: &'static str,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// A custom op with an arity a node cannot hold.
+    #[error(
+        "custom op `{name}` takes {arity} input(s); a node holds 1 or 2, so split it into ops of one or two inputs"
+    )]
+    CustomOpArity {
+        /// The op's name.
+        name: &'static str,
+        /// The arity it declared.
+        arity: usize,
     },
     /// An argument outside what the function accepts.
     #[error("{0}")]

@@ -135,7 +135,7 @@ impl FrozenGraph {
                     ))
                 }
                 (Some(name), None) => {
-                    let op = Op::from_name(name).ok_or_else(|| bad(i, format!("unknown op `{name}`")))?;
+                    let op = Op::from_name(name).ok_or_else(|| Error::UnknownOp { node: i, name: name.clone() })?;
                     let mut inputs = Vec::with_capacity(node.inputs.len());
                     for &k in &node.inputs {
                         if k >= i as u64 {
@@ -228,7 +228,8 @@ mod tests {
             other => panic!("expected a malformed-graph error, got {other:?}"),
         };
         assert!(at(load(|f| f.version = 2)).1.contains("version"));
-        assert!(at(load(|f| f.nodes[1].op = Some("frobnicate".into()))).1.contains("unknown op"));
+        let unknown = load(|f| f.nodes[1].op = Some("frobnicate".into()));
+        assert_eq!(unknown.unwrap_err(), Error::UnknownOp { node: 1, name: "frobnicate".into() });
         assert!(at(load(|f| f.nodes[1].inputs = vec![7])).1.contains("earlier"));
         assert!(at(load(|f| f.nodes[1].inputs = vec![0])).1.contains("input"));
         assert!(at(load(|f| f.nodes[0].values = Some(vec![1.0]))).1.contains("holds 3"));

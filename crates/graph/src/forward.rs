@@ -5,9 +5,9 @@
 //! on [`Dual<f64>`], so its derivatives come from the primals and the dual rules alone. It
 //! never calls a reverse rule, which is what lets forward and reverse mode check each other.
 
-use slope_dual::{Dual, Scalar};
+use slope_dual::Dual;
 
-use crate::{Arena, Error, NodeId, NodeSlots, Tensor, Value};
+use crate::{Arena, Error, GraphScalar, NodeId, NodeSlots, Tensor, Value};
 
 /// Re-evaluates the graph at scalar type `S`: seeded leaves take the given values, every
 /// other leaf its recorded value as a constant, and every node downstream of a seed is
@@ -17,7 +17,7 @@ use crate::{Arena, Error, NodeId, NodeSlots, Tensor, Value};
 /// with `S = f64` and moved leaves, the graph at another point (finite differences).
 ///
 /// Each seed must be a leaf that requires grad, with one value per element of its shape.
-pub fn evaluate<S: Scalar>(
+pub fn evaluate<S: GraphScalar>(
     arena: &Arena,
     seeds: &[(NodeId, Vec<S>)],
     outputs: &[NodeId],
@@ -74,7 +74,7 @@ pub fn evaluate<S: Scalar>(
 
 /// Like [`evaluate`], but returns every node's value, laid out as the arena lays out
 /// values: what a backward sweep at scalar type `S` reads (forward-over-reverse).
-pub fn evaluate_all<S: Scalar>(arena: &Arena, seeds: &[(NodeId, Vec<S>)]) -> Result<NodeSlots<S>, Error> {
+pub fn evaluate_all<S: GraphScalar>(arena: &Arena, seeds: &[(NodeId, Vec<S>)]) -> Result<NodeSlots<S>, Error> {
     let mut slots = NodeSlots::new();
     let Some(last) = arena.len().checked_sub(1) else { return Ok(slots) };
     slots.reset(arena, 0, last as u32, S::zero());

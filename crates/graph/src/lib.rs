@@ -27,6 +27,7 @@
 
 mod arena;
 mod cell;
+pub mod custom;
 mod error;
 mod file;
 pub mod forward;
@@ -41,6 +42,7 @@ mod var;
 
 pub use arena::{Arena, Checkpoint, NodeId, NodeView, Operand, MAX_NODES, MAX_VALUES};
 pub use cell::ArenaRef;
+pub use custom::{CustomOp, GraphScalar};
 pub use error::Error;
 pub use file::{GraphFile, NodeRecord, FORMAT_VERSION};
 pub use graph::{FrozenGraph, Graph};

@@ -14,6 +14,7 @@ use slope_dual::Scalar;
 
 pub use slope_dual::ops::{BinaryOp, Domain, Kink, UnaryOp};
 
+use crate::custom::{CustomOpId, GraphScalar};
 use crate::structural::{self, Input, StructuralRule};
 use crate::{Error, Shape};
 
@@ -26,6 +27,8 @@ pub enum Op {
     Binary(BinaryOp),
     /// A reduction or linear-algebra op with its own reverse rule.
     Structural(StructuralOp),
+    /// An op a user registered ([`custom::register`](crate::custom::register)).
+    Custom(CustomOpId),
 }
 
 /// The rows of the structural ops, handed to the macro `$then`.
@@ -140,68 +143,72 @@ impl StructuralOp {
 }
 
 impl Op {
-    /// Every op in the table, in a fixed order.
+    /// Every op in the table, in a fixed order (the built-in ops; registered custom ops are
+    /// not part of the table).
     pub fn all() -> impl Iterator<Item = Op> {
         let unary = UnaryOp::ALL.iter().map(|&u| Op::Unary(u));
         let binary = BinaryOp::ALL.iter().map(|&b| Op::Binary(b));
         unary.chain(binary).chain(StructuralOp::ALL.iter().map(|&s| Op::Structural(s)))
     }
 
-    /// Number of ops in the table.
+    /// Number of built-in ops.
     pub const COUNT: usize = UnaryOp::ALL.len() + BinaryOp::ALL.len() + StructuralOp::ALL.len();
 
     /// PyTorch's name for the backward node this op records (`y.grad_fn` in PyTorch).
-    pub const fn grad_fn_name(self) -> &'static str {
+    pub fn grad_fn_name(self) -> &'static str {
         match self {
             Op::Unary(op) => op.grad_fn_name(),
             Op::Binary(op) => op.grad_fn_name(),
             Op::Structural(op) => op.grad_fn_name(),
+            Op::Custom(id) => id.grad_fn_name(),
         }
     }
 
     /// The method name, as typed in slope and PyTorch (`exp`, `add`, `matmul`, ...).
-    pub const fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Op::Unary(op) => op.name(),
             Op::Binary(op) => op.name(),
             Op::Structural(op) => op.name(),
+            Op::Custom(id) => id.op().name(),
         }
     }
 
     /// Number of inputs.
-    pub const fn arity(self) -> usize {
+    pub fn arity(self) -> usize {
         self.domains().len()
     }
 
     /// Checking domain of each input (`arity()` entries).
-    pub const fn domains(self) -> &'static [Domain] {
+    pub fn domains(self) -> &'static [Domain] {
         match self {
             Op::Unary(op) => core::slice::from_ref(op.domain()),
             Op::Binary(op) => op.domains(),
             Op::Structural(op) => op.domains(),
+            Op::Custom(id) => id.op().domains(),
         }
     }
 
     /// Whether input `input` is differentiated: every input whose domain is not constant
     /// (not the exponent of `powi`/`powf`, not slice indices).
     #[inline]
-    pub const fn differentiates(self, input: usize) -> bool {
+    pub fn differentiates(self, input: usize) -> bool {
         let domains = self.domains();
         input < domains.len() && !domains[input].constant
     }
 
     /// Whether the formula language calls it by name: every op but the arithmetic operators
     /// and the constant-exponent powers, which formulas reach through `+ - * / **`.
-    pub const fn is_function(self) -> bool {
+    pub fn is_function(self) -> bool {
         match self {
-            Op::Unary(_) | Op::Structural(_) => true,
+            Op::Unary(_) | Op::Structural(_) | Op::Custom(_) => true,
             Op::Binary(op) => op.is_function(),
         }
     }
 
     /// The input shapes the op is checked at (by the checker and the mode tests): every
     /// shape and broadcast it takes.
-    pub const fn shape_cases(self) -> &'static [&'static [Shape]] {
+    pub fn shape_cases(self) -> &'static [&'static [Shape]] {
         use Shape::{Matrix as M, Scalar as S, Vector as V};
         match self {
             Op::Unary(_) => &[&[S], &[V(3)], &[M(2, 2)]],
@@ -211,12 +218,14 @@ impl Op {
             // A constant exponent is a scalar.
             Op::Binary(_) => &[&[S, S], &[V(3), S]],
             Op::Structural(op) => op.shape_cases(),
+            Op::Custom(id) => id.op().shape_cases(),
         }
     }
 
-    /// Looks an op up by its method name (`"exp"`, `"matmul"`, ...).
+    /// Looks an op up by its method name (`"exp"`, `"matmul"`, ...), or a registered
+    /// custom op by its name.
     pub fn from_name(name: &str) -> Option<Op> {
-        Op::all().find(|op| op.name() == name)
+        Op::all().find(|op| op.name() == name).or_else(|| crate::custom::lookup(name))
     }
 
     /// The output shape for these input shapes, or the error a caller should see.
@@ -228,6 +237,7 @@ impl Op {
             Op::Unary(_) => Ok(inputs[0]),
             Op::Binary(op) => broadcast(op.name(), inputs[0], inputs[1]),
             Op::Structural(op) => op.output_shape(inputs),
+            Op::Custom(id) => id.op().output_shape(inputs),
         }
     }
 
@@ -237,6 +247,7 @@ impl Op {
         match self {
             Op::Unary(_) | Op::Binary(_) => Ok(()),
             Op::Structural(op) => op.check_values(inputs),
+            Op::Custom(id) => id.op().check_values(inputs),
         }
     }
 }
@@ -252,7 +263,7 @@ pub fn broadcast(op: &'static str, left: Shape, right: Shape) -> Result<Shape, E
 
 /// Evaluates an op on input values of any [`Scalar`] type, appending the result to `out`.
 /// Shapes must already have passed [`Op::output_shape`].
-pub fn eval_into<T: Scalar>(op: Op, inputs: &[Input<'_, T>], out: &mut Vec<T>) {
+pub fn eval_into<T: GraphScalar>(op: Op, inputs: &[Input<'_, T>], out: &mut Vec<T>) {
     match op {
         Op::Unary(_) | Op::Binary(_) => {
             let len = inputs.iter().map(|(v, _)| v.len()).max().unwrap_or(0);
@@ -261,6 +272,7 @@ pub fn eval_into<T: Scalar>(op: Op, inputs: &[Input<'_, T>], out: &mut Vec<T>) {
             eval_elementwise(op, inputs, &mut out[start..]);
         }
         Op::Structural(s) => s.primal(inputs, out),
+        Op::Custom(id) => T::custom_primal(id.op(), inputs, out),
     }
 }
 
@@ -277,7 +289,7 @@ pub fn eval_elementwise<T: Scalar>(op: Op, inputs: &[Input<'_, T>], out: &mut [T
                 _ => out.iter_mut().zip(a.iter().zip(c)).for_each(|(o, (&x, &y))| *o = b.eval(x, y)),
             }
         }
-        Op::Structural(_) => {}
+        Op::Structural(_) | Op::Custom(_) => {}
     }
 }
 

@@ -214,11 +214,6 @@ impl<'g> Tensor<'g> {
         or_panic(self.try_with_constant(op, x, constant_left))
     }
 
-
-
-
-
-
     /// `self ** exponent`, differentiating both.
     ///
     /// # Panics
@@ -316,9 +311,6 @@ impl<'g> Tensor<'g> {
     pub fn slice(self, start: usize, end: usize) -> Tensor<'g> {
         or_panic(self.try_slice(start, end))
     }
-
-
-
 }
 
 /// Each unary row of the op table as a `Tensor` method of its name (PyTorch's); an

@@ -10,8 +10,8 @@ use num_traits::{Float, FromPrimitive, Num, NumCast, One, ToPrimitive, Zero};
 
 use crate::arena::{constant_rule, scalar_rule, Arena, NodeId, VarStep};
 use crate::op::{BinaryOp, Op, UnaryOp};
+use crate::{Error, Graph, Shape, Tensor};
 use slope_dual::rules;
-use crate::Graph;
 
 /// A scalar for code written once over `T: num_traits::Float`: run it on `Var` and the
 /// operations are recorded on a [`Graph`] for reverse mode.
@@ -107,6 +107,50 @@ impl<'g> Var<'g> {
     /// If `self` and `rhs` are variables of two different graphs.
     pub fn apply_binary(self, op: BinaryOp, rhs: Var<'g>) -> Var<'g> {
         self.binary(op, rhs)
+    }
+
+    /// Records any op whose result is a scalar (a registered custom op, a reduction) with
+    /// this variable as the first input and `others` after it; constants become leaves of
+    /// the graph the variables are on (with no variable, the op is only evaluated).
+    ///
+    /// Errors if the arity or shapes do not fit the op, or the variables belong to different
+    /// graphs.
+    pub fn try_op(self, op: Op, others: &[Var<'g>]) -> Result<Var<'g>, Error> {
+        if 1 + others.len() != op.arity() {
+            return Err(Error::Arity { op: op.name(), expected: op.arity(), got: 1 + others.len() });
+        }
+        let operands: Vec<Var<'g>> = core::iter::once(self).chain(others.iter().copied()).collect();
+        // Every operand is a scalar, so shape and values are checked before anything is
+        // recorded: a refused op leaves the graph as it was.
+        let values: Vec<[f64; 1]> = operands.iter().map(|v| [v.value]).collect();
+        let inputs: Vec<(&[f64], Shape)> = values.iter().map(|v| (&v[..], Shape::Scalar)).collect();
+        let shape = op.output_shape(&vec![Shape::Scalar; inputs.len()])?;
+        if !shape.is_scalar() {
+            return Err(Error::NotAScalar { op: op.name(), shape });
+        }
+        op.check_values(&inputs)?;
+        let Some(graph) = operands.iter().find_map(|v| v.graph()) else {
+            let mut out = Vec::with_capacity(1);
+            crate::op::eval_into(op, &inputs, &mut out);
+            return Ok(Var::lift(out.first().copied().unwrap_or(f64::NAN)));
+        };
+        let mut tensors = Vec::with_capacity(operands.len());
+        for v in &operands {
+            match v.node {
+                Some(r) if !core::ptr::eq(r.graph, graph) => {
+                    return Err(Error::ForeignNode { expected: graph.id(), found: r.graph.id() })
+                }
+                _ => {}
+            }
+        }
+        for v in &operands {
+            tensors.push(match v.node {
+                Some(r) => Tensor::new(graph, r.index),
+                None => graph.try_tensor(Shape::Scalar, &[v.value])?,
+            });
+        }
+        let result = tensors[0].try_op(op, &tensors[1..])?;
+        graph.var_of(result.id())
     }
 
     #[inline(always)]

@@ -19,7 +19,7 @@ fn resolve(arena: &Arena, output: NodeId, wrt: &[NodeId]) -> Result<(u32, Vec<u3
 }
 
 /// The gradient of `output` seeded with `seed`, flattened over `wrt`, from `adjoints`.
-fn flatten<S: slope_dual::Scalar>(arena: &Arena, adjoints: &Adjoints<S>, wrt: &[u32]) -> Vec<S> {
+fn flatten<S: slope_graph::GraphScalar>(arena: &Arena, adjoints: &Adjoints<S>, wrt: &[u32]) -> Vec<S> {
     wrt.iter().flat_map(|&i| adjoints.of_or_zero(arena, i)).collect()
 }
 

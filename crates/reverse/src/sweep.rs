@@ -1,7 +1,6 @@
 //! The backward sweep: one reverse loop over the nodes the output can reach.
 
-use slope_dual::Scalar;
-use slope_graph::{Arena, NodeSlots, Operand};
+use slope_graph::{Arena, GraphScalar, NodeSlots, Operand};
 
 use crate::{vjp, Error};
 
@@ -105,7 +104,7 @@ impl LocalPartials<f64> for Cached {
 /// same dual rules that filled the cache.
 struct FromValues<'a, S>(&'a NodeSlots<S>);
 
-impl<S: Scalar> LocalPartials<S> for FromValues<'_, S> {
+impl<S: GraphScalar> LocalPartials<S> for FromValues<'_, S> {
     fn partials(&self, arena: &Arena, node: u32, _: [f64; 2]) -> [S; 2] {
         let (operands, arity) = arena.operands(node);
         let value = |k: usize| match operands[k] {
@@ -136,7 +135,7 @@ impl Adjoints<f64> {
     }
 }
 
-impl<S: Scalar> Adjoints<S> {
+impl<S: GraphScalar> Adjoints<S> {
     /// A backward sweep in scalar type `S`, with node values taken from `values` (from
     /// [`slope_graph::forward::evaluate_all`]) instead of the arena's own; the local
     /// partials are evaluated from them.

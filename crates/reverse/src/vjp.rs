@@ -13,7 +13,7 @@
 //! inputs do not come here: the sweep applies their cached partials itself.
 
 use slope_dual::Scalar;
-use slope_graph::{Arena, Below, BinaryOp, NodeView, Op, Shape, StructuralOp};
+use slope_graph::{Arena, Below, BinaryOp, GraphScalar, NodeView, Op, Shape};
 
 /// Elementwise loops longer than this run on rayon's threads. Each element is independent,
 /// so the result is bitwise the same as the sequential loop. Chosen by measurement
@@ -23,7 +23,7 @@ pub const PARALLEL_ELEMENTS: usize = 1 << 16;
 
 /// Adds the contribution of node `node`, whose adjoint is `g`, to the adjoints of its
 /// inputs in `below`. `value` gives every node's value.
-pub(crate) fn accumulate<'v, S: Scalar>(
+pub(crate) fn accumulate<'v, S: GraphScalar>(
     arena: &Arena,
     value: &dyn Fn(u32) -> &'v [S],
     node: u32,
@@ -49,7 +49,17 @@ pub(crate) fn accumulate<'v, S: Scalar>(
                 }
             }
         }
-        Op::Structural(s) => structural(arena, value, s, inputs, &wants, g, below),
+        Op::Structural(s) => {
+            each_wanted_input(arena, value, inputs, &wants, |k, args, adjoint| s.vjp(k, args, g, adjoint), below)
+        }
+        Op::Custom(id) => each_wanted_input(
+            arena,
+            value,
+            inputs,
+            &wants,
+            |k, args, adjoint| S::custom_vjp(id.op(), k, args, g, adjoint),
+            below,
+        ),
     }
 }
 
@@ -121,13 +131,13 @@ fn elementwise_pair<S: Scalar>(adj: &mut [S], x: &[S], y: &[S], g: &[S], f: impl
     }
 }
 
-fn structural<'v, S: Scalar>(
+/// Runs `vjp(k, inputs, adjoint of input k)` for every input the node sends an adjoint to.
+fn each_wanted_input<'v, S: GraphScalar>(
     arena: &Arena,
     value: &dyn Fn(u32) -> &'v [S],
-    op: StructuralOp,
     inputs: &[u32],
     wants: &dyn Fn(usize) -> bool,
-    g: &[S],
+    vjp: impl Fn(usize, &[(&[S], Shape)], &mut [S]),
     below: &mut Below<'_, S>,
 ) {
     let mut args: [(&[S], Shape); 2] = [(&[], Shape::Scalar); 2];
@@ -136,7 +146,7 @@ fn structural<'v, S: Scalar>(
     }
     for (k, &input) in inputs.iter().enumerate() {
         if wants(k) {
-            op.vjp(k, &args[..inputs.len()], g, below.of(arena, input));
+            vjp(k, &args[..inputs.len()], below.of(arena, input));
         }
     }
 }

@@ -44,7 +44,8 @@
 //! ```
 //!
 //! ## Crates
-//! - [`graph`]: [`Graph`], [`Tensor`], [`Var`], the op table [`Op`].
+//! - [`graph`]: [`Graph`], [`Tensor`], [`Var`], the op table [`Op`]; [`custom`]: ops of your
+//!   own ([`CustomOp`]), checked like the built-in ones.
 //! - [`reverse`]: [`Backward`], [`grad`], [`gradient`], [`vjp`] over a [`FrozenGraph`].
 //! - [`dual`]: [`Dual`] and the derivative rules.
 //! - [`check`]: the gradient checker (forward vs reverse vs finite differences).
@@ -61,9 +62,10 @@ pub use slope_graph as graph;
 pub use slope_reverse as reverse;
 
 pub use slope_dual::{Dual, Scalar};
+pub use slope_graph::custom;
 pub use slope_graph::{
-    BinaryOp, Checkpoint, Domain, FrozenGraph, GradFn, Graph, NodeId, Op, Shape, StructuralOp, Tensor, UnaryOp, Value,
-    Var,
+    BinaryOp, Checkpoint, CustomOp, Domain, FrozenGraph, GradFn, Graph, NodeId, Op, Shape, StructuralOp, Tensor,
+    UnaryOp, Value, Var,
 };
 pub use slope_reverse::{
     grad, grad_with, gradient, hessian, hvp, jacobian, var_grad, vjp, vjp_batch, Adjoints, Backward, Error,
