@@ -36,7 +36,8 @@ mod subject;
 pub use compare::check_at;
 pub use ops::check_op;
 pub use report::{relative_error, Pair, Report, Row, Worst};
-pub use subject::{step_in, FloatFn, FunctionSubject, GraphSubject, OpSubject, Subject};
+pub use slope_dual::Function;
+pub use subject::{step_in, FunctionSubject, GraphSubject, OpSubject, Subject};
 
 use serde::Serialize;
 use slope_graph::{FrozenGraph, NodeId, Op};
@@ -114,6 +115,6 @@ pub fn check_graph(
 
 /// Checks a function written once over `Float` at `x`, in all three modes and at second
 /// order.
-pub fn check_function<F: FloatFn>(f: &F, x: &[f64], tolerances: &Tolerances) -> Report {
+pub fn check_function<F: Function>(f: &F, x: &[f64], tolerances: &Tolerances) -> Report {
     check_at(&FunctionSubject(f), x, tolerances, true)
 }

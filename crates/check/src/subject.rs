@@ -1,8 +1,7 @@
 //! What the checker differentiates: anything that can give its primal, a forward-mode
 //! JVP, a reverse-mode VJP and (optionally) a second-order forward Hessian, at any point.
 
-use num_traits::Float;
-use slope_dual::{Dual, HyperDual, Scalar};
+use slope_dual::{Dual, Function, HyperDual, Scalar};
 use slope_graph::op::eval_into;
 use slope_graph::{forward, Domain, FrozenGraph, Graph, NodeId, Op, Shape};
 
@@ -291,37 +290,11 @@ impl Subject for GraphSubject<'_> {
     }
 }
 
-/// A scalar function written once over `Float`, so it can be evaluated on `f64`, on duals
-/// and on the reverse-mode tape variable.
-///
-/// ```
-/// use num_traits::Float;
-/// use slope_check::FloatFn;
-///
-/// struct Rosenbrock;
-/// impl FloatFn for Rosenbrock {
-///     fn eval<T: Float>(&self, x: &[T]) -> T {
-///         let hundred = T::from(100.0).unwrap();
-///         hundred * (x[1] - x[0] * x[0]).powi(2) + (T::one() - x[0]).powi(2)
-///     }
-/// }
-/// let report = slope_check::check_function(&Rosenbrock, &[0.5, 1.5], &Default::default());
-/// assert!(report.passed(), "{report}");
-/// ```
-pub trait FloatFn {
-    /// The function.
-    fn eval<T: Float>(&self, x: &[T]) -> T;
-    /// Its name in reports.
-    fn name(&self) -> String {
-        core::any::type_name::<Self>().rsplit("::").next().unwrap_or("function").to_string()
-    }
-}
-
-/// A [`FloatFn`] as a [`Subject`]: forward mode on `Dual`, reverse mode on the tape
+/// A [`Function`] as a [`Subject`]: forward mode on `Dual`, reverse mode on the tape
 /// variable, second order on `HyperDual`.
 pub struct FunctionSubject<'f, F>(pub &'f F);
 
-impl<F: FloatFn> Subject for FunctionSubject<'_, F> {
+impl<F: Function> Subject for FunctionSubject<'_, F> {
     fn name(&self) -> String {
         self.0.name()
     }

@@ -2,7 +2,7 @@
 //! the graph and function entry points check what they are given.
 
 use num_traits::Float;
-use slope_check::{check_function, check_graph, check_table, FloatFn, Options, Tolerances};
+use slope_check::{check_function, check_graph, check_table, Function, Options, Tolerances};
 use slope_graph::Graph;
 
 #[test]
@@ -39,7 +39,7 @@ fn check_graph_rejects_nodes_it_cannot_differentiate() {
 }
 
 struct Kitchen;
-impl FloatFn for Kitchen {
+impl Function for Kitchen {
     fn eval<T: Float>(&self, x: &[T]) -> T {
         let two = T::from(2.0).unwrap_or_else(T::nan);
         x[0].sin() * x[1].exp() + x[0].hypot(x[1]) + (x[0] / x[1]).atan() + x[1].powf(x[0]) - x[0].powi(3) / two

@@ -169,17 +169,20 @@ pub fn hessian<T: Scalar>(f: impl Fn(&[HyperDual<T>]) -> HyperDual<T>, x: &[T]) 
     (value, grad, hess)
 }
 
-/// A function written once over every [`Scalar`] type, so one value can be handed to every
-/// helper (each evaluates it at the dual type it needs).
+/// A function written once over [`Float`](num_traits::Float), so one value can be handed to
+/// every helper, each evaluating it at the number type it needs: dual numbers here,
+/// `slope::Var` for reverse mode (`slope::gradient(|x| f.eval(x), &x)`), all three modes in
+/// `slope::check::check_function`.
 ///
 /// ```
-/// use slope_dual::{Function, Scalar};
+/// use num_traits::Float;
+/// use slope_dual::Function;
 ///
 /// struct Rosenbrock;
 /// impl Function for Rosenbrock {
-///     fn eval<S: Scalar>(&self, x: &[S]) -> S {
-///         let hundred = S::from(100.0).unwrap();
-///         hundred * (x[1] - x[0] * x[0]).powi(2) + (S::one() - x[0]).powi(2)
+///     fn eval<T: Float>(&self, x: &[T]) -> T {
+///         let hundred = T::from(100.0).unwrap();
+///         hundred * (x[1] - x[0] * x[0]).powi(2) + (T::one() - x[0]).powi(2)
 ///     }
 /// }
 /// let (v, g, h) = Rosenbrock.hessian(&[1.0, 1.0]);
@@ -188,8 +191,13 @@ pub fn hessian<T: Scalar>(f: impl Fn(&[HyperDual<T>]) -> HyperDual<T>, x: &[T]) 
 /// assert_eq!(Rosenbrock.gradient(&[1.0, 1.0]), (0.0, vec![0.0, 0.0]));
 /// ```
 pub trait Function {
-    /// The function, at any scalar type.
-    fn eval<S: Scalar>(&self, x: &[S]) -> S;
+    /// The function, at any number type.
+    fn eval<T: num_traits::Float>(&self, x: &[T]) -> T;
+
+    /// Its name in reports: the type's name.
+    fn name(&self) -> String {
+        core::any::type_name::<Self>().rsplit("::").next().unwrap_or("function").to_string()
+    }
 
     /// `f(x)`.
     fn value<T: Scalar>(&self, x: &[T]) -> T {
