@@ -170,7 +170,7 @@ fn parallel(c: &mut Criterion) {
     for threads in [1, 2] {
         let p = pool(threads);
         group.bench_function(BenchmarkId::new(format!("slope_{threads}_threads"), n), |b| {
-            b.iter(|| p.install(|| slope::jacobian(&frozen, yid, &[xid]).unwrap()))
+            b.iter(|| p.install(|| slope::graph_jacobian(&frozen, yid, &[xid]).unwrap()))
         });
     }
     group.finish();
@@ -187,7 +187,7 @@ fn parallel(c: &mut Criterion) {
     for threads in [1, 2] {
         let p = pool(threads);
         group.bench_function(BenchmarkId::new(format!("slope_{threads}_threads"), n), |b| {
-            b.iter(|| p.install(|| slope::hessian(&frozen, yid, &[xid]).unwrap()))
+            b.iter(|| p.install(|| slope::graph_hessian(&frozen, yid, &[xid]).unwrap()))
         });
     }
     group.finish();

@@ -11,10 +11,10 @@ fn main() {
         let frozen = g.freeze();
         let mut adj = slope::Adjoints::new();
         let reps = (20_000_000 / n).max(5);
-        slope::vjp(&frozen, id, &[1.0], &[xid], &mut adj).unwrap();
+        slope::graph_vjp(&frozen, id, &[1.0], &[xid], &mut adj).unwrap();
         let t0 = std::time::Instant::now();
         for _ in 0..reps {
-            slope::vjp(&frozen, id, &[1.0], &[xid], &mut adj).unwrap();
+            slope::graph_vjp(&frozen, id, &[1.0], &[xid], &mut adj).unwrap();
         }
         println!("n = {n:>8}: {:>10.1?} per sweep", t0.elapsed() / reps as u32);
     }

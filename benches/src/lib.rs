@@ -178,7 +178,7 @@ mod tests {
         let g = slope::Graph::new();
         let t = g.vector(&x).requires_grad_();
         let id = (rosenbrock_tensor(t).id(), t.id());
-        let h = slope::hessian(&g.freeze(), id.0, &[id.1]).unwrap();
+        let h = slope::graph_hessian(&g.freeze(), id.0, &[id.1]).unwrap();
         let want = rosenbrock_hessian(&x);
         for i in 0..9 {
             for j in 0..9 {

@@ -260,7 +260,7 @@ impl Subject for GraphSubject<'_> {
         let Some(g) = self.at(x) else { return vec![f64::NAN; x.len()] };
         let ids: Vec<NodeId> = self.inputs.iter().map(|i| i.0).collect();
         let mut adjoints = slope_reverse::Adjoints::new();
-        match slope_reverse::vjp(&g, self.output, u, &ids, &mut adjoints) {
+        match slope_reverse::graph_vjp(&g, self.output, u, &ids, &mut adjoints) {
             Ok(v) => v.into_iter().flat_map(|v| v.into_vec()).collect(),
             Err(_) => vec![f64::NAN; x.len()],
         }

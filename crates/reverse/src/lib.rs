@@ -4,13 +4,12 @@
 //! - [`Backward`]: `backward()` on a tensor, with PyTorch's semantics for stored gradients.
 //! - [`grad`]: gradients of an output with respect to chosen tensors, stored nowhere
 //!   (PyTorch's `torch.autograd.grad`).
-//! - [`gradient`]: the value and gradient of a function written once over
-//!   `num_traits::Float`.
-//! - [`vjp`]: vector-Jacobian products over a [`FrozenGraph`], with the [`Adjoints`]
-//!   buffers kept by the caller.
-//! - [`jacobian`], [`hessian`], [`vjp_batch`]: many sweeps over one frozen graph at once,
-//!   on rayon's threads, bitwise equal to sequential sweeps; [`hvp`]: forward-over-reverse
-//!   Hessian-vector products.
+//! - [`gradient`], [`jacobian`], [`hessian`]: of a function written once over
+//!   `num_traits::Float`, given as a closure (`|x| f(x)`).
+//! - Over a [`FrozenGraph`], named `graph_*`: [`graph_vjp`] (with the [`Adjoints`] buffers
+//!   kept by the caller), and many sweeps at once on rayon's threads, bitwise equal to
+//!   sequential sweeps: [`graph_jacobian`], [`graph_hessian`], [`graph_vjp_batch`];
+//!   [`graph_hvp`]: forward-over-reverse Hessian-vector products.
 //!
 //! ```
 //! use slope_graph::Graph;
@@ -37,7 +36,7 @@ mod parallel;
 mod sweep;
 mod vjp;
 
-pub use parallel::{hessian, hvp, jacobian, vjp_batch};
+pub use parallel::{graph_hessian, graph_hvp, graph_jacobian, graph_vjp_batch};
 pub use sweep::Adjoints;
 pub use vjp::PARALLEL_ELEMENTS;
 
@@ -198,6 +197,19 @@ fn collect(arena: &slope_graph::Arena, adjoints: &Adjoints, index: u32) -> Value
 
 /// The value and gradient at `x` of a function written once over `num_traits::Float`.
 ///
+/// Pass the function as a closure, `|x| f(x)`. A generic function's name alone
+/// (`gradient(f, &x)`) does not compile ("implementation of `FnOnce` is not general
+/// enough"): each call records on a graph of its own, so the function must accept
+/// variables of any graph's lifetime, and Rust fixes a named generic function's type
+/// parameter once, where the closure lets it be chosen per call:
+///
+/// ```compile_fail
+/// fn square<T: num_traits::Float>(x: &[T]) -> T {
+///     x[0] * x[0]
+/// }
+/// let _ = slope_reverse::gradient(square, &[1.0]); // write `|x| square(x)`
+/// ```
+///
 /// ```
 /// use num_traits::Float;
 ///
@@ -216,13 +228,73 @@ pub fn gradient<F>(f: F, x: &[f64]) -> Result<(f64, Vec<f64>), Error>
 where
     F: for<'g> FnOnce(&[Var<'g>]) -> Var<'g>,
 {
-    let mut graph = TAPES.with(|tapes| tapes.borrow_mut().pop()).unwrap_or_default();
-    graph.clear();
-    let result = {
+    with_tape(|graph| {
         let vars = graph.vars(x);
         let y = f(&vars);
         var_grad(y, &vars).map(|g| (y.value(), g))
+    })
+}
+
+/// The values and the Jacobian at `x` of a function with several outputs, written over
+/// `num_traits::Float` and passed as a closure (see [`gradient`]): `jacobian[i][j]` is
+/// `∂y_i/∂x_j`, one backward sweep per output.
+///
+/// ```
+/// use num_traits::Float;
+///
+/// let (y, j) = slope_reverse::jacobian(|x| vec![x[0] * x[1], x[0].sin()], &[2.0, 3.0]).unwrap();
+/// assert_eq!(y, vec![6.0, 2f64.sin()]);
+/// assert_eq!(j, vec![vec![3.0, 2.0], vec![2f64.cos(), 0.0]]);
+/// ```
+pub fn jacobian<F>(f: F, x: &[f64]) -> Result<(Vec<f64>, Vec<Vec<f64>>), Error>
+where
+    F: for<'g> FnOnce(&[Var<'g>]) -> Vec<Var<'g>>,
+{
+    with_tape(|graph| {
+        let vars = graph.vars(x);
+        let ys = f(&vars);
+        let rows = ys.iter().map(|&y| var_grad(y, &vars)).collect::<Result<Vec<_>, _>>()?;
+        Ok((ys.iter().map(|y| y.value()).collect(), rows))
+    })
+}
+
+/// The value, gradient and Hessian at `x` of a function written over `num_traits::Float`,
+/// passed as a closure (see [`gradient`]): the function is recorded once, and each Hessian
+/// column is a forward-over-reverse Hessian-vector product over the recording, in parallel
+/// ([`graph_hessian`]).
+///
+/// ```
+/// let (v, g, h) = slope_reverse::hessian(|x| x[0] * x[0] * x[1], &[3.0, 2.0]).unwrap();
+/// assert_eq!((v, g), (18.0, vec![12.0, 9.0]));
+/// assert_eq!(h, vec![vec![4.0, 6.0], vec![6.0, 0.0]]);
+/// ```
+// The tuple `slope_dual::hessian` returns, so both modes' helpers have one shape.
+#[allow(clippy::type_complexity)]
+pub fn hessian<F>(f: F, x: &[f64]) -> Result<(f64, Vec<f64>, Vec<Vec<f64>>), Error>
+where
+    F: for<'g> FnOnce(&[Var<'g>]) -> Var<'g>,
+{
+    let graph = Graph::new();
+    let (value, gradient, output, wrt) = {
+        let vars = graph.vars(x);
+        let y = f(&vars);
+        let gradient = var_grad(y, &vars)?;
+        let wrt: Vec<NodeId> = vars.iter().filter_map(|v| v.id()).collect();
+        (y.value(), gradient, y.id(), wrt)
     };
+    let Some(output) = output else {
+        // A constant function: nothing was recorded.
+        return Ok((value, gradient, vec![vec![0.0; x.len()]; x.len()]));
+    };
+    let hessian = graph_hessian(&graph.freeze(), output, &wrt)?;
+    Ok((value, gradient, hessian))
+}
+
+/// Runs `f` on a cleared graph from this thread's pool, and returns the graph to it.
+fn with_tape<R>(f: impl FnOnce(&Graph) -> R) -> R {
+    let mut graph = TAPES.with(|tapes| tapes.borrow_mut().pop()).unwrap_or_default();
+    graph.clear();
+    let result = f(&graph);
     TAPES.with(|tapes| tapes.borrow_mut().push(graph));
     result
 }
@@ -245,7 +317,7 @@ pub fn var_grad<'g>(output: Var<'g>, wrt: &[Var<'g>]) -> Result<Vec<f64>, Error>
 
 /// Vector-Jacobian product over a frozen graph: `seedᵀ · ∂output/∂w` for each `w` in
 /// `wrt`, using (and reusing) the caller's buffers.
-pub fn vjp(
+pub fn graph_vjp(
     graph: &FrozenGraph,
     output: NodeId,
     seed: &[f64],

@@ -24,7 +24,7 @@ fn flatten<S: slope_graph::GraphScalar>(arena: &Arena, adjoints: &Adjoints<S>, w
 }
 
 /// `seedᵀ · ∂output/∂wrt` for every seed, in parallel; each result flattened over `wrt`.
-pub fn vjp_batch(
+pub fn graph_vjp_batch(
     graph: &FrozenGraph,
     output: NodeId,
     seeds: &[Vec<f64>],
@@ -51,10 +51,10 @@ pub fn vjp_batch(
 /// let x = g.vector(&[1.0, 2.0]).requires_grad_();
 /// let y = (x * x).id();
 /// let x = x.id();
-/// let j = slope_reverse::jacobian(&g.freeze(), y, &[x]).unwrap();
+/// let j = slope_reverse::graph_jacobian(&g.freeze(), y, &[x]).unwrap();
 /// assert_eq!(j, vec![vec![2.0, 0.0], vec![0.0, 4.0]]);
 /// ```
-pub fn jacobian(graph: &FrozenGraph, output: NodeId, wrt: &[NodeId]) -> Result<Vec<Vec<f64>>, Error> {
+pub fn graph_jacobian(graph: &FrozenGraph, output: NodeId, wrt: &[NodeId]) -> Result<Vec<Vec<f64>>, Error> {
     let arena = graph.arena();
     let m = arena.shape(arena.resolve(output)?).len();
     let seeds: Vec<Vec<f64>> = (0..m)
@@ -64,13 +64,13 @@ pub fn jacobian(graph: &FrozenGraph, output: NodeId, wrt: &[NodeId]) -> Result<V
             s
         })
         .collect();
-    vjp_batch(graph, output, &seeds, wrt)
+    graph_vjp_batch(graph, output, &seeds, wrt)
 }
 
 /// The Hessian-vector product `H · v` of a scalar `output`, forward over reverse: the
 /// graph is re-evaluated on duals moving along `v`, then swept backward in dual
 /// arithmetic; the tangent of the gradient is `H · v`. `v` is flattened over `wrt`.
-pub fn hvp(graph: &FrozenGraph, output: NodeId, wrt: &[NodeId], v: &[f64]) -> Result<Vec<f64>, Error> {
+pub fn graph_hvp(graph: &FrozenGraph, output: NodeId, wrt: &[NodeId], v: &[f64]) -> Result<Vec<f64>, Error> {
     let mut adjoints = Adjoints::default();
     hvp_with(graph, output, wrt, v, &mut adjoints)
 }
@@ -119,10 +119,10 @@ fn hvp_with(
 /// let x = g.vector(&[1.5, -0.5]).requires_grad_();
 /// let y = (x.powi(3)).sum().id();
 /// let x = x.id();
-/// let h = slope_reverse::hessian(&g.freeze(), y, &[x]).unwrap();
+/// let h = slope_reverse::graph_hessian(&g.freeze(), y, &[x]).unwrap();
 /// assert_eq!(h, vec![vec![9.0, 0.0], vec![0.0, -3.0]]);
 /// ```
-pub fn hessian(graph: &FrozenGraph, output: NodeId, wrt: &[NodeId]) -> Result<Vec<Vec<f64>>, Error> {
+pub fn graph_hessian(graph: &FrozenGraph, output: NodeId, wrt: &[NodeId]) -> Result<Vec<Vec<f64>>, Error> {
     let arena = graph.arena();
     let (_, indices) = resolve(arena, output, wrt)?;
     let n: usize = indices.iter().map(|&i| arena.shape(i).len()).sum();

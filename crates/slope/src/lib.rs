@@ -46,7 +46,8 @@
 //! ## Crates
 //! - [`graph`]: [`Graph`], [`Tensor`], [`Var`], the op table [`Op`]; [`custom`]: ops of your
 //!   own ([`CustomOp`]), checked like the built-in ones.
-//! - [`reverse`]: [`Backward`], [`grad`], [`gradient`], [`vjp`] over a [`FrozenGraph`].
+//! - [`reverse`]: [`Backward`], [`grad`]; [`gradient`], [`jacobian`], [`hessian`] of a closure;
+//!   [`graph_vjp`], [`graph_jacobian`], [`graph_hessian`] over a [`FrozenGraph`].
 //! - [`dual`]: [`Dual`] and the derivative rules.
 //! - [`check`]: the gradient checker (forward vs reverse vs finite differences).
 //! - [`expr`]: the formula language of the `slope` command.
@@ -68,7 +69,8 @@ pub use slope_graph::{
     UnaryOp, Value, Var,
 };
 pub use slope_reverse::{
-    grad, grad_with, gradient, hessian, hvp, jacobian, var_grad, vjp, vjp_batch, Adjoints, Backward, Error,
+    grad, grad_with, gradient, graph_hessian, graph_hvp, graph_jacobian, graph_vjp, graph_vjp_batch, hessian, jacobian,
+    var_grad, Adjoints, Backward, Error,
 };
 
 /// Errors of recording a graph (shapes, foreign nodes, capacity); [`Error`] wraps them.

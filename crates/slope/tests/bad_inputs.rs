@@ -56,7 +56,7 @@ fn library_api() {
     let frozen = other.freeze();
     let mut adjoints = slope::Adjoints::new();
     assert!(matches!(
-        slope::vjp(&frozen, v3.id(), &[1.0], &[], &mut adjoints),
+        slope::graph_vjp(&frozen, v3.id(), &[1.0], &[], &mut adjoints),
         Err(Error::Graph(GraphError::ForeignNode { .. }))
     ));
     // 22-23: forward helpers

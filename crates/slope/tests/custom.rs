@@ -125,7 +125,7 @@ fn forward_mode_and_hessians_run_through_the_generic_primal() {
     let (x, y) = (x.id(), y.id());
     let frozen = g.freeze();
     // softplus'' = sigmoid (1 - sigmoid), through forward-over-reverse (the VJP on duals)
-    let h = slope::hessian(&frozen, y, &[x]).unwrap();
+    let h = slope::graph_hessian(&frozen, y, &[x]).unwrap();
     let s = sigmoid(0.3);
     assert!((h[0][0] - s * (1.0 - s)).abs() < 1e-14, "{h:?}");
 }
@@ -138,7 +138,7 @@ fn frozen_graphs_run_in_parallel_and_files_load_only_where_the_op_is_registered(
     let y = w.matmul(x.try_op(softplus(), &[]).unwrap());
     let (xi, yi) = (x.id(), y.id());
     let frozen = g.freeze();
-    let jacobian = slope::jacobian(&frozen, yi, &[xi]).unwrap();
+    let jacobian = slope::graph_jacobian(&frozen, yi, &[xi]).unwrap();
     let xs = [-1.0f64, 0.5, 2.0];
     let want = [[1.0, -1.0, 0.5], [0.0, 2.0, 1.0]];
     for (row, want_row) in jacobian.iter().zip(want) {

@@ -128,3 +128,25 @@ fn fract_is_f64_fract_in_both_modes_also_below_zero() {
         assert_eq!((d.re, d.eps), (x.fract(), 1.0));
     }
 }
+
+#[test]
+fn closure_jacobians_and_hessians_match_forward_mode() {
+    let x = [0.7, 1.3];
+    let (value, grad, hess) = slope::hessian(|v| kitchen_sink(v), &x).unwrap();
+    let (fvalue, fgrad, fhess) = slope::dual::hessian(|d| kitchen_sink(d), &x);
+    assert!(close(value, fvalue));
+    assert!(grad.iter().zip(&fgrad).all(|(&a, &b)| close(a, b)), "{grad:?} vs {fgrad:?}");
+    for (row, frow) in hess.iter().zip(&fhess) {
+        assert!(
+            row.iter().zip(frow).all(|(&a, &b)| (a - b).abs() <= 1e-10 * b.abs().max(1.0)),
+            "{hess:?} vs {fhess:?}"
+        );
+    }
+    let (ys, jac) = slope::jacobian(|v| vec![rosenbrock(v), kitchen_sink(v)], &x).unwrap();
+    assert_eq!(ys, vec![rosenbrock(&x), kitchen_sink(&x)]);
+    assert_eq!(jac[0], rosenbrock_gradient(&x));
+    assert!(jac[1].iter().zip(&fgrad).all(|(&a, &b)| close(a, b)));
+    // A constant function has a zero Hessian.
+    let (_, _, h) = slope::hessian(|_| Var::constant(2.0), &x).unwrap();
+    assert_eq!(h, vec![vec![0.0; 2]; 2]);
+}

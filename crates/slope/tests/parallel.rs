@@ -41,12 +41,12 @@ fn jacobians_are_bitwise_identical_for_1_2_and_4_threads() {
                 let mut u = vec![0.0; 5];
                 u[i] = 1.0;
                 let mut adjoints = slope::Adjoints::new();
-                let v = slope::vjp(&g, y, &u, &wrt, &mut adjoints).unwrap();
+                let v = slope::graph_vjp(&g, y, &u, &wrt, &mut adjoints).unwrap();
                 v.into_iter().flat_map(Value::into_vec).collect()
             })
             .collect();
         for threads in [1, 2, 4] {
-            let j = pool(threads).install(|| slope::jacobian(&g, y, &wrt)).unwrap();
+            let j = pool(threads).install(|| slope::graph_jacobian(&g, y, &wrt)).unwrap();
             assert_eq!(bits(&j), bits(&sequential), "seed {seed}, {threads} threads");
         }
     }
@@ -61,11 +61,11 @@ fn hessians_are_bitwise_identical_across_threads_and_match_hyper_duals() {
             .map(|j| {
                 let mut v = vec![0.0; n];
                 v[j] = 1.0;
-                slope::hvp(&g, loss, &wrt, &v).unwrap()
+                slope::graph_hvp(&g, loss, &wrt, &v).unwrap()
             })
             .collect();
         for threads in [1, 2, 4] {
-            let h = pool(threads).install(|| slope::hessian(&g, loss, &wrt)).unwrap();
+            let h = pool(threads).install(|| slope::graph_hessian(&g, loss, &wrt)).unwrap();
             assert_eq!(bits(&h), bits(&sequential), "seed {seed}, {threads} threads");
         }
         // forward-over-reverse against forward-over-forward (hyper-dual numbers)
@@ -110,11 +110,11 @@ fn split_elementwise_kernels_are_bitwise_identical_across_threads() {
 fn batched_vjps_and_their_errors() {
     let (g, wrt, y, loss) = graph(1);
     let seeds = vec![vec![1.0, 0.0, 0.0, 0.0, 0.0], vec![0.5; 5]];
-    let batch = slope::vjp_batch(&g, y, &seeds, &wrt).unwrap();
+    let batch = slope::graph_vjp_batch(&g, y, &seeds, &wrt).unwrap();
     assert_eq!(batch.len(), 2);
-    assert!(matches!(slope::vjp_batch(&g, y, &[vec![1.0]], &wrt), Err(slope::Error::SeedShape { .. })));
-    assert!(matches!(slope::hessian(&g, y, &wrt), Err(slope::Error::NonScalarOutput { .. })));
-    assert!(matches!(slope::hvp(&g, loss, &wrt, &[1.0]), Err(slope::Error::SeedShape { .. })));
+    assert!(matches!(slope::graph_vjp_batch(&g, y, &[vec![1.0]], &wrt), Err(slope::Error::SeedShape { .. })));
+    assert!(matches!(slope::graph_hessian(&g, y, &wrt), Err(slope::Error::NonScalarOutput { .. })));
+    assert!(matches!(slope::graph_hvp(&g, loss, &wrt, &[1.0]), Err(slope::Error::SeedShape { .. })));
     let other = Graph::new().freeze();
-    assert!(slope::jacobian(&other, y, &wrt).is_err());
+    assert!(slope::graph_jacobian(&other, y, &wrt).is_err());
 }

@@ -127,7 +127,7 @@ fn a_frozen_graph_takes_a_new_minibatch_in_its_data_leaves() {
     let frozen = g.freeze();
     let moved = frozen.with_leaves(&[(xid, &[5.0, 6.0])]).unwrap();
     assert_eq!(moved.value(yid).unwrap().item(), Some(17.0));
-    let j = slope::jacobian(&moved, yid, &[wid]).unwrap();
+    let j = slope::graph_jacobian(&moved, yid, &[wid]).unwrap();
     assert_eq!(j, vec![vec![5.0, 6.0]]);
     assert!(frozen.with_leaves(&[(yid, &[0.0])]).is_err(), "a computed node is not a leaf");
 }
@@ -254,10 +254,10 @@ fn an_op_on_one_variable_twice_is_one_input_with_both_partials() {
     let (sq, pw) = (sq.id().unwrap(), pw.id().unwrap());
     let frozen = g.freeze();
     let moved = frozen.with_leaves(&[(id, &[3.0])]).unwrap();
-    let j = slope::jacobian(&moved, sq, &[id]).unwrap();
+    let j = slope::graph_jacobian(&moved, sq, &[id]).unwrap();
     assert_eq!(j, vec![vec![6.0]]);
-    let j = slope::jacobian(&moved, pw, &[id]).unwrap();
+    let j = slope::graph_jacobian(&moved, pw, &[id]).unwrap();
     assert!(close(j[0][0], 27.0 * (3.0_f64.ln() + 1.0)));
-    let h = slope::hessian(&moved, sq, &[id]).unwrap();
+    let h = slope::graph_hessian(&moved, sq, &[id]).unwrap();
     assert_eq!(h, vec![vec![2.0]]);
 }

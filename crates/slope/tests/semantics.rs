@@ -151,7 +151,7 @@ fn handles_from_another_graph_are_rejected() {
     let id = (x * 3.0).id();
     let mut adjoints = slope::Adjoints::new();
     assert!(matches!(
-        slope::vjp(&frozen, id, &[1.0], &[], &mut adjoints),
+        slope::graph_vjp(&frozen, id, &[1.0], &[], &mut adjoints),
         Err(Error::Graph(GraphError::ForeignNode { .. }))
     ));
 }
@@ -233,7 +233,7 @@ fn a_frozen_graph_is_shared_across_threads() {
                     let mut seed = [0.0; 2];
                     seed[i] = 1.0;
                     let mut adjoints = slope::Adjoints::new();
-                    let d = slope::vjp(frozen, y_id, &seed, &[x_id, w_id], &mut adjoints).unwrap();
+                    let d = slope::graph_vjp(frozen, y_id, &seed, &[x_id, w_id], &mut adjoints).unwrap();
                     d[0].as_slice().to_vec()
                 })
             })

@@ -41,8 +41,8 @@ proptest! {
                         frozen.arena().all_values().map(|v| v.to_bits()).collect::<Vec<_>>());
         let remap = |id: slope::NodeId| back.node_id(id.index()).unwrap();
         let mut adj = slope::Adjoints::new();
-        let before = slope::vjp(&frozen, out_id, &[1.0], &ids, &mut adj).unwrap();
-        let after = slope::vjp(&back, remap(out_id), &[1.0], &ids.iter().map(|&i| remap(i)).collect::<Vec<_>>(), &mut adj).unwrap();
+        let before = slope::graph_vjp(&frozen, out_id, &[1.0], &ids, &mut adj).unwrap();
+        let after = slope::graph_vjp(&back, remap(out_id), &[1.0], &ids.iter().map(|&i| remap(i)).collect::<Vec<_>>(), &mut adj).unwrap();
         for (a, b) in before.iter().zip(&after) {
             prop_assert_eq!(a.as_slice().iter().map(|v| v.to_bits()).collect::<Vec<_>>(), b.as_slice().iter().map(|v| v.to_bits()).collect::<Vec<_>>());
         }
