@@ -133,7 +133,7 @@ fn fract_is_f64_fract_in_both_modes_also_below_zero() {
 fn closure_jacobians_and_hessians_match_forward_mode() {
     let x = [0.7, 1.3];
     let (value, grad, hess) = slope::hessian(|v| kitchen_sink(v), &x).unwrap();
-    let (fvalue, fgrad, fhess) = slope::dual::hessian(|d| kitchen_sink(d), &x);
+    let (fvalue, fgrad, fhess) = slope::dual::hessian(kitchen_sink, &x);
     assert!(close(value, fvalue));
     assert!(grad.iter().zip(&fgrad).all(|(&a, &b)| close(a, b)), "{grad:?} vs {fgrad:?}");
     for (row, frow) in hess.iter().zip(&fhess) {
