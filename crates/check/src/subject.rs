@@ -159,7 +159,7 @@ impl Subject for OpSubject {
     fn vjp(&self, x: &[f64], u: &[f64]) -> Vec<f64> {
         let g = Graph::new();
         let inputs = self.inputs::<f64>(x, |_, v| v);
-        let recorded = (|| {
+        let recorded = (|| -> Result<_, slope_reverse::Error> {
             let mut tensors = Vec::with_capacity(inputs.len());
             for ((v, &s), fixed) in inputs.iter().zip(&self.shapes).zip(&self.fixed) {
                 let t = g.try_tensor(s, v)?;
@@ -167,7 +167,7 @@ impl Subject for OpSubject {
             }
             let y = tensors[0].try_op(self.op, &tensors[1..])?;
             let wrt: Vec<_> = tensors.iter().zip(&self.fixed).filter(|(_, f)| f.is_none()).map(|(t, _)| *t).collect();
-            slope_reverse::grad_with(y, u, &wrt).map_err(|e| slope_graph::Error::InvalidArgument(e.to_string()))
+            slope_reverse::grad_with(y, u, &wrt)
         })();
         match recorded {
             Ok(grads) => grads.into_iter().flat_map(|v| v.into_vec()).collect(),

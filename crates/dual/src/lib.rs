@@ -21,6 +21,7 @@
 mod derive;
 pub mod domain;
 mod dual;
+mod error;
 mod float_impl;
 mod hyperdual;
 mod linalg;
@@ -28,8 +29,9 @@ pub mod ops;
 pub mod rules;
 mod tangent;
 
-pub use derive::{derivative, gradient, hessian, jacobian, jvp, Error, Function, DEFAULT_CHUNK};
+pub use derive::{derivative, gradient, hessian, jacobian, jvp, Function, DEFAULT_CHUNK};
 pub use dual::{Dual, DualVec, SparseDualVec};
+pub use error::Error;
 pub use hyperdual::HyperDual;
 pub use ops::{BinaryOp, UnaryOp};
 pub use tangent::{Sparse, Tangent, Tangents};

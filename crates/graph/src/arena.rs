@@ -814,21 +814,13 @@ impl Arena {
         constant_left: bool,
     ) -> Result<u32, Error> {
         let (Op::Binary(b), &[input]) = (op, inputs) else {
-            return Err(Error::InvalidArgument(format!(
-                "a constant operand is kept only by a binary op with one other input; {} has {} input(s)",
-                op.name(),
-                inputs.len()
-            )));
+            return Err(Error::MisplacedConstant { op: op.name() });
         };
         if input as usize >= self.nodes.len() {
             return Err(Error::NoSuchNode { index: input, len: self.nodes.len() });
         }
         if !self.shape(input).is_scalar() || !self.requires_grad(input) || (constant_left && !op.differentiates(1)) {
-            return Err(Error::InvalidArgument(format!(
-                "{} keeps a constant operand only beside a scalar that requires grad (and never as a \
-                 differentiated exponent's base); record the constant as a leaf instead",
-                op.name()
-            )));
+            return Err(Error::MisplacedConstant { op: op.name() });
         }
         let x = self.value(input)[0];
         let (left, right) = if constant_left { (constant, x) } else { (x, constant) };
@@ -864,11 +856,7 @@ impl Arena {
             return Err(Error::ForeignNode { expected: self.id, found: checkpoint.graph });
         }
         if checkpoint.nodes as usize > self.nodes.len() || self.last_epoch(checkpoint.nodes) != checkpoint.epoch {
-            return Err(Error::InvalidArgument(format!(
-                "this checkpoint (at {} nodes) was dropped by an earlier rewind to fewer nodes; take a \
-                 new checkpoint after that rewind",
-                checkpoint.nodes
-            )));
+            return Err(Error::StaleCheckpoint { nodes: checkpoint.nodes });
         }
         let mark = checkpoint.nodes;
         self.nodes.truncate(mark as usize);

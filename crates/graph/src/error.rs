@@ -109,14 +109,6 @@ pub enum Error {
         /// Length of the sliced vector.
         len: usize,
     },
-    /// An op whose result is not a scalar, asked of `Var`.
-    #[error("{op} gives a result of shape {shape}; a Var holds a scalar, so record it on Tensor instead")]
-    NotAScalar {
-        /// The op's name.
-        op: &'static str,
-        /// The shape it would give.
-        shape: Shape,
-    },
     /// A graph file names an op that is neither built in nor registered.
     #[error(
         "node {node} uses the op `{name}`, which is neither built in nor a registered custom op: \
@@ -146,7 +138,43 @@ pub enum Error {
         /// The arity it declared.
         arity: usize,
     },
-    /// An argument outside what the function accepts.
-    #[error("{0}")]
-    InvalidArgument(String),
+    /// A single number asked of something with more than one element.
+    #[error(
+        "{what} needs a single number, and this has shape {shape}: reduce it first (sum(), mean()), \
+         read it with value(), or keep it as a Tensor"
+    )]
+    NeedsScalar {
+        /// What was asked (`item()`, `var_of()`, the op a `Var` recorded).
+        what: &'static str,
+        /// The shape it has.
+        shape: Shape,
+    },
+    /// A slice outside the vector, or of something that is not a vector.
+    #[error("slice {start}..{end} of a tensor of shape {shape}: slices take a vector and 0 <= start <= end <= length")]
+    SliceRange {
+        /// First index.
+        start: usize,
+        /// One past the last index.
+        end: usize,
+        /// The sliced tensor's shape.
+        shape: Shape,
+    },
+    /// A checkpoint that an earlier rewind to fewer nodes dropped.
+    #[error(
+        "this checkpoint (at {nodes} nodes) was dropped by an earlier rewind to fewer nodes; take a \
+         new checkpoint after that rewind"
+    )]
+    StaleCheckpoint {
+        /// Nodes the checkpoint kept.
+        nodes: u32,
+    },
+    /// A graph file's node keeping a constant operand where only `Var` arithmetic keeps one.
+    #[error(
+        "{op} keeps a constant operand only as a binary op with one other input, a scalar that \
+         requires grad (and never as a differentiated exponent's base); record the constant as a leaf instead"
+    )]
+    MisplacedConstant {
+        /// The op's name.
+        op: &'static str,
+    },
 }

@@ -28,12 +28,8 @@ pub fn evaluate<S: GraphScalar>(
     for (id, v) in seeds {
         let leaf = arena.resolve(*id)?;
         let shape = arena.shape(leaf);
-        if !arena.is_leaf(leaf) {
-            return Err(Error::InvalidArgument(format!(
-                "a seed must be a leaf; node {} was computed by {}",
-                leaf,
-                arena.op(leaf).map_or("?", |op| op.name())
-            )));
+        if let Some(op) = arena.op(leaf) {
+            return Err(Error::NotALeaf { what: "a seed of a forward sweep", grad_fn: op.grad_fn_name() });
         }
         if !arena.requires_grad(leaf) {
             return Err(Error::NotTracked { what: "a seed of a forward sweep" });

@@ -157,10 +157,7 @@ impl Graph {
         let index = arena.resolve(id)?;
         match arena.value(index) {
             [x] if arena.shape(index).is_scalar() => Ok(Var::on_graph(*x, self, index, arena.low(index))),
-            _ => Err(Error::InvalidArgument(format!(
-                "var_of() needs a scalar node; this one has shape {}: use tensor() instead",
-                arena.shape(index)
-            ))),
+            _ => Err(Error::NeedsScalar { what: "var_of()", shape: arena.shape(index) }),
         }
     }
 

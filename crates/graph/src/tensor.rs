@@ -99,11 +99,7 @@ impl<'g> Tensor<'g> {
         let arena = self.graph.arena();
         match arena.value(self.index) {
             [x] => Ok(*x),
-            _ => Err(Error::InvalidArgument(format!(
-                "item() needs a tensor with one element, this one has shape {}; reduce it first, \
-                 e.g. with sum(), or read it with value()",
-                arena.shape(self.index)
-            ))),
+            _ => Err(Error::NeedsScalar { what: "item()", shape: arena.shape(self.index) }),
         }
     }
 
@@ -294,10 +290,7 @@ impl<'g> Tensor<'g> {
     pub fn try_slice(self, start: usize, end: usize) -> Result<Tensor<'g>, Error> {
         let len = self.shape().len();
         if !matches!(self.shape(), Shape::Vector(_)) || start > end || end > len {
-            return Err(Error::InvalidArgument(format!(
-                "slice {start}..{end} of a tensor of shape {}: slices take a vector and 0 <= start <= end <= length",
-                self.shape()
-            )));
+            return Err(Error::SliceRange { start, end, shape: self.shape() });
         }
         let indices: Vec<f64> = (start..end).map(|i| i as f64).collect();
         let idx = self.graph.try_tensor(Shape::Vector(indices.len()), &indices)?;

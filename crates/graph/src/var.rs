@@ -126,7 +126,7 @@ impl<'g> Var<'g> {
         let inputs: Vec<(&[f64], Shape)> = values.iter().map(|v| (&v[..], Shape::Scalar)).collect();
         let shape = op.output_shape(&vec![Shape::Scalar; inputs.len()])?;
         if !shape.is_scalar() {
-            return Err(Error::NotAScalar { op: op.name(), shape });
+            return Err(Error::NeedsScalar { what: op.name(), shape });
         }
         op.check_values(&inputs)?;
         let Some(graph) = operands.iter().find_map(|v| v.graph()) else {

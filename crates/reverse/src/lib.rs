@@ -32,9 +32,12 @@
 #![deny(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+mod error;
 mod parallel;
 mod sweep;
 mod vjp;
+
+pub use error::Error;
 
 pub use parallel::{graph_hessian, graph_hvp, graph_jacobian, graph_vjp_batch};
 pub use sweep::Adjoints;
@@ -42,47 +45,7 @@ pub use vjp::PARALLEL_ELEMENTS;
 
 use core::cell::RefCell;
 
-use slope_graph::{FrozenGraph, Graph, NodeId, Shape, Tensor, Value, Var};
-
-/// What can go wrong in a backward sweep. Every message says what to do.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// An error from the graph: a foreign node, a node that does not require grad, ...
-    #[error(transparent)]
-    Graph(#[from] slope_graph::Error),
-    /// `backward()` on a tensor with more than one element.
-    #[error(
-        "backward() needs a scalar output, and this tensor has shape {shape}: reduce it first \
-         (for example with .sum()), or call backward_with(seed) with a seed of shape {shape}"
-    )]
-    NonScalarOutput {
-        /// The output's shape.
-        shape: Shape,
-    },
-    /// A sweep through a node computed before one of its inputs was set in place.
-    #[error(
-        "node {node} ({grad_fn}) was computed before a leaf it reads was set in place, so its value \
-         is stale: set values only after backward, or rewind to a checkpoint taken before computing \
-         with the leaf and compute again"
-    )]
-    ModifiedInPlace {
-        /// The stale node.
-        node: u32,
-        /// Its op's PyTorch name.
-        grad_fn: &'static str,
-    },
-    /// A seed whose length does not match the output.
-    #[error("the seed has {got} element(s), but the output has shape {shape} ({expected} element(s)); pass a seed of the output's shape")]
-    SeedShape {
-        /// The output's shape.
-        shape: Shape,
-        /// Elements the seed needs.
-        expected: usize,
-        /// Elements given.
-        got: usize,
-    },
-}
+use slope_graph::{FrozenGraph, Graph, NodeId, Tensor, Value, Var};
 
 /// `backward` on tensors, as in PyTorch.
 pub trait Backward {

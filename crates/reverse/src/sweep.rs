@@ -144,12 +144,7 @@ impl<S: GraphScalar> Adjoints<S> {
             return Err(slope_graph::Error::NoSuchNode { index: output, len: arena.len() }.into());
         }
         if !values.covers(arena.low(output)) || !values.covers(output) {
-            return Err(slope_graph::Error::InvalidArgument(
-                "the values of a sweep at another scalar type must cover the output's graph; build them \
-                 with forward::evaluate_all on the same graph"
-                    .into(),
-            )
-            .into());
+            return Err(Error::ValuesDoNotCover);
         }
         let value = |i: u32| values.get(arena, i).unwrap_or(&[]);
         self.run(arena, &value, &FromValues(values), output, seed)

@@ -1,0 +1,49 @@
+//! Errors of backward sweeps.
+
+use slope_graph::Shape;
+
+/// What can go wrong in a backward sweep. Every message says what to do.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An error from the graph: a foreign node, a node that does not require grad, ...
+    #[error(transparent)]
+    Graph(#[from] slope_graph::Error),
+    /// `backward()` on a tensor with more than one element.
+    #[error(
+        "backward() needs a scalar output, and this tensor has shape {shape}: reduce it first \
+         (for example with .sum()), or call backward_with(seed) with a seed of shape {shape}"
+    )]
+    NonScalarOutput {
+        /// The output's shape.
+        shape: Shape,
+    },
+    /// A sweep through a node computed before one of its inputs was set in place.
+    #[error(
+        "node {node} ({grad_fn}) was computed before a leaf it reads was set in place, so its value \
+         is stale: set values only after backward, or rewind to a checkpoint taken before computing \
+         with the leaf and compute again"
+    )]
+    ModifiedInPlace {
+        /// The stale node.
+        node: u32,
+        /// Its op's PyTorch name.
+        grad_fn: &'static str,
+    },
+    /// Values at another scalar type that do not cover the swept graph.
+    #[error(
+        "the values of a sweep at another scalar type must cover the output's graph; build them \
+         with forward::evaluate_all on the same graph"
+    )]
+    ValuesDoNotCover,
+    /// A seed whose length does not match the output.
+    #[error("the seed has {got} element(s), but the output has shape {shape} ({expected} element(s)); pass a seed of the output's shape")]
+    SeedShape {
+        /// The output's shape.
+        shape: Shape,
+        /// Elements the seed needs.
+        expected: usize,
+        /// Elements given.
+        got: usize,
+    },
+}
