@@ -116,13 +116,12 @@ fn summary(table: &Table) {
     let g = slope::Graph::new();
     let x = g.vars(&slope_benches::rosenbrock_point(n));
     let _ = slope_benches::rosenbrock(&x);
-    let arena = g.arena();
-    let used = arena.used_bytes();
+    let used = g.with_arena(|arena| arena.used_bytes());
     println!(
         "bytes per recorded scalar node: {:.1} in use ({}-byte node holding the value and partials), {:.1} held by the buffers",
-        used as f64 / arena.len() as f64,
+        used as f64 / g.len() as f64,
         slope::graph::Arena::NODE_BYTES,
-        g.memory_bytes() as f64 / arena.len() as f64
+        g.memory_bytes() as f64 / g.len() as f64
     );
     if let Some(t) = table.get(&("w1_reverse".to_string(), n as u64)).and_then(|v| v.get("slope_var")) {
         println!(

@@ -2,7 +2,7 @@
 //!
 //! [`unary_table!`](crate::unary_table) and [`binary_table!`](crate::binary_table) hold one
 //! row per elementwise op: its variant, how code reaches it (a [`Float`](num_traits::Float)
-//! method, a [`Scalar`](crate::Scalar) method, an operator), its name in slope, PyTorch and
+//! method, a [`Scalar`] method, an operator), its name in slope, PyTorch and
 //! the formula language, PyTorch's `grad_fn` name, its checking domain, and (binary ops) its
 //! primal. Each table is a macro that hands its rows to another macro, so the rows are
 //! written once and expanded wherever an op list is needed: [`UnaryOp`] and [`BinaryOp`]
@@ -13,7 +13,7 @@
 //! [`rules`](crate::rules) with its method's name, and the partials of every op come from
 //! evaluating its primal on [`Dual`] numbers.
 //!
-//! Adding an elementwise op of one input is one row in [`unary_table!`] and one rule in
+//! Adding an elementwise op of one input is one row in [`unary_table!`](crate::unary_table) and one rule in
 //! `rules.rs`; the compiler then asks for nothing else.
 
 use crate::{Dual, Scalar};
@@ -28,7 +28,6 @@ pub use crate::domain::{Domain, Kink};
 /// method of [`Scalar`](crate::Scalar) generated from this row, rule of the same name) or
 /// `operator` (a `core::ops` trait), and `DOMAIN` names a constant of
 /// [`domain`](crate::domain).
-#[doc(hidden)]
 #[macro_export]
 macro_rules! unary_table {
     ($then:ident) => {
@@ -73,7 +72,6 @@ macro_rules! unary_table {
 /// `powi`/`powf` and `**`), `method` is the `Tensor` method, and `DOMAINS` names a pair of
 /// domains of [`domain`](crate::domain), one per input. A domain marked constant is an input
 /// that is never differentiated.
-#[doc(hidden)]
 #[macro_export]
 macro_rules! binary_table {
     ($then:ident) => {

@@ -97,6 +97,23 @@ impl Checkpoint {
     }
 }
 
+/// What a node is, read by id with [`Arena::node_info`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeInfo<'a> {
+    /// Shape of its value.
+    pub shape: Shape,
+    /// The op that computed it; `None` for a leaf.
+    pub op: Option<Op>,
+    /// The nodes it reads, in operand order.
+    pub inputs: Vec<NodeId>,
+    /// A constant operand kept in the node (`x * 2.0` on `Var`), if any.
+    pub constant: Option<f64>,
+    /// Its value, row-major.
+    pub value: &'a [f64],
+    /// Whether gradients flow to it.
+    pub requires_grad: bool,
+}
+
 /// What a sweep needs of a node, read in one lookup.
 #[derive(Clone, Copy, Debug)]
 pub struct NodeView {
@@ -255,12 +272,11 @@ pub enum Operand {
 /// The recorded nodes and their values. Read-only outside this crate: nodes are added only
 /// by recording through a [`Graph`](crate::Graph), which keeps every invariant.
 ///
-/// # Panics
-/// The accessors that take a raw `u32` index (`shape`, `value`, `op`, `inputs`, ...) are the
-/// sweeps' hot path and check it only against the allocation: an index past the end
-/// panics, or reads an unused slot (a leaf of value 0). Indices from
-/// [`resolve`](Arena::resolve) (which checks a [`NodeId`]), from [`inputs`](Arena::inputs)
-/// or below [`len`](Arena::len) are always valid.
+/// Read a node by its [`NodeId`] with [`node_info`](Arena::node_info), which checks that
+/// the id belongs to this graph and to its current recording. The accessors that take a raw
+/// `u32` index are the sweeps' hot path, for slope's own crates, and hidden from these
+/// docs: an index carries no graph, so they cannot tell one from another graph (an index
+/// past the end panics).
 #[derive(Clone, Debug)]
 pub struct Arena {
     id: u64,
@@ -338,9 +354,33 @@ impl Arena {
         len.checked_sub(1).map_or(0, |last| self.epoch_of(last))
     }
 
+    #[doc(hidden)]
     /// The id of the node at `index`.
     pub fn node_id(&self, index: u32) -> NodeId {
         NodeId { graph: self.id, index, epoch: self.epoch_of(index) }
+    }
+
+    /// Every node's id, in recording order.
+    pub fn ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        (0..self.nodes.len() as u32).map(|index| self.node_id(index))
+    }
+
+    /// What node `id` is: shape, op, inputs, value; an error if the id belongs to another
+    /// graph or to nodes a rewind dropped.
+    pub fn node_info(&self, id: NodeId) -> Result<NodeInfo<'_>, Error> {
+        let index = self.resolve(id)?;
+        let (operands, arity) = self.operands(index);
+        Ok(NodeInfo {
+            shape: self.shape(index),
+            op: self.op(index),
+            inputs: self.inputs(index).iter().map(|&i| self.node_id(i)).collect(),
+            constant: operands[..arity].iter().find_map(|o| match o {
+                Operand::Constant(c) => Some(*c),
+                Operand::Node(_) => None,
+            }),
+            value: self.value(index),
+            requires_grad: self.requires_grad(index),
+        })
     }
 
     /// The index of `id` in this graph, or an error if it belongs elsewhere, does not exist,
@@ -355,11 +395,13 @@ impl Arena {
         Ok(id.index)
     }
 
+    #[doc(hidden)]
     /// Shape of a node's value.
     pub fn shape(&self, index: u32) -> Shape {
         self.node(index).shape()
     }
 
+    #[doc(hidden)]
     /// A node's value, row-major.
     #[inline]
     pub fn value(&self, index: u32) -> &[f64] {
@@ -377,11 +419,13 @@ impl Arena {
         (0..self.nodes.len() as u32).flat_map(move |i| self.value(i).iter().copied())
     }
 
+    #[doc(hidden)]
     /// The op that computed a node; `None` for a leaf.
     pub fn op(&self, index: u32) -> Option<Op> {
         self.node(index).op
     }
 
+    #[doc(hidden)]
     /// The nodes a node reads, in operand order (none for a leaf; a constant operand kept in
     /// the node is not a node, see [`operands`](Arena::operands)).
     pub fn inputs(&self, index: u32) -> &[u32] {
@@ -391,6 +435,7 @@ impl Arena {
         &node.inputs[..real]
     }
 
+    #[doc(hidden)]
     /// The operands of a node, as many as its op's arity (none for a leaf).
     pub fn operands(&self, index: u32) -> ([Operand; 2], usize) {
         let node = self.node(index);
@@ -407,22 +452,26 @@ impl Arena {
         (out, arity)
     }
 
+    #[doc(hidden)]
     /// Whether gradients flow to this node.
     pub fn requires_grad(&self, index: u32) -> bool {
         self.node(index).has(REQUIRES_GRAD)
     }
 
+    #[doc(hidden)]
     /// Whether a non-leaf keeps its gradient after `backward`.
     pub fn retains_grad(&self, index: u32) -> bool {
         self.node(index).has(RETAIN_GRAD)
     }
 
+    #[doc(hidden)]
     /// A leaf: made by a constructor, by `detach`, or computed from nodes that do not
     /// require grad (such results are recorded as leaves, as PyTorch does).
     pub fn is_leaf(&self, index: u32) -> bool {
         self.node(index).op.is_none()
     }
 
+    #[doc(hidden)]
     /// The lowest index a backward sweep from this node reaches: every node whose gradient
     /// it changes lies in `low(index)..=index`.
     #[inline]
@@ -430,6 +479,7 @@ impl Arena {
         self.node(index).low
     }
 
+    #[doc(hidden)]
     /// Where the value of the tensor node at `index` sits in the value buffer, or `None`
     /// for a scalar node (which keeps its value in the node).
     pub fn tensor_range(&self, index: u32) -> Option<core::ops::Range<usize>> {
@@ -437,11 +487,13 @@ impl Arena {
         (node.rank != 0).then(|| node.offset()..node.offset() + node.shape().len())
     }
 
+    #[doc(hidden)]
     /// Whether any tensor node holds values (otherwise every node is a scalar or empty).
     pub fn holds_tensors(&self) -> bool {
         !self.values.is_empty()
     }
 
+    #[doc(hidden)]
     /// Leaves whose value was set in place, each with the number of nodes recorded at
     /// that moment: nodes between the two were computed with the old value.
     pub fn modified_leaves(&self) -> &[(u32, u32)] {
@@ -461,6 +513,7 @@ impl Arena {
     /// Size of one node record; a scalar node's value is part of it.
     pub const NODE_BYTES: usize = core::mem::size_of::<Node>();
 
+    #[doc(hidden)]
     /// The parts of a node a sweep reads, in one lookup.
     #[inline(always)]
     pub fn view(&self, index: u32) -> NodeView {
@@ -476,6 +529,7 @@ impl Arena {
         }
     }
 
+    #[doc(hidden)]
     /// Calls `step(index, inputs, partials, tracks)` for the nodes `low..=high`, from the
     /// last down, until it returns `false`: the innermost loop of a gradient over a window
     /// where [`cached_only`](Arena::cached_only) holds (a leaf's `tracks` are both false).
@@ -498,6 +552,7 @@ impl Arena {
         true
     }
 
+    #[doc(hidden)]
     /// The cached step of a scalar elementwise node: its inputs, the partials, and which
     /// inputs take an adjoint; `None` for any other node. The backward sweep's inner loop.
     #[inline(always)]
@@ -645,12 +700,14 @@ impl Arena {
         Ok(Some(index))
     }
 
+    #[doc(hidden)]
     /// The number of nodes at the start of the arena that are all leaves: a sweep need not
     /// visit them (a leaf sends no adjoint on).
     pub fn leaf_prefix(&self) -> u32 {
         self.leaf_prefix
     }
 
+    #[doc(hidden)]
     /// Whether every computed node from `low` on is a scalar elementwise node with cached
     /// partials (no tensor or structural node) and no leaf from `low` on was set in place:
     /// then a sweep may skip zero adjoints instead of tracking which nodes it reached, with
@@ -927,6 +984,7 @@ pub(crate) fn scalar_rule(op: Op, x: f64, y: f64, tracks: [bool; 2]) -> (f64, [f
 }
 
 impl Arena {
+    #[doc(hidden)]
     /// The local partials of the cached scalar node `index` with its operands at `x` and `y`
     /// (in operand order; `y` unused by a unary op), at any scalar type: what recording
     /// cached, evaluated again by the same rules (`[∂, 0]` for a node with one input).
@@ -987,6 +1045,7 @@ pub(crate) fn constant_rule(op: BinaryOp, x: f64, y: f64, constant_left: bool) -
 }
 
 impl Arena {
+    #[doc(hidden)]
     /// Evaluates node `index` at scalar type `S` from its operands' values, given by
     /// `value_of`, appending the result to `out`: the one evaluator behind re-evaluation at
     /// another point, forward mode over a graph, and forward-over-reverse.

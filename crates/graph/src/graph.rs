@@ -51,12 +51,16 @@ impl Graph {
         self.arena.borrow().is_empty()
     }
 
-    /// Read access to the recorded nodes, for sweeps and inspection.
+    /// Runs `read` on the recorded nodes, for sweeps and inspection. The borrow ends with
+    /// the call, so no guard outlives it.
     ///
     /// # Panics
-    /// If called while the graph is recording (it never is between calls to its methods).
-    /// Recording on the graph while the guard is alive panics too: drop it first.
-    pub fn arena(&self) -> ArenaRef<'_> {
+    /// If `read` records on this same graph: it holds the nodes borrowed.
+    pub fn with_arena<R>(&self, read: impl FnOnce(&Arena) -> R) -> R {
+        read(&self.arena.borrow())
+    }
+
+    pub(crate) fn arena(&self) -> ArenaRef<'_> {
         self.arena.borrow()
     }
 
@@ -176,6 +180,12 @@ impl Graph {
     /// Stored gradients are dropped with the handles.
     pub fn freeze(self) -> FrozenGraph {
         FrozenGraph { arena: self.arena.into_inner() }
+    }
+
+    /// A frozen copy of what is recorded so far, for the frozen-graph helpers (parallel
+    /// Jacobians, Hessians); the graph itself keeps recording, and ids are valid in both.
+    pub fn to_frozen(&self) -> FrozenGraph {
+        FrozenGraph { arena: self.arena.borrow().clone() }
     }
 
     fn handle(&self, index: u32) -> Tensor<'_> {

@@ -40,8 +40,7 @@ mod tensor;
 mod value;
 mod var;
 
-pub use arena::{Arena, Checkpoint, NodeId, NodeView, Operand, MAX_NODES, MAX_VALUES};
-pub use cell::ArenaRef;
+pub use arena::{Arena, Checkpoint, NodeId, NodeInfo, NodeView, Operand, MAX_NODES, MAX_VALUES};
 pub use custom::{CustomOp, GraphScalar};
 pub use error::Error;
 pub use file::{GraphFile, NodeRecord, FORMAT_VERSION};

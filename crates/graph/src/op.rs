@@ -5,7 +5,7 @@
 //! names, primals (written once over [`Scalar`]) and checking domains; their local partials
 //! come from evaluating the primal on duals, that is, from the rules of `slope_dual::rules`.
 //! The structural ops (reductions, products, transposes) are the rows of
-//! [`structural_table!`] below, each with a type of [`structural`](crate::structural)
+//! [`structural_table!`](crate::structural_table) below, each with a type of [`crate::structural`]
 //! holding its output shape, primal and VJP. Everything else about an op (arity, which
 //! inputs are differentiated, the shapes it is checked at, its `Tensor`, `Var` and formula
 //! methods) is derived from these rows; no other file lists ops.
@@ -37,7 +37,6 @@ pub enum Op {
 /// The row's rules are the type of the same name in [`structural`](crate::structural)
 /// (output shape, primal, VJP); the domains name constants of [`slope_dual::domain`]; the
 /// shape cases are the input shapes the checker and the mode tests try.
-#[doc(hidden)]
 #[macro_export]
 macro_rules! structural_table {
     ($then:ident) => {
@@ -63,7 +62,7 @@ macro_rules! structural_table {
 
 macro_rules! define_structural_ops {
     ($($variant:ident: $name:literal, $grad_fn:literal, [$($domain:ident),+], [$([$($shape:expr),+]),+], $doc:literal;)*) => {
-        /// Reductions and linear algebra: the rows of [`structural_table!`].
+        /// Reductions and linear algebra: the rows of [`structural_table!`](crate::structural_table).
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum StructuralOp {
             $(#[doc = $doc] $variant,)*

@@ -24,8 +24,8 @@ use slope_dual::rules;
 ///
 /// # Panics
 /// Arithmetic between variables of two different graphs panics (the message names both
-/// graphs), as does recording on a full graph, or while a guard from
-/// [`Graph::arena`](crate::Graph::arena) is alive: `Float`'s signatures leave no room for a
+/// graphs), as does recording on a full graph, or inside
+/// [`Graph::with_arena`](crate::Graph::with_arena) on the same graph: `Float`'s signatures leave no room for a
 /// `Result`. The `gradient` helpers of `slope-reverse` record on a graph of their own, so
 /// none of these can happen through them.
 ///

@@ -75,14 +75,15 @@ impl Backward for Tensor<'_> {
         }
         let graph = self.graph();
         let output = self.id().index();
-        let deposits: Vec<(NodeId, Vec<f64>)> = with_adjoints(|adjoints| -> Result<_, Error> {
-            let arena = graph.arena();
-            adjoints.sweep(&arena, output, seed)?;
-            Ok(adjoints
-                .window()
-                .filter(|&i| adjoints.reached(i) && (arena.is_leaf(i) || arena.retains_grad(i)))
-                .filter_map(|i| adjoints.of(&arena, i).map(|g| (arena.node_id(i), g.to_vec())))
-                .collect())
+        let deposits: Vec<(NodeId, Vec<f64>)> = graph.with_arena(|arena| {
+            with_adjoints(|adjoints| -> Result<_, Error> {
+                adjoints.sweep_index(arena, output, seed)?;
+                Ok(adjoints
+                    .window()
+                    .filter(|&i| adjoints.reached(i) && (arena.is_leaf(i) || arena.retains_grad(i)))
+                    .filter_map(|i| adjoints.of_index(arena, i).map(|g| (arena.node_id(i), g.to_vec())))
+                    .collect())
+            })
         })?;
         for (id, g) in deposits {
             graph.accumulate_grad(id, g)?;
@@ -133,7 +134,6 @@ pub fn grad<'g>(output: Tensor<'g>, inputs: &[Tensor<'g>]) -> Result<Vec<Value>,
 /// Like [`grad`], with an explicit seed of the output's shape: `seedᵀ · ∂output/∂input`.
 pub fn grad_with<'g>(output: Tensor<'g>, seed: &[f64], inputs: &[Tensor<'g>]) -> Result<Vec<Value>, Error> {
     let graph = output.graph();
-    let arena = graph.arena();
     let mut ids = Vec::with_capacity(inputs.len());
     for t in inputs {
         if !core::ptr::eq(t.graph(), graph) {
@@ -147,9 +147,11 @@ pub fn grad_with<'g>(output: Tensor<'g>, seed: &[f64], inputs: &[Tensor<'g>]) ->
     if !output.requires_grad() {
         return Err(slope_graph::Error::NotTracked { what: "grad() of an output" }.into());
     }
-    with_adjoints(|adjoints| {
-        adjoints.sweep(&arena, output.id().index(), seed)?;
-        Ok(ids.iter().map(|id| collect(&arena, adjoints, id.index())).collect())
+    graph.with_arena(|arena| {
+        with_adjoints(|adjoints| {
+            adjoints.sweep_index(arena, output.id().index(), seed)?;
+            Ok(ids.iter().map(|id| collect(arena, adjoints, id.index())).collect())
+        })
     })
 }
 
@@ -271,10 +273,11 @@ pub fn var_grad<'g>(output: Var<'g>, wrt: &[Var<'g>]) -> Result<Vec<f64>, Error>
     if let Some(other) = wrt.iter().filter_map(|v| v.graph()).find(|g| !core::ptr::eq(*g, graph)) {
         return Err(slope_graph::Error::ForeignNode { expected: graph.id(), found: other.id() }.into());
     }
-    let arena = graph.arena();
-    with_adjoints(|adjoints| {
-        adjoints.sweep_gradient(&arena, out)?;
-        Ok(adjoints.var_adjoints(wrt.iter().map(|v| v.index())))
+    graph.with_arena(|arena| {
+        with_adjoints(|adjoints| {
+            adjoints.sweep_gradient(arena, out)?;
+            Ok(adjoints.var_adjoints(wrt.iter().map(|v| v.index())))
+        })
     })
 }
 
@@ -290,6 +293,6 @@ pub fn graph_vjp(
     let arena = graph.arena();
     let out = arena.resolve(output)?;
     let indices = wrt.iter().map(|&id| arena.resolve(id)).collect::<Result<Vec<_>, _>>()?;
-    adjoints.sweep(arena, out, seed)?;
+    adjoints.sweep_index(arena, out, seed)?;
     Ok(indices.into_iter().map(|i| collect(arena, adjoints, i)).collect())
 }

@@ -35,7 +35,7 @@ pub fn graph_vjp_batch(
     seeds
         .par_iter()
         .map_init(Adjoints::new, |adjoints, seed| {
-            adjoints.sweep(arena, out, seed)?;
+            adjoints.sweep_index(arena, out, seed)?;
             Ok(flatten(arena, adjoints, &wrt))
         })
         .collect()
@@ -105,7 +105,7 @@ fn hvp_with(
         })
         .collect();
     let values = forward::evaluate_all(arena, &seeds)?;
-    adjoints.sweep_at(arena, &values, out, &[Dual::constant(1.0)])?;
+    adjoints.sweep_at(arena, &values, output, &[Dual::constant(1.0)])?;
     Ok(flatten(arena, adjoints, &indices).iter().map(|d| d.eps).collect())
 }
 

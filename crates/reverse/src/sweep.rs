@@ -1,6 +1,6 @@
 //! The backward sweep: one reverse loop over the nodes the output can reach.
 
-use slope_graph::{Arena, GraphScalar, NodeSlots, Operand};
+use slope_graph::{Arena, GraphScalar, NodeId, NodeSlots, Operand};
 
 use crate::{vjp, Error};
 
@@ -16,11 +16,13 @@ pub struct Adjoints<S = f64> {
     /// Per node of the window: whether the sweep reached it. Empty after a values-only
     /// sweep.
     reached: Vec<bool>,
+    /// The arena the last sweep ran on, so a result is never read against another graph.
+    swept: Option<u64>,
 }
 
 impl<S> Default for Adjoints<S> {
     fn default() -> Self {
-        Adjoints { slots: NodeSlots::default(), reached: Vec::new() }
+        Adjoints { slots: NodeSlots::default(), reached: Vec::new(), swept: None }
     }
 }
 
@@ -32,7 +34,7 @@ impl Adjoints<f64> {
     /// results with [`scalar_adjoint`](Adjoints::scalar_adjoint).
     pub(crate) fn sweep_gradient(&mut self, arena: &Arena, output: u32) -> Result<(), Error> {
         if output as usize >= arena.len() || !arena.shape(output).is_scalar() || !arena.cached_only(arena.low(output)) {
-            return self.sweep(arena, output, &[1.0]);
+            return self.sweep_index(arena, output, &[1.0]);
         }
         let low = arena.low(output);
         self.slots.reset(arena, low, output, 0.0);
@@ -62,7 +64,7 @@ impl Adjoints<f64> {
             true
         });
         if !complete {
-            return self.sweep(arena, output, &[1.0]);
+            return self.sweep_index(arena, output, &[1.0]);
         }
         Ok(())
     }
@@ -130,7 +132,14 @@ impl Adjoints<f64> {
     /// the cost follows the output's graph, not the arena's length, and a NaN partial
     /// elsewhere in the graph cannot leak into these gradients. Scalar elementwise nodes
     /// use the partials cached when they were recorded.
-    pub fn sweep(&mut self, arena: &Arena, output: u32, seed: &[f64]) -> Result<(), Error> {
+    ///
+    /// Errors if `output` is not a node of `arena` or the seed does not have its shape.
+    pub fn sweep(&mut self, arena: &Arena, output: NodeId, seed: &[f64]) -> Result<(), Error> {
+        self.sweep_index(arena, arena.resolve(output)?, seed)
+    }
+
+    /// [`sweep`](Adjoints::sweep) from an index the caller resolved against `arena`.
+    pub(crate) fn sweep_index(&mut self, arena: &Arena, output: u32, seed: &[f64]) -> Result<(), Error> {
         self.run(arena, &|i| arena.value(i), &Cached, output, seed)
     }
 }
@@ -139,10 +148,8 @@ impl<S: GraphScalar> Adjoints<S> {
     /// A backward sweep in scalar type `S`, with node values taken from `values` (from
     /// [`slope_graph::forward::evaluate_all`]) instead of the arena's own; the local
     /// partials are evaluated from them.
-    pub fn sweep_at(&mut self, arena: &Arena, values: &NodeSlots<S>, output: u32, seed: &[S]) -> Result<(), Error> {
-        if output as usize >= arena.len() {
-            return Err(slope_graph::Error::NoSuchNode { index: output, len: arena.len() }.into());
-        }
+    pub fn sweep_at(&mut self, arena: &Arena, values: &NodeSlots<S>, output: NodeId, seed: &[S]) -> Result<(), Error> {
+        let output = arena.resolve(output)?;
         if !values.covers(arena.low(output)) || !values.covers(output) {
             return Err(Error::ValuesDoNotCover);
         }
@@ -166,6 +173,7 @@ impl<S: GraphScalar> Adjoints<S> {
             return Err(Error::SeedShape { shape, expected: shape.len(), got: seed.len() });
         }
         let low = arena.low(output);
+        self.swept = Some(arena.id());
         self.slots.reset(arena, low, output, S::zero());
         self.reached.clear();
         self.reached.resize(self.slots.scalars.len(), false);
@@ -258,12 +266,12 @@ impl<S: GraphScalar> Adjoints<S> {
     }
 
     /// Whether the last sweep reached `node` (it requires grad and the output depends on it).
-    pub fn reached(&self, node: u32) -> bool {
+    pub(crate) fn reached(&self, node: u32) -> bool {
         self.slots.covers(node) && self.reached.get((node - self.slots.low()) as usize).copied().unwrap_or(false)
     }
 
     /// The nodes the last sweep's window held: every node it reached lies in this range.
-    pub fn window(&self) -> core::ops::RangeInclusive<u32> {
+    pub(crate) fn window(&self) -> core::ops::RangeInclusive<u32> {
         self.slots.low()..=self.slots.high()
     }
 
@@ -279,8 +287,20 @@ impl<S: GraphScalar> Adjoints<S> {
         self.slots.scalars.get((node - self.slots.low()) as usize).cloned()
     }
 
-    /// The adjoint of `node` from the last sweep, or `None` if the sweep did not reach it.
-    pub fn of<'a>(&'a self, arena: &Arena, node: u32) -> Option<&'a [S]> {
+    /// The adjoint of `node` from the last sweep, or `None` if the sweep did not reach it
+    /// (the output does not depend on it through nodes that require grad).
+    ///
+    /// Errors if `node` is not a node of `arena`, or the last sweep ran on another graph.
+    pub fn of<'a>(&'a self, arena: &Arena, node: NodeId) -> Result<Option<&'a [S]>, Error> {
+        let index = arena.resolve(node)?;
+        if let Some(swept) = self.swept.filter(|&id| id != arena.id()) {
+            return Err(slope_graph::Error::ForeignNode { expected: swept, found: arena.id() }.into());
+        }
+        Ok(self.of_index(arena, index))
+    }
+
+    /// [`of`](Adjoints::of) at an index of the arena the last sweep ran on.
+    pub(crate) fn of_index<'a>(&'a self, arena: &Arena, node: u32) -> Option<&'a [S]> {
         if self.reached(node) {
             self.slots.get(arena, node)
         } else {
@@ -289,7 +309,7 @@ impl<S: GraphScalar> Adjoints<S> {
     }
 
     /// The adjoint of `node`, or zeros of its shape if the last sweep did not reach it.
-    pub fn of_or_zero(&self, arena: &Arena, node: u32) -> Vec<S> {
-        self.of(arena, node).map_or_else(|| vec![S::zero(); arena.shape(node).len()], <[S]>::to_vec)
+    pub(crate) fn of_or_zero(&self, arena: &Arena, node: u32) -> Vec<S> {
+        self.of_index(arena, node).map_or_else(|| vec![S::zero(); arena.shape(node).len()], <[S]>::to_vec)
     }
 }

@@ -31,7 +31,7 @@ const MODERATE_DERIVATIVE: f64 = 1e8;
 /// by reverse mode; panics where they disagree, provided every recorded value and every
 /// entry is moderate.
 fn compare_modes(out: Tensor<'_>, leaves: &[Tensor<'_>], what: &dyn Fn() -> String) {
-    if out.graph().arena().all_values().any(|v| v.abs() > MODERATE_VALUE || v.is_nan()) {
+    if out.graph().with_arena(|arena| arena.all_values().any(|v| v.abs() > MODERATE_VALUE || v.is_nan())) {
         return;
     }
     let Ok(reverse) = crate::grad(out, leaves) else { return };

@@ -14,8 +14,7 @@ fn a_million_scalar_binary_nodes_take_at_most_40_bytes_each() {
         y = if i % 2 == 0 { y * a } else { y - b };
     }
     assert_eq!(g.len(), N + 2);
-    let arena = g.arena();
-    let per_node_used = arena.used_bytes() as f64 / arena.len() as f64;
+    let per_node_used = g.with_arena(|arena| arena.used_bytes()) as f64 / g.len() as f64;
     let per_node_held = g.memory_bytes() as f64 / g.len() as f64;
     println!(
         "bytes per scalar binary node: {per_node_used:.1} used (a 40-byte node holding its value and \
@@ -24,7 +23,6 @@ fn a_million_scalar_binary_nodes_take_at_most_40_bytes_each() {
     assert_eq!(per_node_used, 40.0);
     // the node buffer grows by doubling: what it holds is at most twice what it uses
     assert!(per_node_held <= 80.0, "{per_node_held} bytes per node");
-    drop(arena);
     // the tape is usable: dy/db over the whole chain
     let d = slope::var_grad(y, &[b]).unwrap();
     assert!(d[0].is_finite() && d[0] < 0.0);

@@ -142,9 +142,8 @@ fn a_sweep_covers_only_what_the_output_reaches() {
         let w = g.vector(&[0.1 * step as f64, 1.0]).requires_grad_();
         let loss = (w * w).sum();
         loss.backward().unwrap();
-        let arena = g.arena();
         let out = loss.id().index();
-        widths.push(out - arena.low(out));
+        widths.push(out - g.with_arena(|arena| arena.low(out)));
     }
     assert!(widths.iter().all(|&w| w == widths[0]), "{widths:?}");
     assert_eq!(g.len(), 300 * 3, "the arena grew: a leaf, a product and a sum per step");
@@ -166,22 +165,23 @@ fn cached_partials_equal_partials_evaluated_afresh_bitwise() {
             _ => 3.0 - y.sigmoid() * v.abs(),
         };
     }
-    let out = y.id().unwrap().index();
-    let arena = g.arena();
-    let mut cached = Adjoints::new();
-    cached.sweep(&arena, out, &[1.0]).unwrap();
-    let values = forward::evaluate_all::<f64>(&arena, &[]).unwrap();
-    let mut fresh = Adjoints::<f64>::default();
-    fresh.sweep_at(&arena, &values, out, &[1.0]).unwrap();
-    for v in &x {
-        let i = v.id().unwrap().index();
-        let (a, b) = (cached.of(&arena, i).unwrap()[0], fresh.of(&arena, i).unwrap()[0]);
-        assert_eq!(a.to_bits(), b.to_bits(), "node {i}: {a} vs {b}");
-    }
-    // and the re-evaluation reproduces every recorded value
-    for i in 0..arena.len() as u32 {
-        assert_eq!(values.get(&arena, i).unwrap()[0].to_bits(), arena.value(i)[0].to_bits(), "node {i}");
-    }
+    let out = y.id().unwrap();
+    g.with_arena(|arena| {
+        let mut cached = Adjoints::new();
+        cached.sweep(arena, out, &[1.0]).unwrap();
+        let values = forward::evaluate_all::<f64>(arena, &[]).unwrap();
+        let mut fresh = Adjoints::<f64>::default();
+        fresh.sweep_at(arena, &values, out, &[1.0]).unwrap();
+        for v in &x {
+            let id = v.id().unwrap();
+            let (a, b) = (cached.of(arena, id).unwrap().unwrap()[0], fresh.of(arena, id).unwrap().unwrap()[0]);
+            assert_eq!(a.to_bits(), b.to_bits(), "{id:?}: {a} vs {b}");
+        }
+        // and the re-evaluation reproduces every recorded value
+        for i in 0..arena.len() as u32 {
+            assert_eq!(values.get(arena, i).unwrap()[0].to_bits(), arena.value(i)[0].to_bits(), "node {i}");
+        }
+    });
 }
 
 #[test]
@@ -223,13 +223,14 @@ fn the_gradient_sweep_equals_the_exact_sweep_bitwise_also_at_singular_points() {
         let g = Graph::new();
         let vars = g.vars(&x);
         let y = f(&vars);
-        let arena = g.arena();
-        let mut exact = Adjoints::new();
-        exact.sweep(&arena, y.id().unwrap().index(), &[1.0]).unwrap();
-        for (k, v) in vars.iter().enumerate() {
-            let want = exact.of(&arena, v.id().unwrap().index()).map_or(0.0, |a| a[0]);
-            assert_eq!(fast[k].to_bits(), want.to_bits(), "{name}: d/dx{k} {} vs {want}", fast[k]);
-        }
+        g.with_arena(|arena| {
+            let mut exact = Adjoints::new();
+            exact.sweep(arena, y.id().unwrap(), &[1.0]).unwrap();
+            for (k, v) in vars.iter().enumerate() {
+                let want: f64 = exact.of(arena, v.id().unwrap()).unwrap().map_or(0.0, |a| a[0]);
+                assert_eq!(fast[k].to_bits(), want.to_bits(), "{name}: d/dx{k} {} vs {want}", fast[k]);
+            }
+        });
     }
     // PyTorch's answer where a zero adjoint meets an infinite partial: NaN
     let (_, d) = slope::gradient(|v| v[0] + 0.0 * v[1].ln(), &[1.5, 0.0]).unwrap();

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use slope::expr::{Formula, Point, Recorded};
 use slope::prelude::*;
+use slope::NodeId;
 
 mod plot;
 
@@ -153,31 +154,13 @@ fn gradient(recorded: &Recorded<'_>, mode: Mode) -> Result<BTreeMap<String, Vec<
     }
 }
 
-/// The Hessian over the scalar variables (name order), exact, by hyper-dual numbers.
-#[allow(clippy::needless_range_loop)] // entries of a symmetric matrix, by index
+/// The Hessian over the scalar variables (name order), by forward-over-reverse sweeps over
+/// the recorded formula (`slope::graph_hessian`).
 fn hessian(recorded: &Recorded<'_>, graph: &Graph) -> Result<(Vec<String>, Vec<Vec<f64>>), Failure> {
     let scalars: Vec<(&String, &Tensor<'_>)> =
         recorded.variables.iter().filter(|(_, t)| t.shape().is_scalar()).collect();
-    let n = scalars.len();
-    let mut h = vec![vec![0.0; n]; n];
-    let arena = graph.arena();
-    for i in 0..n {
-        for j in i..n {
-            let seeds: Vec<_> = scalars
-                .iter()
-                .enumerate()
-                .map(|(k, (_, t))| {
-                    let one = |b: bool| if b { 1.0 } else { 0.0 };
-                    let x = t.item().unwrap_or(f64::NAN);
-                    (t.id(), vec![slope::dual::HyperDual::new(x, one(k == i), one(k == j), 0.0)])
-                })
-                .collect();
-            let y = slope::graph::forward::evaluate(&arena, &seeds, &[recorded.output.id()]).map_err(bad)?;
-            let v = y.first().and_then(|v| v.first()).map_or(f64::NAN, |d| d.eps12);
-            h[i][j] = v;
-            h[j][i] = v;
-        }
-    }
+    let ids: Vec<_> = scalars.iter().map(|(_, t)| t.id()).collect();
+    let h = slope::graph_hessian(&graph.to_frozen(), recorded.output.id(), &ids).map_err(bad)?;
     Ok((scalars.into_iter().map(|(n, _)| n.clone()).collect(), h))
 }
 
@@ -247,27 +230,32 @@ fn dot(expr: &str, at: &str) -> Result<(), Failure> {
     let (formula, point) = parse(expr, at)?;
     let g = Graph::new();
     let recorded = formula.record(&g, &point).map_err(bad)?;
-    let names: BTreeMap<u32, &String> = recorded.variables.iter().map(|(n, t)| (t.id().index(), n)).collect();
-    let out = recorded.output.id().index();
-    let arena = g.arena();
+    let names: BTreeMap<NodeId, &String> = recorded.variables.iter().map(|(n, t)| (t.id(), n)).collect();
+    let out = recorded.output.id();
     println!("digraph slope {{");
     println!("  node [fontname=\"Helvetica\", shape=box, style=\"rounded,filled\", fillcolor=\"lightgrey\"];");
-    for i in 0..=out {
-        let shape = arena.shape(i);
-        let (label, color) = match (arena.op(i), names.get(&i)) {
-            (Some(op), _) => (op.grad_fn_name().to_string(), if i == out { "darkolivegreen1" } else { "lightgrey" }),
-            (None, Some(name)) => (format!("{name}\\n{shape}"), "lightblue"),
-            (None, None) => {
-                let v = arena.value(i);
-                let text = if v.len() == 1 { number(v[0]) } else { format!("constant {shape}") };
-                (text, "white")
+    g.with_arena(|arena| -> Result<(), Failure> {
+        for id in arena.ids().take_while(|id| id.index() <= out.index()) {
+            let node = arena.node_info(id).map_err(bad)?;
+            let (label, color) = match (node.op, names.get(&id)) {
+                (Some(op), _) => {
+                    (op.grad_fn_name().to_string(), if id == out { "darkolivegreen1" } else { "lightgrey" })
+                }
+                (None, Some(name)) => (format!("{name}\\n{}", node.shape), "lightblue"),
+                (None, None) => {
+                    let text =
+                        if node.value.len() == 1 { number(node.value[0]) } else { format!("constant {}", node.shape) };
+                    (text, "white")
+                }
+            };
+            let i = id.index();
+            println!("  n{i} [label=\"{label}\", fillcolor=\"{color}\"];");
+            for input in &node.inputs {
+                println!("  n{} -> n{i};", input.index());
             }
-        };
-        println!("  n{i} [label=\"{label}\", fillcolor=\"{color}\"];");
-        for &input in arena.inputs(i) {
-            println!("  n{input} -> n{i};");
         }
-    }
+        Ok(())
+    })?;
     println!("}}");
     Ok(())
 }
