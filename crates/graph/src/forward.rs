@@ -24,84 +24,56 @@ pub fn evaluate<S: GraphScalar>(
 ) -> Result<Vec<Vec<S>>, Error> {
     let outputs = outputs.iter().map(|&id| arena.resolve(id)).collect::<Result<Vec<_>, _>>()?;
     let Some(&last) = outputs.iter().max() else { return Ok(Vec::new()) };
-    let mut values: Vec<Option<Vec<S>>> = vec![None; last as usize + 1];
+    let slots = replay(arena, seeds, last)?;
+    Ok(outputs.iter().map(|&o| slots.get(arena, o).map(<[S]>::to_vec).unwrap_or_default()).collect())
+}
+
+/// Like [`evaluate`], but returns every node's value, laid out as the arena lays out
+/// values: what a backward sweep at scalar type `S` reads (forward-over-reverse).
+pub fn evaluate_all<S: GraphScalar>(arena: &Arena, seeds: &[(NodeId, Vec<S>)]) -> Result<NodeSlots<S>, Error> {
+    match arena.len().checked_sub(1) {
+        Some(last) => replay(arena, seeds, last as u32),
+        None => Ok(NodeSlots::new()),
+    }
+}
+
+/// The one evaluator of a graph at scalar type `S`, nodes `0..=last`: seeded leaves take
+/// their seeds, every node downstream of a seed is evaluated by
+/// [`Arena::evaluate_node`], every other node keeps its recorded value as a constant.
+fn replay<S: GraphScalar>(arena: &Arena, seeds: &[(NodeId, Vec<S>)], last: u32) -> Result<NodeSlots<S>, Error> {
+    let mut slots = NodeSlots::new();
+    slots.reset(arena, 0, last, S::zero());
+    let mut live = vec![false; last as usize + 1];
     for (id, v) in seeds {
         let leaf = arena.resolve(*id)?;
-        let shape = arena.shape(leaf);
         if let Some(op) = arena.op(leaf) {
             return Err(Error::NotALeaf { what: "a seed of a forward sweep", grad_fn: op.grad_fn_name() });
         }
         if !arena.requires_grad(leaf) {
             return Err(Error::NotTracked { what: "a seed of a forward sweep" });
         }
-        if v.len() != shape.len() {
-            return Err(Error::DataLength { shape, expected: shape.len(), got: v.len() });
-        }
-        if let Some(slot) = values.get_mut(leaf as usize) {
-            *slot = Some(v.clone());
-        }
-    }
-    let constant = |i: u32| -> Vec<S> { arena.value(i).iter().map(|&x| S::from(x).unwrap_or_else(S::nan)).collect() };
-    let mut live = vec![false; values.len()];
-    for (slot, value) in live.iter_mut().zip(&values) {
-        *slot = value.is_some();
-    }
-    let mut out = Vec::new();
-    for node in 0..=last {
-        if arena.op(node).is_none() {
-            continue;
-        }
-        let inputs = arena.inputs(node);
-        if inputs.iter().all(|&i| !live[i as usize]) {
-            continue;
-        }
-        for &i in inputs {
-            if values[i as usize].is_none() {
-                values[i as usize] = Some(constant(i));
-            }
-        }
-        out.clear();
-        arena.evaluate_node(node, |i| values[i as usize].as_deref().unwrap_or(&[]), &mut out);
-        values[node as usize] = Some(core::mem::take(&mut out));
-        live[node as usize] = true;
-    }
-    Ok(outputs.iter().map(|&o| values[o as usize].clone().unwrap_or_else(|| constant(o))).collect())
-}
-
-/// Like [`evaluate`], but returns every node's value, laid out as the arena lays out
-/// values: what a backward sweep at scalar type `S` reads (forward-over-reverse).
-pub fn evaluate_all<S: GraphScalar>(arena: &Arena, seeds: &[(NodeId, Vec<S>)]) -> Result<NodeSlots<S>, Error> {
-    let mut slots = NodeSlots::new();
-    let Some(last) = arena.len().checked_sub(1) else { return Ok(slots) };
-    slots.reset(arena, 0, last as u32, S::zero());
-    for node in 0..arena.len() as u32 {
-        if arena.op(node).is_none() {
-            let x = arena.value(node).iter().map(|&x| S::from(x).unwrap_or_else(S::nan));
-            if let Some(slot) = slots.get_mut(arena, node) {
-                slot.iter_mut().zip(x).for_each(|(s, x)| *s = x);
-            }
-        }
-    }
-    for (id, v) in seeds {
-        let leaf = arena.resolve(*id)?;
         let shape = arena.shape(leaf);
-        if !arena.is_leaf(leaf) || !arena.requires_grad(leaf) {
-            return Err(Error::NotTracked { what: "a seed of a forward sweep (a leaf that requires grad)" });
-        }
         if v.len() != shape.len() {
             return Err(Error::DataLength { shape, expected: shape.len(), got: v.len() });
         }
         if let Some(slot) = slots.get_mut(arena, leaf) {
             slot.clone_from_slice(v);
+            live[leaf as usize] = true;
         }
     }
     let mut out = Vec::new();
-    for node in 0..arena.len() as u32 {
-        if arena.op(node).is_none() {
+    for node in 0..=last {
+        let downstream = arena.op(node).is_some() && arena.inputs(node).iter().any(|&i| live[i as usize]);
+        if downstream {
+            out.clear();
+            arena.evaluate_node(node, |i| slots.get(arena, i).unwrap_or(&[]), &mut out);
+            live[node as usize] = true;
+        } else if !live[node as usize] {
+            out.clear();
+            out.extend(arena.value(node).iter().map(|&x| S::from(x).unwrap_or_else(S::nan)));
+        } else {
             continue;
         }
-        out.clear();
-        arena.evaluate_node(node, |i| slots.get(arena, i).unwrap_or(&[]), &mut out);
         if let Some(slot) = slots.get_mut(arena, node) {
             slot.clone_from_slice(&out);
         }
@@ -157,6 +129,39 @@ pub fn jvp_tensors<'g>(output: Tensor<'g>, seeds: &[(Tensor<'g>, &[f64])]) -> Re
     let arena = graph.arena();
     let mut values = jvp(&arena, &ids, &[output.id()])?;
     Ok(values.pop().unwrap_or_else(|| Value::scalar(0.0)))
+}
+
+/// The gradient of a one-element `output` with respect to each of `wrt` in forward mode:
+/// one JVP per input element, each seeded with a unit tangent (PyTorch's forward-mode
+/// `jacfwd` for a scalar function). Each `wrt` must be a leaf that requires grad.
+///
+/// ```
+/// use slope_graph::{forward, Graph};
+///
+/// let g = Graph::new();
+/// let x = g.vector(&[1.0, 2.0]).requires_grad_();
+/// let y = (x * x).sum();
+/// let grads = forward::gradient(y, &[x]).unwrap();
+/// assert_eq!(grads[0].as_slice(), &[2.0, 4.0]);
+/// ```
+pub fn gradient<'g>(output: Tensor<'g>, wrt: &[Tensor<'g>]) -> Result<Vec<Value>, Error> {
+    let shape = output.shape();
+    if shape.len() != 1 {
+        return Err(Error::NeedsScalar { what: "a forward-mode gradient's output", shape });
+    }
+    let mut grads = Vec::with_capacity(wrt.len());
+    for leaf in wrt {
+        let n = leaf.shape().len();
+        let mut seed = vec![0.0; n];
+        let mut column = Vec::with_capacity(n);
+        for k in 0..n {
+            seed[k] = 1.0;
+            column.push(jvp_tensors(output, &[(*leaf, &seed)])?.as_slice()[0]);
+            seed[k] = 0.0;
+        }
+        grads.push(Value::new(leaf.shape(), column)?);
+    }
+    Ok(grads)
 }
 
 #[cfg(test)]

@@ -32,12 +32,10 @@ fn main() {
     let out = nodes.last().unwrap().sum();
     println!("out = {:?}", out.item());
     let rev = slope::grad(out, &leaves).unwrap();
-    for (leaf, r) in leaves.iter().zip(&rev) {
+    let fwd = slope::graph::forward::gradient(out, &leaves).unwrap();
+    for ((leaf, r), f) in leaves.iter().zip(&rev).zip(&fwd) {
         for k in 0..leaf.shape().len() {
-            let mut seed = vec![0.0; leaf.shape().len()];
-            seed[k] = 1.0;
-            let f = slope::graph::forward::jvp_tensors(out, &[(*leaf, &seed)]).unwrap();
-            println!("d/d{:?}[{k}]: forward {} reverse {}", leaf.shape(), f.as_slice()[0], r.as_slice()[k]);
+            println!("d/d{:?}[{k}]: forward {} reverse {}", leaf.shape(), f.as_slice()[k], r.as_slice()[k]);
         }
     }
 }

@@ -35,15 +35,12 @@ fn compare_modes(out: Tensor<'_>, leaves: &[Tensor<'_>], what: &dyn Fn() -> Stri
         return;
     }
     let Ok(reverse) = crate::grad(out, leaves) else { return };
-    let mut pairs = Vec::new();
-    for (leaf, rev) in leaves.iter().zip(&reverse) {
-        for k in 0..leaf.shape().len() {
-            let mut seed = vec![0.0; leaf.shape().len()];
-            seed[k] = 1.0;
-            let fwd = crate::graph::forward::jvp_tensors(out, &[(*leaf, &seed)]).map_or(f64::NAN, |v| v.as_slice()[0]);
-            pairs.push((fwd, rev.as_slice()[k]));
-        }
-    }
+    let Ok(forward) = crate::graph::forward::gradient(out, leaves) else { return };
+    let pairs: Vec<(f64, f64)> = forward
+        .iter()
+        .zip(&reverse)
+        .flat_map(|(f, r)| f.as_slice().iter().copied().zip(r.as_slice().iter().copied()))
+        .collect();
     let scale = pairs.iter().flat_map(|&(f, r)| [f, r]).filter(|v| v.is_finite()).fold(0.0, |m, v| v.abs().max(m));
     if scale > MODERATE_DERIVATIVE {
         return;

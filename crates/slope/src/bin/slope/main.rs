@@ -137,19 +137,8 @@ fn gradient(recorded: &Recorded<'_>, mode: Mode) -> Result<BTreeMap<String, Vec<
             Ok(names.into_iter().cloned().zip(grads.into_iter().map(Value::into_vec)).collect())
         }
         Mode::Forward => {
-            let mut out = BTreeMap::new();
-            for (name, leaf) in names.into_iter().zip(&leaves) {
-                let n = leaf.shape().len();
-                let mut column = Vec::with_capacity(n);
-                for k in 0..n {
-                    let mut seed = vec![0.0; n];
-                    seed[k] = 1.0;
-                    let t = slope::graph::forward::jvp_tensors(recorded.output, &[(*leaf, &seed)]).map_err(bad)?;
-                    column.push(t.item().unwrap_or(f64::NAN));
-                }
-                out.insert(name.clone(), column);
-            }
-            Ok(out)
+            let grads = slope::graph::forward::gradient(recorded.output, &leaves).map_err(bad)?;
+            Ok(names.into_iter().cloned().zip(grads.into_iter().map(Value::into_vec)).collect())
         }
     }
 }
