@@ -860,6 +860,7 @@ impl Arena {
         Ok(index)
     }
 
+    #[cfg(feature = "serde")]
     /// Records a binary op on one node and a constant kept in the node, as `Var`
     /// arithmetic does (the path of loading a graph file). The node must be a scalar that
     /// requires grad, and the constant a differentiated operand or a `powi`/`powf` exponent.

@@ -421,6 +421,7 @@ pub struct FrozenGraph {
 }
 
 impl FrozenGraph {
+    #[cfg(feature = "serde")]
     pub(crate) fn from_arena(arena: Arena) -> FrozenGraph {
         FrozenGraph { arena }
     }

@@ -29,6 +29,7 @@ mod arena;
 mod cell;
 pub mod custom;
 mod error;
+#[cfg(feature = "serde")]
 mod file;
 pub mod forward;
 mod graph;
@@ -43,6 +44,7 @@ mod var;
 pub use arena::{Arena, Checkpoint, NodeId, NodeInfo, NodeView, Operand, MAX_NODES, MAX_VALUES};
 pub use custom::{CustomOp, GraphScalar};
 pub use error::Error;
+#[cfg(feature = "serde")]
 pub use file::{GraphFile, NodeRecord, FORMAT_VERSION};
 pub use graph::{FrozenGraph, Graph};
 pub use op::{BinaryOp, Domain, Kink, Op, StructuralOp, UnaryOp};

@@ -57,6 +57,7 @@
 pub use num_traits;
 pub use slope_check as check;
 pub use slope_dual as dual;
+#[cfg(feature = "serde")]
 pub mod fuzzing;
 pub use slope_expr as expr;
 pub use slope_graph as graph;
