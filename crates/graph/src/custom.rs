@@ -106,84 +106,82 @@ pub trait CustomOp: Send + Sync + 'static {
     fn vjp<S: Scalar>(&self, input: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]);
 }
 
-/// A [`CustomOp`] as the graph calls it: its primal and VJP at the scalar types graphs are
-/// evaluated at. Implemented for every `CustomOp`; not implemented by hand.
-pub trait DynCustomOp: Send + Sync {
-    /// See [`CustomOp::name`].
-    fn name(&self) -> &'static str;
-    /// See [`CustomOp::arity`].
-    fn arity(&self) -> usize;
-    /// See [`CustomOp::output_shape`].
-    fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Error>;
-    /// See [`CustomOp::check_values`].
-    fn check_values(&self, inputs: &[Input<'_, f64>]) -> Result<(), Error>;
-    /// See [`CustomOp::domains`].
-    fn domains(&self) -> &'static [Domain];
-    /// See [`CustomOp::shape_cases`].
-    fn shape_cases(&self) -> &'static [&'static [Shape]];
-    /// The primal on `f64`.
-    fn primal_f64(&self, inputs: &[Input<'_, f64>], out: &mut Vec<f64>);
-    /// The primal on dual numbers (forward mode).
-    fn primal_dual(&self, inputs: &[Input<'_, Dual<f64>>], out: &mut Vec<Dual<f64>>);
-    /// The primal on hyper-duals (second derivatives).
-    fn primal_hyper(&self, inputs: &[Input<'_, HyperDual<f64>>], out: &mut Vec<HyperDual<f64>>);
-    /// The VJP on `f64`.
-    fn vjp_f64(&self, input: usize, inputs: &[Input<'_, f64>], g: &[f64], adjoint: &mut [f64]);
-    /// The VJP on dual numbers (forward-over-reverse).
-    fn vjp_dual(&self, input: usize, inputs: &[Input<'_, Dual<f64>>], g: &[Dual<f64>], adjoint: &mut [Dual<f64>]);
-    /// The VJP on hyper-duals.
-    fn vjp_hyper(
-        &self,
-        input: usize,
-        inputs: &[Input<'_, HyperDual<f64>>],
-        g: &[HyperDual<f64>],
-        adjoint: &mut [HyperDual<f64>],
-    );
-}
+/// Generates, from one list of the scalar types graphs are evaluated at, the object-safe
+/// form of a custom op (one primal and one VJP method per type), its blanket impl, and the
+/// [`GraphScalar`] impls that pick a type's method.
+macro_rules! evaluated_at {
+    ($($t:ty => $primal:ident, $vjp:ident;)*) => {
+        /// A [`CustomOp`] as the graph calls it: its primal and VJP at each scalar type graphs
+        /// are evaluated at. Implemented for every `CustomOp`; not implemented by hand.
+        pub trait DynCustomOp: Send + Sync {
+            /// See [`CustomOp::name`].
+            fn name(&self) -> &'static str;
+            /// See [`CustomOp::arity`].
+            fn arity(&self) -> usize;
+            /// See [`CustomOp::output_shape`].
+            fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Error>;
+            /// See [`CustomOp::check_values`].
+            fn check_values(&self, inputs: &[Input<'_, f64>]) -> Result<(), Error>;
+            /// See [`CustomOp::domains`].
+            fn domains(&self) -> &'static [Domain];
+            /// See [`CustomOp::shape_cases`].
+            fn shape_cases(&self) -> &'static [&'static [Shape]];
+            $(
+                #[doc = concat!("The primal on `", stringify!($t), "`.")]
+                fn $primal(&self, inputs: &[Input<'_, $t>], out: &mut Vec<$t>);
+                #[doc = concat!("The VJP on `", stringify!($t), "`.")]
+                fn $vjp(&self, input: usize, inputs: &[Input<'_, $t>], g: &[$t], adjoint: &mut [$t]);
+            )*
+        }
 
-impl<T: CustomOp> DynCustomOp for T {
-    fn name(&self) -> &'static str {
-        CustomOp::name(self)
-    }
-    fn arity(&self) -> usize {
-        CustomOp::arity(self)
-    }
-    fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Error> {
-        CustomOp::output_shape(self, inputs)
-    }
-    fn check_values(&self, inputs: &[Input<'_, f64>]) -> Result<(), Error> {
-        CustomOp::check_values(self, inputs)
-    }
-    fn domains(&self) -> &'static [Domain] {
-        CustomOp::domains(self)
-    }
-    fn shape_cases(&self) -> &'static [&'static [Shape]] {
-        CustomOp::shape_cases(self)
-    }
-    fn primal_f64(&self, inputs: &[Input<'_, f64>], out: &mut Vec<f64>) {
-        self.primal(inputs, out)
-    }
-    fn primal_dual(&self, inputs: &[Input<'_, Dual<f64>>], out: &mut Vec<Dual<f64>>) {
-        self.primal(inputs, out)
-    }
-    fn primal_hyper(&self, inputs: &[Input<'_, HyperDual<f64>>], out: &mut Vec<HyperDual<f64>>) {
-        self.primal(inputs, out)
-    }
-    fn vjp_f64(&self, input: usize, inputs: &[Input<'_, f64>], g: &[f64], adjoint: &mut [f64]) {
-        self.vjp(input, inputs, g, adjoint)
-    }
-    fn vjp_dual(&self, input: usize, inputs: &[Input<'_, Dual<f64>>], g: &[Dual<f64>], adjoint: &mut [Dual<f64>]) {
-        self.vjp(input, inputs, g, adjoint)
-    }
-    fn vjp_hyper(
-        &self,
-        input: usize,
-        inputs: &[Input<'_, HyperDual<f64>>],
-        g: &[HyperDual<f64>],
-        adjoint: &mut [HyperDual<f64>],
-    ) {
-        self.vjp(input, inputs, g, adjoint)
-    }
+        impl<T: CustomOp> DynCustomOp for T {
+            fn name(&self) -> &'static str {
+                CustomOp::name(self)
+            }
+            fn arity(&self) -> usize {
+                CustomOp::arity(self)
+            }
+            fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Error> {
+                CustomOp::output_shape(self, inputs)
+            }
+            fn check_values(&self, inputs: &[Input<'_, f64>]) -> Result<(), Error> {
+                CustomOp::check_values(self, inputs)
+            }
+            fn domains(&self) -> &'static [Domain] {
+                CustomOp::domains(self)
+            }
+            fn shape_cases(&self) -> &'static [&'static [Shape]] {
+                CustomOp::shape_cases(self)
+            }
+            $(
+                fn $primal(&self, inputs: &[Input<'_, $t>], out: &mut Vec<$t>) {
+                    self.primal(inputs, out)
+                }
+                fn $vjp(&self, input: usize, inputs: &[Input<'_, $t>], g: &[$t], adjoint: &mut [$t]) {
+                    self.vjp(input, inputs, g, adjoint)
+                }
+            )*
+        }
+
+        $(
+            impl GraphScalar for $t {
+                #[inline]
+                fn custom_primal(op: &dyn DynCustomOp, inputs: &[Input<'_, Self>], out: &mut Vec<Self>) {
+                    op.$primal(inputs, out)
+                }
+                #[inline]
+                fn custom_vjp(
+                    op: &dyn DynCustomOp,
+                    input: usize,
+                    inputs: &[Input<'_, Self>],
+                    g: &[Self],
+                    adjoint: &mut [Self],
+                ) {
+                    op.$vjp(input, inputs, g, adjoint)
+                }
+            }
+        )*
+    };
 }
 
 /// A scalar type graphs are evaluated at: `f64` (values, gradients), `Dual<f64>` (forward
@@ -196,21 +194,7 @@ pub trait GraphScalar: Scalar {
     fn custom_vjp(op: &dyn DynCustomOp, input: usize, inputs: &[Input<'_, Self>], g: &[Self], adjoint: &mut [Self]);
 }
 
-macro_rules! graph_scalar {
-    ($($t:ty => $primal:ident, $vjp:ident;)*) => {$(
-        impl GraphScalar for $t {
-            #[inline]
-            fn custom_primal(op: &dyn DynCustomOp, inputs: &[Input<'_, Self>], out: &mut Vec<Self>) {
-                op.$primal(inputs, out)
-            }
-            #[inline]
-            fn custom_vjp(op: &dyn DynCustomOp, input: usize, inputs: &[Input<'_, Self>], g: &[Self], adjoint: &mut [Self]) {
-                op.$vjp(input, inputs, g, adjoint)
-            }
-        }
-    )*};
-}
-graph_scalar! {
+evaluated_at! {
     f64 => primal_f64, vjp_f64;
     Dual<f64> => primal_dual, vjp_dual;
     HyperDual<f64> => primal_hyper, vjp_hyper;
