@@ -119,6 +119,7 @@ macro_rules! define_unary_ops {
             }
 
             /// The method name, as typed in slope, PyTorch and formulas.
+            #[inline]
             pub const fn name(self) -> &'static str {
                 match self {
                     $(UnaryOp::$variant => stringify!($name),)*
@@ -126,6 +127,7 @@ macro_rules! define_unary_ops {
             }
 
             /// PyTorch's `grad_fn` name.
+            #[inline]
             pub const fn grad_fn_name(self) -> &'static str {
                 match self {
                     $(UnaryOp::$variant => $grad_fn,)*
@@ -133,6 +135,7 @@ macro_rules! define_unary_ops {
             }
 
             /// Where the input is sampled when checking, and the conventions at kinks.
+            #[inline]
             pub const fn domain(self) -> &'static Domain {
                 match self {
                     $(UnaryOp::$variant => &crate::domain::$domain,)*
@@ -169,6 +172,7 @@ macro_rules! define_binary_ops {
             }
 
             /// The method name, as typed in slope and PyTorch.
+            #[inline]
             pub const fn name(self) -> &'static str {
                 match self {
                     $(BinaryOp::$variant => $name,)*
@@ -176,6 +180,7 @@ macro_rules! define_binary_ops {
             }
 
             /// PyTorch's `grad_fn` name.
+            #[inline]
             pub const fn grad_fn_name(self) -> &'static str {
                 match self {
                     $(BinaryOp::$variant => $grad_fn,)*
@@ -184,6 +189,7 @@ macro_rules! define_binary_ops {
 
             /// Where each input is sampled when checking; a constant domain is an input that
             /// is never differentiated.
+            #[inline]
             pub const fn domains(self) -> &'static [Domain; 2] {
                 match self {
                     $(BinaryOp::$variant => &crate::domain::$domains,)*
@@ -192,6 +198,7 @@ macro_rules! define_binary_ops {
 
             /// Whether formulas call it as a function of two arguments (`atan2(y, x)`) rather
             /// than through an operator.
+            #[inline]
             pub const fn is_function(self) -> bool {
                 match self {
                     $(BinaryOp::$variant => matches!(stringify!($kind).as_bytes(), b"function"),)*

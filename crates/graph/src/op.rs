@@ -73,6 +73,7 @@ macro_rules! define_structural_ops {
             pub const ALL: &'static [StructuralOp] = &[$(StructuralOp::$variant),*];
 
             /// The method name.
+            #[inline]
             pub const fn name(self) -> &'static str {
                 match self {
                     $(StructuralOp::$variant => $name,)*
@@ -80,6 +81,7 @@ macro_rules! define_structural_ops {
             }
 
             /// PyTorch's `grad_fn` name.
+            #[inline]
             pub const fn grad_fn_name(self) -> &'static str {
                 match self {
                     $(StructuralOp::$variant => $grad_fn,)*
@@ -88,6 +90,7 @@ macro_rules! define_structural_ops {
 
             /// Where each input is sampled when checking (one per input); a constant domain
             /// is an input that is never differentiated.
+            #[inline]
             pub const fn domains(self) -> &'static [Domain] {
                 match self {
                     $(StructuralOp::$variant => &[$(slope_dual::domain::$domain),+],)*
@@ -95,6 +98,7 @@ macro_rules! define_structural_ops {
             }
 
             /// The input shapes the op is checked at.
+            #[inline]
             pub const fn shape_cases(self) -> &'static [&'static [Shape]] {
                 #[allow(unused_imports)]
                 use Shape::{Matrix as M, Scalar as S, Vector as V};
@@ -135,7 +139,14 @@ macro_rules! define_structural_ops {
 structural_table!(define_structural_ops);
 
 impl StructuralOp {
+    /// Whether input `input` is differentiated (its domain is not constant).
+    #[inline]
+    pub const fn differentiates(self, input: usize) -> bool {
+        input < self.arity() && !self.domains()[input].constant
+    }
+
     /// Number of inputs: one per domain in its row.
+    #[inline]
     pub const fn arity(self) -> usize {
         self.domains().len()
     }
@@ -154,6 +165,7 @@ impl Op {
     pub const COUNT: usize = UnaryOp::ALL.len() + BinaryOp::ALL.len() + StructuralOp::ALL.len();
 
     /// PyTorch's name for the backward node this op records (`y.grad_fn` in PyTorch).
+    #[inline]
     pub fn grad_fn_name(self) -> &'static str {
         match self {
             Op::Unary(op) => op.grad_fn_name(),
@@ -164,6 +176,7 @@ impl Op {
     }
 
     /// The method name, as typed in slope and PyTorch (`exp`, `add`, `matmul`, ...).
+    #[inline]
     pub fn name(self) -> &'static str {
         match self {
             Op::Unary(op) => op.name(),
@@ -174,11 +187,18 @@ impl Op {
     }
 
     /// Number of inputs.
+    #[inline]
     pub fn arity(self) -> usize {
-        self.domains().len()
+        match self {
+            Op::Unary(_) => 1,
+            Op::Binary(_) => 2,
+            Op::Structural(op) => op.arity(),
+            Op::Custom(id) => id.op().arity(),
+        }
     }
 
     /// Checking domain of each input (`arity()` entries).
+    #[inline]
     pub fn domains(self) -> &'static [Domain] {
         match self {
             Op::Unary(op) => core::slice::from_ref(op.domain()),
@@ -192,12 +212,18 @@ impl Op {
     /// (not the exponent of `powi`/`powf`, not slice indices).
     #[inline]
     pub fn differentiates(self, input: usize) -> bool {
-        let domains = self.domains();
-        input < domains.len() && !domains[input].constant
+        // Recording asks this of every node: the built-in ops answer from constants.
+        match self {
+            Op::Unary(_) => input == 0,
+            Op::Binary(op) => op.differentiates(input),
+            Op::Structural(op) => op.differentiates(input),
+            Op::Custom(id) => id.op().domains().get(input).is_some_and(|d| !d.constant),
+        }
     }
 
     /// Whether the formula language calls it by name: every op but the arithmetic operators
     /// and the constant-exponent powers, which formulas reach through `+ - * / **`.
+    #[inline]
     pub fn is_function(self) -> bool {
         match self {
             Op::Unary(_) | Op::Structural(_) | Op::Custom(_) => true,
@@ -207,6 +233,7 @@ impl Op {
 
     /// The input shapes the op is checked at (by the checker and the mode tests): every
     /// shape and broadcast it takes.
+    #[inline]
     pub fn shape_cases(self) -> &'static [&'static [Shape]] {
         use Shape::{Matrix as M, Scalar as S, Vector as V};
         match self {
