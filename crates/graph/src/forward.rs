@@ -37,12 +37,12 @@ pub fn evaluate_all<S: GraphScalar>(arena: &Arena, seeds: &[(NodeId, Vec<S>)]) -
     }
 }
 
-/// The one evaluator of a graph at scalar type `S`, nodes `0..=last`: seeded leaves take
-/// their seeds, every node downstream of a seed is evaluated by
-/// [`Arena::evaluate_node`], every other node keeps its recorded value as a constant.
+/// The one evaluator of a graph at scalar type `S`, nodes `0..=last`: every node starts
+/// from its recorded value as a constant, seeded leaves take their seeds, and every node
+/// downstream of a seed is evaluated by [`Arena::evaluate_node`].
 fn replay<S: GraphScalar>(arena: &Arena, seeds: &[(NodeId, Vec<S>)], last: u32) -> Result<NodeSlots<S>, Error> {
     let mut slots = NodeSlots::new();
-    slots.reset(arena, 0, last, S::zero());
+    slots.reset_to_recorded(arena, 0, last, |x| S::from(x).unwrap_or_else(S::nan));
     let mut live = vec![false; last as usize + 1];
     for (id, v) in seeds {
         let leaf = arena.resolve(*id)?;
@@ -63,17 +63,15 @@ fn replay<S: GraphScalar>(arena: &Arena, seeds: &[(NodeId, Vec<S>)], last: u32) 
     }
     let mut out = Vec::new();
     for node in 0..=last {
-        let downstream = arena.op(node).is_some() && arena.inputs(node).iter().any(|&i| live[i as usize]);
-        if downstream {
-            out.clear();
-            arena.evaluate_node(node, |i| slots.get(arena, i).unwrap_or(&[]), &mut out);
-            live[node as usize] = true;
-        } else if !live[node as usize] {
-            out.clear();
-            out.extend(arena.value(node).iter().map(|&x| S::from(x).unwrap_or_else(S::nan)));
-        } else {
+        if live[node as usize] {
             continue;
         }
+        if arena.op(node).is_none() || !arena.inputs(node).iter().any(|&i| live[i as usize]) {
+            continue;
+        }
+        out.clear();
+        arena.evaluate_node(node, |i| slots.get(arena, i).unwrap_or(&[]), &mut out);
+        live[node as usize] = true;
         if let Some(slot) = slots.get_mut(arena, node) {
             slot.clone_from_slice(&out);
         }

@@ -59,6 +59,27 @@ impl<S: Clone> NodeSlots<S> {
         self.tensors.resize(window.len(), fill);
     }
 
+    /// Makes room for the nodes `low..=high` of `arena`, every slot holding its node's
+    /// recorded value converted by `lift` (what a replay starts from).
+    pub fn reset_to_recorded(&mut self, arena: &Arena, low: u32, high: u32, lift: impl Fn(f64) -> S) {
+        self.low = low;
+        self.high = high;
+        self.scalars.clear();
+        self.tensors.clear();
+        self.tensor_base = tensor_window(arena, low, high).start;
+        for index in low..=high {
+            match arena.tensor_range(index) {
+                // Tensor values lie in node order in the arena, so appending them in node
+                // order lays them out as `get` finds them.
+                Some(_) => {
+                    self.scalars.push(lift(0.0));
+                    self.tensors.extend(arena.value(index).iter().map(|&x| lift(x)));
+                }
+                None => self.scalars.push(lift(arena.value(index).first().copied().unwrap_or(0.0))),
+            }
+        }
+    }
+
     /// The window's first node.
     pub fn low(&self) -> u32 {
         self.low
