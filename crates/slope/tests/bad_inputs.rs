@@ -157,3 +157,20 @@ fn command_line() {
     // the process, run again, works
     assert!(run(&["grad", "x**2", "--at", "x=3"]).status.success());
 }
+
+#[test]
+fn slice_indices_recorded_directly_are_checked_one_by_one() {
+    use slope::{Op, StructuralOp};
+    let g = Graph::new();
+    let x = g.vector(&[1.0, 2.0, 3.0]).requires_grad_();
+    let slice = Op::Structural(StructuralOp::Slice);
+    for bad in [-1.0, 1.5, 3.0] {
+        let idx = g.vector(&[0.0, bad]);
+        let nodes = g.len();
+        let err = x.try_op(slice, &[idx]).unwrap_err();
+        assert_eq!(err, GraphError::SliceIndex { index: bad, len: 3 }, "index {bad}");
+        assert_eq!(g.len(), nodes, "a refused slice records nothing");
+    }
+    let idx = g.vector(&[2.0, 0.0]);
+    assert_eq!(x.try_op(slice, &[idx]).unwrap().to_vec(), vec![3.0, 1.0]);
+}
