@@ -17,6 +17,8 @@ pub enum ErrorKind {
     Shape,
     /// A point (`x=2,y=[1,2]`) that does not parse.
     Point,
+    /// A formula nested deeper than [`MAX_NESTING`](crate::MAX_NESTING) levels.
+    TooDeep,
 }
 
 /// An error with the column (1-based, in characters) it points at, and the source line
@@ -39,11 +41,22 @@ impl Error {
     }
 }
 
+/// Characters of the text shown on each side of the column in a message.
+const CONTEXT: usize = 40;
+
 impl fmt::Display for Error {
+    /// The message, then the text with a caret under the column; a long text is cut to
+    /// `CONTEXT` characters on each side of the column, the cuts marked with `…`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{} (column {})", self.message, self.column)?;
-        writeln!(f, "  {}", self.text)?;
-        write!(f, "  {}^", " ".repeat(self.column.saturating_sub(1)))
+        let chars: Vec<char> = self.text.chars().collect();
+        let at = self.column.saturating_sub(1).min(chars.len());
+        let (start, end) = (at.saturating_sub(CONTEXT), (at + CONTEXT).min(chars.len()));
+        let before = if start > 0 { "…" } else { "" };
+        let after = if end < chars.len() { "…" } else { "" };
+        let shown: String = chars[start..end].iter().collect();
+        writeln!(f, "  {before}{shown}{after}")?;
+        write!(f, "  {}{}^", " ".repeat(before.chars().count()), " ".repeat(at - start))
     }
 }
 

@@ -33,7 +33,7 @@ mod parse;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use error::{Error, ErrorKind};
-pub use parse::{linspace, Expr};
+pub use parse::{linspace, Expr, MAX_NESTING};
 
 use slope_graph::{BinaryOp, Graph, Op, Tensor};
 
@@ -141,7 +141,11 @@ impl Formula {
                     out.insert(name.clone());
                 }
                 Expr::Neg(a) => walk(a, out),
-                Expr::Binary(_, a, b, _) => {
+                Expr::Chain(first, rest) => {
+                    walk(first, out);
+                    rest.iter().for_each(|(_, e, _)| walk(e, out));
+                }
+                Expr::Power(a, b, _) => {
                     walk(a, out);
                     walk(b, out);
                 }
@@ -199,27 +203,21 @@ impl Formula {
                 self.error(ErrorKind::UnknownVariable, message, *column)
             }),
             Expr::Neg(a) => Ok(-self.build(g, a, vars, point)?),
-            Expr::Binary(op, a, b, column) => {
-                let left = self.build(g, a, vars, point)?;
-                if *op == '^' {
-                    if let Expr::Number(c) = **b {
-                        return Ok(if c.fract() == 0.0 && c.abs() <= 64.0 {
-                            left.powi(c as i32)
-                        } else {
-                            left.powf(c)
-                        });
-                    }
+            Expr::Chain(first, rest) => {
+                let mut left = self.build(g, first, vars, point)?;
+                for (op, e, column) in rest {
+                    let right = self.build(g, e, vars, point)?;
+                    let op = match op {
+                        '+' => BinaryOp::Add,
+                        '-' => BinaryOp::Sub,
+                        '*' => BinaryOp::Mul,
+                        _ => BinaryOp::Div,
+                    };
+                    left = left.try_binary(op, right).map_err(shape_error(*column))?;
                 }
-                let right = self.build(g, b, vars, point)?;
-                let op = match op {
-                    '+' => BinaryOp::Add,
-                    '-' => BinaryOp::Sub,
-                    '*' => BinaryOp::Mul,
-                    '/' => BinaryOp::Div,
-                    _ => BinaryOp::Pow,
-                };
-                left.try_binary(op, right).map_err(shape_error(*column))
+                Ok(left)
             }
+            Expr::Power(base, exponent, column) => self.power(g, base, exponent, *column, vars, point),
             Expr::Call(name, args, column) => {
                 let Some((_, op)) = functions().find(|(f, _)| f == name) else {
                     let message = match error::suggest(name, functions().map(|f| f.0)) {
@@ -240,13 +238,31 @@ impl Formula {
                     ));
                 }
                 if name == "pow" {
-                    let pow = Expr::Binary('^', Box::new(args[0].clone()), Box::new(args[1].clone()), *column);
-                    return self.build(g, &pow, vars, point);
+                    return self.power(g, &args[0], &args[1], *column, vars, point);
                 }
                 let values = args.iter().map(|a| self.build(g, a, vars, point)).collect::<Result<Vec<_>, _>>()?;
                 values[0].try_op(op, &values[1..]).map_err(shape_error(*column))
             }
         }
+    }
+
+    /// `base ** exponent`: a constant exponent is kept in the node (`powi` for a whole
+    /// number up to 64 in size, `powf` otherwise), as `x ** 2` in PyTorch.
+    fn power<'g>(
+        &self,
+        g: &'g Graph,
+        base: &Expr,
+        exponent: &Expr,
+        column: usize,
+        vars: &BTreeMap<String, Tensor<'g>>,
+        point: &Point,
+    ) -> Result<Tensor<'g>, Error> {
+        let left = self.build(g, base, vars, point)?;
+        if let Expr::Number(c) = *exponent {
+            return Ok(if c.fract() == 0.0 && c.abs() <= 64.0 { left.powi(c as i32) } else { left.powf(c) });
+        }
+        let right = self.build(g, exponent, vars, point)?;
+        left.try_binary(BinaryOp::Pow, right).map_err(|err| self.error(ErrorKind::Shape, err.to_string(), column))
     }
 }
 
@@ -283,6 +299,16 @@ mod tests {
         assert_eq!(eval("sum(x**2)", "x=linspace(-10,10,10)").round(), 407.0);
         assert_eq!(eval("mean(x) * 2", "x=[1,2.5,3.5]"), 14.0 / 3.0);
         assert_eq!(eval("sigmoid(0) + relu(-1) + abs(-2) + tanh(0)", ""), 2.5);
+    }
+
+    #[test]
+    fn a_long_formula_is_shown_cut_around_the_column() {
+        let source = format!("{} + sine(x)", vec!["x"; 100].join("+"));
+        let shown = err(&source, "x=1").to_string();
+        let lines: Vec<&str> = shown.lines().collect();
+        assert!(lines[1].starts_with("  …") && lines[1].ends_with("+ sine(x)"), "{shown}");
+        let caret = lines[2].chars().count() - 1;
+        assert_eq!(lines[1].chars().nth(caret), Some('s'), "the caret sits under `sine`:\n{shown}");
     }
 
     #[test]

@@ -2,7 +2,17 @@
 
 use crate::error::{Error, ErrorKind};
 
+/// How deeply a formula may nest parentheses, calls, signs and `**` (Python's parser
+/// stops at 200 nested parentheses). A deeper formula is refused with
+/// [`ErrorKind::TooDeep`]; a long flat sum or product is not nesting and has no limit.
+pub const MAX_NESTING: usize = 200;
+
 /// A parsed formula.
+///
+/// A chain of `+ -` (or of `* /`) is one node holding all its operands, so a sum of a
+/// million terms is a wide tree, not a deep one; depth comes only from nesting, which the
+/// parser bounds by [`MAX_NESTING`]. So walking, cloning, comparing or dropping a parsed
+/// formula never recurses deeper than that.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expr {
     /// A number.
@@ -11,8 +21,11 @@ pub enum Expr {
     Variable(String, usize),
     /// `-e` (`+e` parses to `e`).
     Neg(Box<Expr>),
-    /// `a op b` for `+ - * /` and `^` for `**`, with the operator's column.
-    Binary(char, Box<Expr>, Box<Expr>, usize),
+    /// `first op e op e ...`, left-associative, for one precedence level (`+ -` or `* /`):
+    /// each operand with its operator and the operator's column.
+    Chain(Box<Expr>, Vec<(char, Expr, usize)>),
+    /// `base ** exponent` (right-associative), with the column of `**`.
+    Power(Box<Expr>, Box<Expr>, usize),
     /// `f(args)`, with the column of `f`.
     Call(String, Vec<Expr>, usize),
 }
@@ -40,6 +53,8 @@ pub(crate) struct Lexer {
     tokens: Vec<(Token, usize)>,
     pos: usize,
     source: String,
+    /// Nesting of the operand being parsed, bounded by `MAX_NESTING`.
+    depth: usize,
 }
 
 impl Lexer {
@@ -121,7 +136,7 @@ impl Lexer {
             i += 1;
         }
         tokens.push((Token::End, chars.len() + 1));
-        Ok(Lexer { tokens, pos: 0, source: source.to_string() })
+        Ok(Lexer { tokens, pos: 0, source: source.to_string(), depth: 0 })
     }
 
     fn peek(&self) -> &Token {
@@ -161,26 +176,51 @@ impl Lexer {
 
     /// expr := term (('+' | '-') term)*
     pub(crate) fn expr(&mut self) -> Result<Expr, Error> {
-        let mut left = self.term()?;
-        while let Token::Op(op @ ('+' | '-')) = *self.peek() {
-            let column = self.next().1;
-            left = Expr::Binary(op, Box::new(left), Box::new(self.term()?), column);
-        }
-        Ok(left)
+        self.chain(['+', '-'], Lexer::term)
     }
 
     /// term := unary (('*' | '/') unary)*
     fn term(&mut self) -> Result<Expr, Error> {
-        let mut left = self.unary()?;
-        while let Token::Op(op @ ('*' | '/')) = *self.peek() {
+        self.chain(['*', '/'], Lexer::unary)
+    }
+
+    /// `operand (op operand)*` for the two operators `ops`, as one [`Expr::Chain`].
+    fn chain(&mut self, ops: [char; 2], operand: fn(&mut Lexer) -> Result<Expr, Error>) -> Result<Expr, Error> {
+        let first = operand(self)?;
+        let mut rest = Vec::new();
+        while let Token::Op(op) = *self.peek() {
+            if !ops.contains(&op) {
+                break;
+            }
             let column = self.next().1;
-            left = Expr::Binary(op, Box::new(left), Box::new(self.unary()?), column);
+            rest.push((op, operand(self)?, column));
         }
-        Ok(left)
+        Ok(if rest.is_empty() { first } else { Expr::Chain(Box::new(first), rest) })
     }
 
     /// unary := ('-' | '+') unary | power       (so `-x**2` is `-(x**2)`)
+    ///
+    /// Every nesting (a parenthesis, a call's argument, a sign, an exponent) passes through
+    /// here, so this is where the depth is counted.
     fn unary(&mut self) -> Result<Expr, Error> {
+        if self.depth >= MAX_NESTING {
+            return Err(Error::new(
+                ErrorKind::TooDeep,
+                format!(
+                    "the formula nests more than {MAX_NESTING} levels deep (parentheses, calls, signs or `**`); \
+                     split it into smaller formulas"
+                ),
+                self.column(),
+                &self.source,
+            ));
+        }
+        self.depth += 1;
+        let result = self.unary_at_depth();
+        self.depth -= 1;
+        result
+    }
+
+    fn unary_at_depth(&mut self) -> Result<Expr, Error> {
         match *self.peek() {
             Token::Op('-') => {
                 self.next();
@@ -199,7 +239,7 @@ impl Lexer {
         let base = self.primary()?;
         if *self.peek() == Token::Pow {
             let column = self.next().1;
-            return Ok(Expr::Binary('^', Box::new(base), Box::new(self.unary()?), column));
+            return Ok(Expr::Power(Box::new(base), Box::new(self.unary()?), column));
         }
         Ok(base)
     }
