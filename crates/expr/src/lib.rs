@@ -1,7 +1,8 @@
 //! The formula language of slope: expressions typed as in the PyTorch notebook, parsed and
 //! recorded as nodes of a [`Graph`].
 //!
-//! - numbers `2`, `2.5`, `1e-3`; variables `[a-z][a-z0-9_]*`
+//! - numbers `2`, `2.5`, `1e-3`, and the constants `pi`, `e`, `inf`, `nan`; variables
+//!   `[a-z][a-z0-9_]*` (other than those four)
 //! - `+ - * /` and `**` (right-associative, tighter than unary minus: `-x**2 == -(x**2)`)
 //! - functions: every elementwise op of the table by its name (`sin`, `exp`, `log`, `sqrt`,
 //!   `tanh`, `sigmoid`, `relu`, `abs`, ...), `pow(a, b)`, `atan2`, `hypot`, `fmod`,
@@ -33,7 +34,7 @@ mod parse;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use error::{Error, ErrorKind};
-pub use parse::{linspace, Expr, MAX_NESTING};
+pub use parse::{constant, linspace, Expr, MAX_NESTING};
 
 use slope_graph::{BinaryOp, Graph, Op, Tensor};
 
@@ -164,6 +165,9 @@ impl Formula {
         let used = self.variables();
         if let Some(extra) = point.names().find(|n| !used.contains(*n)) {
             let message = match error::suggest(extra, used.iter().map(String::as_str)) {
+                _ if constant(extra).is_some() => {
+                    format!("`{extra}` is a constant in formulas, not a variable; name the variable otherwise")
+                }
                 Some(s) => format!("the point gives `{extra}`, which the formula does not use; did you mean `{s}`?"),
                 None => format!("the point gives `{extra}`, which the formula does not use"),
             };
@@ -299,6 +303,10 @@ mod tests {
         assert_eq!(eval("sum(x**2)", "x=linspace(-10,10,10)").round(), 407.0);
         assert_eq!(eval("mean(x) * 2", "x=[1,2.5,3.5]"), 14.0 / 3.0);
         assert_eq!(eval("sigmoid(0) + relu(-1) + abs(-2) + tanh(0)", ""), 2.5);
+        assert_eq!(eval("cos(pi) + log(e)", ""), 0.0);
+        assert_eq!(eval("exp(-x)", "x=inf"), 0.0);
+        assert_eq!(eval("x", "x=-inf"), f64::NEG_INFINITY);
+        assert!(eval("x + 1", "x=nan").is_nan());
     }
 
     #[test]

@@ -45,6 +45,18 @@ enum Token {
     End,
 }
 
+/// The named constants of formulas and points: `pi`, `e`, `inf`, `nan` (so these are not
+/// variable names).
+pub fn constant(name: &str) -> Option<f64> {
+    match name {
+        "pi" => Some(core::f64::consts::PI),
+        "e" => Some(core::f64::consts::E),
+        "inf" => Some(f64::INFINITY),
+        "nan" => Some(f64::NAN),
+        _ => None,
+    }
+}
+
 /// One `name=value` of a point: the name, the values, whether it is a vector, the column.
 pub(crate) type Assignment = (String, Vec<f64>, bool, usize);
 
@@ -248,6 +260,9 @@ impl Lexer {
         let (token, column) = self.next();
         match token {
             Token::Number(v) => Ok(Expr::Number(v)),
+            Token::Name(name) if *self.peek() != Token::Open && constant(&name).is_some() => {
+                Ok(Expr::Number(constant(&name).unwrap_or(f64::NAN)))
+            }
             Token::Name(name) => {
                 if *self.peek() == Token::Open {
                     self.next();
@@ -299,9 +314,15 @@ impl Lexer {
         };
         match self.next() {
             (Token::Number(v), _) => Ok(sign * v),
+            (Token::Name(name), _) if constant(&name).is_some() => Ok(sign * constant(&name).unwrap_or(f64::NAN)),
             _ => {
                 self.pos -= 1;
-                Err(Error::new(ErrorKind::Point, "expected a number", self.column(), &self.source))
+                Err(Error::new(
+                    ErrorKind::Point,
+                    "expected a number (digits, `inf`, `nan`, `pi` or `e`)",
+                    self.column(),
+                    &self.source,
+                ))
             }
         }
     }

@@ -121,3 +121,24 @@ fn dot_labels_nodes_with_grad_fn_names() {
         assert!(out.contains(label), "{out}");
     }
 }
+
+#[test]
+fn formulas_may_begin_with_a_sign_and_use_constants_and_infinities() {
+    assert_eq!(stdout(&["grad", "-x**2", "--at", "x=3"]), "value: -9\ngradient:\n  x: -6\n");
+    assert_eq!(stdout(&["grad", "-x", "--at", "x=-inf"]), "value: inf\ngradient:\n  x: -1\n");
+    let v = json(&["grad", "sin(pi * x) + e", "--at", "x=0", "--json"]);
+    assert_eq!(v["value"].as_f64(), Some(std::f64::consts::E));
+    assert_eq!(v["gradient"]["x"].as_f64(), Some(std::f64::consts::PI));
+    bad_input(&["grad", "x * 2", "--at", "x=1,e=2"], &["`e` is a constant"]);
+}
+
+#[test]
+fn the_hessian_of_vector_variables_is_explained_and_check_names_the_formula() {
+    let out = stdout(&["grad", "sum(x*x)", "--at", "x=[1,2]", "--hessian"]);
+    assert!(
+        out.ends_with("hessian: none: it covers the scalar variables, and every variable here is a vector\n"),
+        "{out}"
+    );
+    let out = stdout(&["check", "sin(x)*y", "--at", "x=1,y=2"]);
+    assert!(out.lines().skip(1).all(|line| line.starts_with("sin(x)*y ")), "{out}");
+}

@@ -34,7 +34,8 @@ enum Mode {
 enum Command {
     /// Value and gradient of a formula at a point (and its Hessian over the scalar variables).
     Grad {
-        /// The formula, e.g. 'x**2 + 2*x + 1'.
+        /// The formula, e.g. 'x**2 + 2*x + 1' (it may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
         expr: String,
         /// The point, e.g. x=2,y=-1.5 or x=linspace(-10,10,10) or x=[1,2.5,3].
         #[arg(long, default_value = "")]
@@ -51,7 +52,8 @@ enum Command {
     },
     /// Forward mode, reverse mode and finite differences side by side; exit 1 if they disagree.
     Check {
-        /// The formula.
+        /// The formula (it may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
         expr: String,
         /// The point.
         #[arg(long, default_value = "")]
@@ -59,7 +61,8 @@ enum Command {
     },
     /// The function and its derivative on one figure, as an SVG file.
     Plot {
-        /// The formula.
+        /// The formula (it may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
         expr: String,
         /// The variable on the horizontal axis.
         #[arg(long)]
@@ -82,7 +85,8 @@ enum Command {
     },
     /// The graph as Graphviz DOT, nodes labelled with their grad_fn names.
     Dot {
-        /// The formula.
+        /// The formula (it may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
         expr: String,
         /// The point.
         #[arg(long, default_value = "")]
@@ -190,6 +194,10 @@ fn grad(expr: &str, at: &str, want_hessian: bool, json: bool, mode: Mode) -> Res
         }
     }
     if let Some((names, h)) = hess {
+        if names.is_empty() {
+            println!("hessian: none: it covers the scalar variables, and every variable here is a vector");
+            return Ok(());
+        }
         println!("hessian ({}):", names.join(", "));
         for row in h {
             println!("  [{}]", row.iter().map(|&x| number(x)).collect::<Vec<_>>().join(", "));
@@ -206,7 +214,8 @@ fn check(expr: &str, at: &str) -> Result<(), Failure> {
     let ids: Vec<_> = recorded.variables.values().map(|t| t.id()).collect();
     let out = recorded.output.id();
     drop(recorded);
-    let report = slope::check::check_graph(&g.freeze(), &ids, out, &Default::default()).map_err(bad)?;
+    let mut report = slope::check::check_graph(&g.freeze(), &ids, out, &Default::default()).map_err(bad)?;
+    report.rows.iter_mut().for_each(|row| row.subject = expr.to_string());
     print!("{report}");
     if report.passed() {
         Ok(())
