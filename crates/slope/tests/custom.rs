@@ -172,8 +172,10 @@ fn registration_refuses_what_it_cannot_hold() {
     assert!(again.to_string().contains("is taken"), "{again}");
     let builtin = register(Softplus { name: "exp", wrong: false }).unwrap_err();
     assert!(builtin.to_string().contains("is taken"), "{builtin}");
-    let bad = register(Softplus { name: "Soft Plus", wrong: false }).unwrap_err();
-    assert!(bad.to_string().contains("lowercase"), "{bad}");
+    for name in ["Soft Plus", "soft plus", "2softplus", ""] {
+        let bad = register(Softplus { name, wrong: false }).unwrap_err();
+        assert!(bad.to_string().contains("lowercase"), "{name:?}: {bad}");
+    }
     struct Three;
     impl CustomOp for Three {
         fn name(&self) -> &'static str {
