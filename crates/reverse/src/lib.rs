@@ -291,8 +291,7 @@ pub fn graph_vjp(
     adjoints: &mut Adjoints,
 ) -> Result<Vec<Value>, Error> {
     let arena = graph.arena();
-    let out = arena.resolve(output)?;
-    let indices = wrt.iter().map(|&id| arena.resolve(id)).collect::<Result<Vec<_>, _>>()?;
+    let (out, indices) = parallel::resolve(arena, output, wrt)?;
     adjoints.sweep_index(arena, out, seed)?;
     Ok(indices.into_iter().map(|i| collect(arena, adjoints, i)).collect())
 }

@@ -12,9 +12,17 @@ use slope_graph::{forward, Arena, FrozenGraph, NodeId};
 
 use crate::{Adjoints, Error};
 
-fn resolve(arena: &Arena, output: NodeId, wrt: &[NodeId]) -> Result<(u32, Vec<u32>), Error> {
+/// The indices of `output` and of `wrt`; every `wrt` must require grad, as for `grad`.
+pub(crate) fn resolve(arena: &Arena, output: NodeId, wrt: &[NodeId]) -> Result<(u32, Vec<u32>), Error> {
     let out = arena.resolve(output)?;
-    let indices = wrt.iter().map(|&id| arena.resolve(id)).collect::<Result<Vec<_>, _>>()?;
+    let mut indices = Vec::with_capacity(wrt.len());
+    for &id in wrt {
+        let index = arena.resolve(id)?;
+        if !arena.requires_grad(index) {
+            return Err(slope_graph::Error::NotTracked { what: "a derivative with respect to a node" }.into());
+        }
+        indices.push(index);
+    }
     Ok((out, indices))
 }
 

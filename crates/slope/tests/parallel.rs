@@ -118,3 +118,23 @@ fn batched_vjps_and_their_errors() {
     let other = Graph::new().freeze();
     assert!(slope::graph_jacobian(&other, y, &wrt).is_err());
 }
+
+#[test]
+fn every_helper_refuses_a_derivative_with_respect_to_what_does_not_require_grad() {
+    let g = Graph::new();
+    let x = g.vector(&[1.0, 2.0]).requires_grad_();
+    let c = g.vector(&[3.0, 4.0]);
+    let y = (x * c).sum();
+    assert!(slope::grad(y, &[c]).is_err());
+    let not_tracked = |r: Result<Vec<Vec<f64>>, slope::Error>| {
+        matches!(r, Err(slope::Error::Graph(slope::GraphError::NotTracked { .. })))
+    };
+    let (x, c, y) = (x.id(), c.id(), y.id());
+    let frozen = g.freeze();
+    assert!(not_tracked(slope::graph_jacobian(&frozen, y, &[x, c])));
+    assert!(not_tracked(slope::graph_hessian(&frozen, y, &[c])));
+    assert!(not_tracked(slope::graph_vjp_batch(&frozen, y, &[vec![1.0]], &[c])));
+    let vjp = slope::graph_vjp(&frozen, y, &[1.0], &[c], &mut slope::Adjoints::new());
+    assert!(matches!(vjp, Err(slope::Error::Graph(slope::GraphError::NotTracked { .. }))));
+    assert_eq!(slope::graph_jacobian(&frozen, y, &[x]).unwrap(), vec![vec![3.0, 4.0]]);
+}
