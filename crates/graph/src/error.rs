@@ -44,7 +44,9 @@ pub enum Error {
     /// A node handle or id from a different graph.
     #[error(
         "this node belongs to graph #{found}, not to graph #{expected}: values from different \
-         graphs cannot be combined; build the whole computation on one graph"
+         graphs cannot be combined; build the whole computation on one graph. (A graph loaded \
+         from a file has new ids: find its nodes by name with FrozenGraph::named, or by \
+         position with FrozenGraph::node_id.)"
     )]
     ForeignNode {
         /// The graph that was asked.
@@ -119,6 +121,14 @@ pub enum Error {
         node: usize,
         /// The op name the file gives.
         name: String,
+    },
+    /// A node name that was not given.
+    #[error("no node is named `{name}`; the names given are: {names:?}")]
+    UnknownName {
+        /// The name asked for.
+        name: String,
+        /// The names there are.
+        names: Vec<String>,
     },
     /// A custom op whose name or description cannot be registered.
     #[error("custom op `{name}`: its name {problem}")]

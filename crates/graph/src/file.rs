@@ -7,6 +7,8 @@
 //! before anything is built on it: inputs point to earlier nodes, arity and shapes fit the
 //! op, leaf values fit their shapes, sizes stay within a graph's limits, flags are coherent.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::arena::{Arena, NodeId, Operand, MAX_NODES};
@@ -24,6 +26,9 @@ pub struct GraphFile {
     pub version: u32,
     /// The nodes, inputs before the nodes that read them.
     pub nodes: Vec<NodeRecord>,
+    /// Names of nodes (inputs, outputs): position in `nodes` by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub names: BTreeMap<String, u64>,
 }
 
 /// One node of a [`GraphFile`].
@@ -89,7 +94,8 @@ impl FrozenGraph {
                 }
             })
             .collect();
-        GraphFile { version: FORMAT_VERSION, nodes }
+        let names = self.names().map(|(name, id)| (name.to_string(), u64::from(id.index()))).collect();
+        GraphFile { version: FORMAT_VERSION, nodes, names }
     }
 
     /// The graph as JSON.
@@ -173,7 +179,16 @@ impl FrozenGraph {
                 }
             }
         }
-        Ok(FrozenGraph::from_arena(arena))
+        let mut names = BTreeMap::new();
+        for (name, &position) in &file.names {
+            match u32::try_from(position) {
+                Ok(index) if (index as usize) < arena.len() => {
+                    names.insert(name.clone(), index);
+                }
+                _ => return Err(bad(0, format!("the name `{name}` points at node {position}, past the last node"))),
+            }
+        }
+        Ok(FrozenGraph::from_arena(arena, names))
     }
 
     /// Loads a graph from JSON, checking every node.
@@ -219,6 +234,28 @@ mod tests {
         let mut file = sample().to_file();
         edit(&mut file);
         FrozenGraph::from_file(&file)
+    }
+
+    #[test]
+    fn names_find_nodes_again_after_loading_and_an_old_id_says_how() {
+        let g = Graph::new();
+        let x = g.vector(&[1.0, 2.0]).requires_grad_();
+        let loss = (x * x).sum();
+        let (x, loss) = (x.id(), loss.id());
+        let mut frozen = g.freeze();
+        frozen.name("x", x).unwrap();
+        frozen.name("loss", loss).unwrap();
+        let loaded = FrozenGraph::from_json(&frozen.to_json()).unwrap();
+        assert_eq!(loaded.names().map(|(n, _)| n).collect::<Vec<_>>(), ["loss", "x"]);
+        assert_eq!(loaded.value(loaded.named("x").unwrap()).unwrap().as_slice(), &[1.0, 2.0]);
+        let stale = loaded.value(loss).unwrap_err().to_string();
+        assert!(stale.contains("FrozenGraph::named"), "{stale}");
+        let unknown = loaded.named("los").unwrap_err().to_string();
+        assert!(unknown.contains("`los`") && unknown.contains("\"loss\""), "{unknown}");
+        let mut file = frozen.to_file();
+        file.names.insert("past".into(), 99);
+        let err = FrozenGraph::from_file(&file).unwrap_err().to_string();
+        assert!(err.contains("past the last node"), "{err}");
     }
 
     #[test]

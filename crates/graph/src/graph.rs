@@ -1,7 +1,7 @@
 //! `Graph`, the tape being recorded, and `FrozenGraph`, a finished tape many threads can sweep.
 
 use core::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::arena::{Arena, Checkpoint, NodeId, VarStep};
 use crate::cell::{ArenaCell, ArenaRef};
@@ -179,13 +179,13 @@ impl Graph {
     /// Finishes recording: an immutable graph that is `Send + Sync`, swept by id.
     /// Stored gradients are dropped with the handles.
     pub fn freeze(self) -> FrozenGraph {
-        FrozenGraph { arena: self.arena.into_inner() }
+        FrozenGraph { arena: self.arena.into_inner(), names: BTreeMap::new() }
     }
 
     /// A frozen copy of what is recorded so far, for the frozen-graph helpers (parallel
     /// Jacobians, Hessians); the graph itself keeps recording, and ids are valid in both.
     pub fn to_frozen(&self) -> FrozenGraph {
-        FrozenGraph { arena: self.arena.borrow().clone() }
+        FrozenGraph { arena: self.arena.borrow().clone(), names: BTreeMap::new() }
     }
 
     fn handle(&self, index: u32) -> Tensor<'_> {
@@ -418,12 +418,51 @@ fn full(e: Error) -> ! {
 #[derive(Clone, Debug)]
 pub struct FrozenGraph {
     arena: Arena,
+    /// Names given to nodes (inputs, outputs), saved with the graph: how a node is found
+    /// again in a graph loaded from a file, where every id is new.
+    names: BTreeMap<String, u32>,
 }
 
 impl FrozenGraph {
     #[cfg(feature = "serde")]
-    pub(crate) fn from_arena(arena: Arena) -> FrozenGraph {
-        FrozenGraph { arena }
+    pub(crate) fn from_arena(arena: Arena, names: BTreeMap<String, u32>) -> FrozenGraph {
+        FrozenGraph { arena, names }
+    }
+
+    /// Names node `id` (an input, an output) so that it can be found again by
+    /// [`named`](FrozenGraph::named), also in a copy loaded from a graph file.
+    ///
+    /// ```
+    /// use slope_graph::{FrozenGraph, Graph};
+    ///
+    /// let g = Graph::new();
+    /// let x = g.vector(&[1.0, 2.0]).requires_grad_();
+    /// let loss = (x * x).sum();
+    /// let (x, loss) = (x.id(), loss.id());
+    /// let mut frozen = g.freeze();
+    /// frozen.name("x", x).unwrap();
+    /// frozen.name("loss", loss).unwrap();
+    /// let loaded = FrozenGraph::from_json(&frozen.to_json()).unwrap();
+    /// assert_eq!(loaded.value(loaded.named("loss").unwrap()).unwrap().item(), Some(5.0));
+    /// ```
+    pub fn name(&mut self, name: &str, id: NodeId) -> Result<(), Error> {
+        let index = self.arena.resolve(id)?;
+        self.names.insert(name.to_string(), index);
+        Ok(())
+    }
+
+    /// The node given `name` (by [`name`](FrozenGraph::name), or in the file it was loaded
+    /// from); an error that lists the names there are otherwise.
+    pub fn named(&self, name: &str) -> Result<NodeId, Error> {
+        match self.names.get(name) {
+            Some(&index) => Ok(self.arena.node_id(index)),
+            None => Err(Error::UnknownName { name: name.to_string(), names: self.names.keys().cloned().collect() }),
+        }
+    }
+
+    /// Every name given to a node, with its node.
+    pub fn names(&self) -> impl Iterator<Item = (&str, NodeId)> + '_ {
+        self.names.iter().map(|(name, &index)| (name.as_str(), self.arena.node_id(index)))
     }
 
     /// The recorded nodes.
@@ -446,7 +485,7 @@ impl FrozenGraph {
     /// assert_eq!(moved.value(y).unwrap().item(), Some(10.0));
     /// ```
     pub fn with_leaves(&self, leaves: &[(NodeId, &[f64])]) -> Result<FrozenGraph, Error> {
-        Ok(FrozenGraph { arena: self.arena.with_leaves(leaves)? })
+        Ok(FrozenGraph { arena: self.arena.with_leaves(leaves)?, names: self.names.clone() })
     }
 
     /// The value of a node.
