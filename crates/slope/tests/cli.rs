@@ -142,3 +142,11 @@ fn the_hessian_of_vector_variables_is_explained_and_check_names_the_formula() {
     let out = stdout(&["check", "sin(x)*y", "--at", "x=1,y=2"]);
     assert!(out.lines().skip(1).all(|line| line.starts_with("sin(x)*y ")), "{out}");
 }
+
+#[test]
+fn a_formula_without_variables_has_a_value_and_nothing_to_check() {
+    assert_eq!(stdout(&["grad", "2*3"]), "value: 6\ngradient: none: the formula has no variables\n");
+    let v = json(&["grad", "2*3", "--json"]);
+    assert_eq!(v["value"].as_f64(), Some(6.0));
+    bad_input(&["check", "2*3"], &["no variables"]);
+}

@@ -135,6 +135,9 @@ fn json_number(x: f64) -> serde_json::Value {
 fn gradient(recorded: &Recorded<'_>, mode: Mode) -> Result<BTreeMap<String, Vec<f64>>, Failure> {
     let names: Vec<&String> = recorded.variables.keys().collect();
     let leaves: Vec<Tensor<'_>> = recorded.variables.values().copied().collect();
+    if leaves.is_empty() {
+        return Ok(BTreeMap::new());
+    }
     match mode {
         Mode::Reverse => {
             let grads = slope::grad(recorded.output, &leaves).map_err(bad)?;
@@ -184,6 +187,10 @@ fn grad(expr: &str, at: &str, want_hessian: bool, json: bool, mode: Mode) -> Res
         return Ok(());
     }
     println!("value: {}", number(value));
+    if grads.is_empty() {
+        println!("gradient: none: the formula has no variables");
+        return Ok(());
+    }
     println!("gradient:");
     for (name, g) in &grads {
         let vector = recorded.variables.get(name).is_some_and(|t| !t.shape().is_scalar());
@@ -211,6 +218,11 @@ fn check(expr: &str, at: &str) -> Result<(), Failure> {
     let g = Graph::new();
     let recorded = formula.record(&g, &point).map_err(bad)?;
     scalar_output(&recorded)?;
+    if recorded.variables.is_empty() {
+        return Err(bad(
+            "the formula has no variables, so there is no derivative to check; use one, as in 'x*2' --at x=1",
+        ));
+    }
     let ids: Vec<_> = recorded.variables.values().map(|t| t.id()).collect();
     let out = recorded.output.id();
     drop(recorded);
