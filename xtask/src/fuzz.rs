@@ -6,6 +6,15 @@ use std::process::{Command, ExitCode};
 
 pub const TARGETS: [&str; 3] = ["formula", "graph_file", "op_program"];
 
+/// The longest input libFuzzer generates for a target (`-max_len`): a formula up to 1 MiB,
+/// so that long and deeply nested formulas are tried; the others stay short.
+fn max_len(target: &str) -> usize {
+    match target {
+        "formula" => slope::fuzzing::MAX_FORMULA,
+        _ => slope::fuzzing::MAX_INPUT,
+    }
+}
+
 pub struct Options {
     secs: u64,
     target: Option<String>,
@@ -54,6 +63,7 @@ pub fn run(options: &Options) -> ExitCode {
             .arg(fuzz.join("seeds").join(target))
             .arg("--")
             .arg(format!("-max_total_time={}", options.secs))
+            .arg(format!("-max_len={}", max_len(target)))
             .status();
         match status {
             Ok(s) if s.success() => println!("== {target}: nothing found"),
