@@ -113,6 +113,50 @@ pub fn check_graph(
     Ok(check_at(&subject, &subject.point(), tolerances, true))
 }
 
+/// A node of a graph whose input sits exactly on a kink of its op (`relu` or `abs` at 0):
+/// there the derivative is a convention, which finite differences cannot see.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KinkHit {
+    /// The op's name.
+    pub op: &'static str,
+    /// Where the kink is.
+    pub at: f64,
+    /// The derivative slope reports there.
+    pub derivative: f64,
+}
+
+/// The kinks the recorded values of `graph` sit on, up to node `output`: why a check at
+/// this point can disagree with finite differences although every rule is right.
+///
+/// ```
+/// use slope_graph::Graph;
+///
+/// let g = Graph::new();
+/// let x = g.scalar(0.0).requires_grad_();
+/// let y = (x.relu() + x).id();
+/// let hits = slope_check::kinks_at(&g.freeze(), y).unwrap();
+/// assert_eq!((hits[0].op, hits[0].at, hits[0].derivative), ("relu", 0.0, 0.0));
+/// ```
+pub fn kinks_at(graph: &FrozenGraph, output: NodeId) -> Result<Vec<KinkHit>, slope_graph::Error> {
+    let arena = graph.arena();
+    let last = arena.resolve(output)?;
+    let mut hits = Vec::new();
+    for id in arena.ids().take_while(|id| id.index() <= last) {
+        let node = arena.node_info(id)?;
+        let Some(op) = node.op.filter(|op| op.differentiates(0)) else { continue };
+        let (Some(kinks), Some(&input)) = (op.domains().first().map(|d| d.kinks), node.inputs.first()) else {
+            continue;
+        };
+        let values = arena.node_info(input)?.value;
+        for kink in kinks {
+            if values.contains(&kink.at) && !hits.iter().any(|h: &KinkHit| h.op == op.name() && h.at == kink.at) {
+                hits.push(KinkHit { op: op.name(), at: kink.at, derivative: kink.derivative });
+            }
+        }
+    }
+    Ok(hits)
+}
+
 /// Checks a function written once over `Float` at `x`, in all three modes and at second
 /// order.
 pub fn check_function<F: Function>(f: &F, x: &[f64], tolerances: &Tolerances) -> Report {

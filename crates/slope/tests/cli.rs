@@ -150,3 +150,13 @@ fn a_formula_without_variables_has_a_value_and_nothing_to_check() {
     assert_eq!(v["value"].as_f64(), Some(6.0));
     bad_input(&["check", "2*3"], &["no variables"]);
 }
+
+#[test]
+fn a_check_on_a_kink_says_it_is_the_kink() {
+    let out = slope(&["check", "relu(x) + x", "--at", "x=0"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("note: the point is on a kink of relu (its input is 0)"), "{text}");
+    let out = slope(&["check", "relu(x) + x", "--at", "x=0.5"]);
+    assert!(out.status.success() && !String::from_utf8_lossy(&out.stdout).contains("kink"));
+}

@@ -226,12 +226,24 @@ fn check(expr: &str, at: &str) -> Result<(), Failure> {
     let ids: Vec<_> = recorded.variables.values().map(|t| t.id()).collect();
     let out = recorded.output.id();
     drop(recorded);
-    let mut report = slope::check::check_graph(&g.freeze(), &ids, out, &Default::default()).map_err(bad)?;
+    let frozen = g.freeze();
+    let mut report = slope::check::check_graph(&frozen, &ids, out, &Default::default()).map_err(bad)?;
     report.rows.iter_mut().for_each(|row| row.subject = expr.to_string());
     print!("{report}");
     if report.passed() {
         Ok(())
     } else {
+        let kinks = slope::check::kinks_at(&frozen, out).map_err(bad)?;
+        for k in &kinks {
+            println!(
+                "note: the point is on a kink of {} (its input is {}), where the derivative is the convention {} \
+                 (as PyTorch's); finite differences see an average of both sides, so pairs with fd disagree \
+                 there. Check at a point off the kink.",
+                k.op,
+                number(k.at),
+                number(k.derivative)
+            );
+        }
         Err(Failure(1, "forward mode, reverse mode and finite differences disagree (see the table above)".into()))
     }
 }
