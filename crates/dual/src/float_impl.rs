@@ -249,6 +249,10 @@ macro_rules! impl_dual_number {
             fn detach(self) -> Self {
                 Self::constant(self.re)
             }
+            #[inline]
+            fn is_exactly_zero(self) -> bool {
+                self.re.is_exactly_zero() && self.is_constant()
+            }
         }
     };
 

@@ -53,6 +53,9 @@ macro_rules! scalar_method_declarations {
             $(scalar_method_declarations!(@one $kind $method $doc);)*
             /// The value with no derivative attached: a constant.
             fn detach(self) -> Self;
+            /// Zero in every part, value and derivatives: a local derivative that is exactly
+            /// zero, which absorbs whatever flows through it ([`rules::chain`]).
+            fn is_exactly_zero(self) -> bool;
         }
     };
     (@one scalar $method:ident $doc:literal) => {
@@ -83,6 +86,10 @@ macro_rules! plain_scalar {
             unary_table!(plain_scalar_methods);
             fn detach(self) -> Self {
                 self
+            }
+            #[inline]
+            fn is_exactly_zero(self) -> bool {
+                self == 0.0
             }
         }
     )*};

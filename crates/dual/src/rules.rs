@@ -303,6 +303,27 @@ macro_rules! piecewise_constant_functions {
     };
 }
 
+/// One step of the chain rule in reverse mode: `adjoint · partial`, except that a local
+/// derivative that is exactly zero absorbs whatever flows through it, an infinite or NaN
+/// adjoint included.
+///
+/// This is forward mode's structural zero (a zero tangent stays zero when scaled by an
+/// infinite derivative) seen from the other end of the chain: along a chain of local
+/// derivatives, forward mode's first zero tangent appears where the first zero derivative
+/// from the input side is, and reverse mode's absorbing step is that same derivative; so
+/// both modes give the same answer at singular points. `sqrt(x*x)` at 0 has derivative 0
+/// in both (as `|x|` has, by `abs'(0) = 0`), and so has the norm `sqrt(sum(x*x))` at the
+/// origin, where PyTorch and JAX give NaN. A zero adjoint meeting an infinite derivative
+/// (`0 * ln(x)` at 0) is still NaN, in both modes.
+#[inline(always)]
+pub fn chain<S: crate::Scalar>(adjoint: S, partial: S) -> S {
+    if partial.is_exactly_zero() {
+        S::zero()
+    } else {
+        adjoint * partial
+    }
+}
+
 /// The sign with `sign(0) = 0` (and NaN for NaN), unlike `Float::signum`, which gives ±1 at ±0.
 pub fn sign<T: Float>(x: T) -> T {
     if x > T::zero() {

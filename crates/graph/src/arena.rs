@@ -756,7 +756,13 @@ impl Arena {
                 low = low.min(self.node(inputs[k]).low);
             }
         }
-        let flags = Arena::var_flags(tracks[0], tracks[1]);
+        let (partials, flags) = if tracks == [true, true] && inputs[0] == inputs[1] {
+            // `x - x`, `x * x`: one input with the sum of both partials, as `Var` records it,
+            // so an exact zero absorbs in reverse mode as `1 - 1` does in forward mode.
+            ([partials[0] + partials[1], 0.0], Arena::same_input_flags())
+        } else {
+            (partials, Arena::var_flags(tracks[0], tracks[1]))
+        };
         self.push_var(VarStep { op, inputs, low, value, partials, flags })?
             .ok_or(Error::NotTracked { what: "recording inside no_grad" })
     }

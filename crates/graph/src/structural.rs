@@ -6,6 +6,7 @@
 //! on duals) and reverse mode (this VJP) check each other on every structural op.
 
 use nalgebra::{DMatrixView, DMatrixViewMut};
+use slope_dual::rules::chain;
 use slope_dual::Scalar;
 
 use crate::{Error, Shape};
@@ -95,7 +96,7 @@ impl StructuralRule for Prod {
         }
         let mut before = S::one();
         for (i, adj) in adjoint.iter_mut().enumerate() {
-            *adj += g[0] * before * after[i + 1];
+            *adj += chain(g[0], before * after[i + 1]);
             before *= x[i];
         }
     }
@@ -113,7 +114,7 @@ impl StructuralRule for Dot {
     }
     fn vjp<S: Scalar>(input: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
         let other = inputs[1 - input].0;
-        adjoint.iter_mut().zip(other).for_each(|(adj, &o)| *adj += g[0] * o);
+        adjoint.iter_mut().zip(other).for_each(|(adj, &o)| *adj += chain(g[0], o));
     }
 }
 

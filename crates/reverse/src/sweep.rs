@@ -1,5 +1,6 @@
 //! The backward sweep: one reverse loop over the nodes the output can reach.
 
+use slope_dual::rules::chain;
 use slope_graph::{Arena, GraphScalar, NodeId, NodeSlots, Operand};
 
 use crate::{vjp, Error};
@@ -56,10 +57,10 @@ impl Adjoints<f64> {
                 return (!tracks[0] || p0.is_finite()) && (!tracks[1] || p1.is_finite());
             }
             if tracks[0] {
-                adjoints[(inputs[0] - low) as usize] += g * p0;
+                adjoints[(inputs[0] - low) as usize] += chain(g, p0);
             }
             if tracks[1] {
-                adjoints[(inputs[1] - low) as usize] += g * p1;
+                adjoints[(inputs[1] - low) as usize] += chain(g, p1);
             }
             true
         });
@@ -228,12 +229,12 @@ impl<S: GraphScalar> Adjoints<S> {
                 // read-add-write chain serialised every one-input node (measured: W1 1.3x).
                 if tracks[0] {
                     let s = (inputs[0] - low) as usize;
-                    adjoints[s] += g * p0;
+                    adjoints[s] += chain(g, p0);
                     reached[s] = true;
                 }
                 if tracks[1] {
                     let s = (inputs[1] - low) as usize;
-                    adjoints[s] += g * p1;
+                    adjoints[s] += chain(g, p1);
                     reached[s] = true;
                 }
             }

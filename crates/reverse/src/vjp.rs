@@ -12,6 +12,7 @@
 //! or from a re-evaluation at another scalar type. Scalar elementwise nodes of scalar
 //! inputs do not come here: the sweep applies their cached partials itself.
 
+use slope_dual::rules::chain;
 use slope_dual::Scalar;
 use slope_graph::{Arena, Below, BinaryOp, GraphScalar, NodeView, Op, Shape};
 
@@ -39,8 +40,15 @@ pub(crate) fn accumulate<'v, S: GraphScalar>(
             let a = inputs[0];
             if wants(0) {
                 let x = value(a);
-                elementwise(below.of(arena, a), x, g, |x, g| g * u.partial(x));
+                elementwise(below.of(arena, a), x, g, |x, g| chain(g, u.partial(x)));
             }
+        }
+        Op::Binary(b) if wants(0) && wants(1) && inputs[0] == inputs[1] => {
+            // `x - x`, `x * x`: one input, whose partial is the sum of both sides' (as a
+            // `Var` records it), so an exact zero absorbs as forward mode's `1 - 1` does.
+            let x = value(inputs[0]);
+            let both = |x: S| b.partial_left(x, x) + b.partial_right(x, x);
+            elementwise(below.of(arena, inputs[0]), x, g, |x, g| chain(g, both(x)));
         }
         Op::Binary(b) => {
             for side in 0..2 {
@@ -93,22 +101,19 @@ fn binary_side<S: Scalar>(op: BinaryOp, a: &[S], b: &[S], side: usize, g: &[S], 
     if adj.len() == 1 && g.len() != 1 {
         // A scalar broadcast against a tensor receives the sum of the contributions, in
         // element order (sequential, so the result does not depend on the thread count).
-        adj[0] += g.iter().enumerate().fold(S::zero(), |acc, (k, &g)| acc + g * partial(k));
+        adj[0] += g.iter().enumerate().fold(S::zero(), |acc, (k, &g)| acc + chain(g, partial(k)));
     } else if b.len() == 1 && a.len() != 1 && side == 0 {
         // a tensor against a broadcast scalar (such as the exponent of `powi`)
         let y = b[0];
-        elementwise(adj, a, g, |x, g| g * op.partial_left(x, y));
+        elementwise(adj, a, g, |x, g| chain(g, op.partial_left(x, y)));
     } else if a.len() == 1 && b.len() != 1 && side == 1 {
         let x = a[0];
-        elementwise(adj, b, g, |y, g| g * op.partial_right(x, y));
-    } else if a.len() == b.len() && side == 0 {
-        elementwise_pair(adj, a, b, g, |x, y, g| g * op.partial_left(x, y));
-    } else if a.len() == b.len() {
-        elementwise_pair(adj, a, b, g, |x, y, g| g * op.partial_right(x, y));
+        elementwise(adj, b, g, |y, g| chain(g, op.partial_right(x, y)));
+    } else if side == 0 {
+        // equal lengths: recording broadcasts nothing but a scalar
+        elementwise_pair(adj, a, b, g, |x, y, g| chain(g, op.partial_left(x, y)));
     } else {
-        for (k, (adj, &g)) in adj.iter_mut().zip(g).enumerate() {
-            *adj += g * partial(k);
-        }
+        elementwise_pair(adj, a, b, g, |x, y, g| chain(g, op.partial_right(x, y)));
     }
 }
 
