@@ -106,8 +106,9 @@ pub const RECIP: Domain = Domain::interval(0.2, 5.0).support(0.0, f64::INFINITY)
 /// A kink at 0 with derivative 0 there (`abs`, `relu`, as PyTorch).
 pub const KINK_AT_ZERO: Domain =
     Domain::interval(-3.0, 3.0).with_kinks(&[Kink { at: 0.0, derivative: 0.0 }]).edges(&[1e-12, -1e-12, 1e12, -1e12]);
-/// `sigmoid`, out to where it saturates.
-pub const SIGMOID: Domain = Domain::interval(-8.0, 8.0).edges(&[0.0, 1e-12, -1e-12, 30.0, -30.0]);
+/// `sigmoid`, out to where it saturates, and past `|x| = 709`, where `e^|x|` overflows
+/// (each side takes the branch of the rule that keeps it finite).
+pub const SIGMOID: Domain = Domain::interval(-8.0, 8.0).edges(&[0.0, 1e-12, -1e-12, 30.0, -30.0, 800.0, -800.0]);
 
 /// A huge addend swamps the other operand, so finite differences could not see it.
 const ADDITIVE: Domain = Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12, 1e-150, -1e-150]);

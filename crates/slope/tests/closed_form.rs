@@ -283,3 +283,34 @@ fn the_same_node_used_twice_gets_both_contributions() {
     // d/dM sum(M M) = 1 Mᵀ + Mᵀ 1 with 1 the all-ones matrix
     assert_eq!(m.grad().unwrap().as_slice(), &[7.0, 11.0, 9.0, 13.0]);
 }
+
+#[test]
+fn powers_at_a_zero_base_follow_pytorch() {
+    // d/dx x^c at x = 0: 0 for c = 0 (the convention), infinite for 0 < c < 1, 1 for c = 1,
+    // 0 for c > 1; through Var (powf) and in forward mode alike.
+    for (c, want) in [(0.0, 0.0), (0.5, f64::INFINITY), (1.0, 1.0), (2.0, 0.0)] {
+        let (_, g) = slope::gradient(|v| v[0].powf(Var::constant(c)), &[0.0]).unwrap();
+        assert_eq!(g[0], want, "powf({c}) at 0");
+        let d = slope::dual::derivative(|x: Dual<f64>| x.powf(Dual::constant(c)), 0.0).1;
+        assert_eq!(d, want, "forward powf({c}) at 0");
+    }
+    // d/db a^b at a = 0: 0 where b >= 0 (PyTorch's limit from the right), and a^b ln a
+    // elsewhere (infinite values times ln 0).
+    for (b, want) in [(0.0, 0.0), (2.0, 0.0), (-1.0, f64::NEG_INFINITY)] {
+        let (_, g) = slope::gradient(|v| v[0].powf(v[1]), &[0.0, b]).unwrap();
+        assert_eq!(g[1], want, "d/db 0^{b}");
+    }
+}
+
+#[test]
+fn sigmoid_keeps_its_value_and_derivative_finite_far_out() {
+    for x in [800.0, -800.0] {
+        let (v, g) = slope::gradient(|v| v[0].sigmoid(), &[x]).unwrap();
+        assert_eq!((v, g[0]), (if x > 0.0 { 1.0 } else { 0.0 }, 0.0), "sigmoid at {x}");
+    }
+    // just past where e^|x| overflows: e^-710 = 4.5e-309, a subnormal, on both sides
+    let (v, g) = slope::gradient(|v| v[0].sigmoid(), &[-710.0]).unwrap();
+    assert!(v > 0.0 && v < 1e-300 && g[0] == v, "{v} {g:?}");
+    let (v, g) = slope::gradient(|v| v[0].sigmoid(), &[710.0]).unwrap();
+    assert!(v == 1.0 && g[0] >= 0.0 && g[0] < 1e-300, "{v} {g:?}");
+}
