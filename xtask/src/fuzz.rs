@@ -1,5 +1,5 @@
 //! `cargo xtask fuzz [--secs N] [--target NAME]`: runs each cargo-fuzz target of `fuzz/` for
-//! N seconds (nightly and cargo-fuzz needed), from the committed seeds.
+//! N seconds (nightly and cargo-fuzz needed), from the committed seeds and regressions.
 
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -61,9 +61,13 @@ pub fn run(options: &Options) -> ExitCode {
             .args(["+nightly", "fuzz", "run", target])
             .arg(&corpus)
             .arg(fuzz.join("seeds").join(target))
+            .arg(fuzz.join("regressions").join(target))
             .arg("--")
             .arg(format!("-max_total_time={}", options.secs))
             .arg(format!("-max_len={}", max_len(target)))
+            // Long inputs from the start, not grown slowly from short ones: the formula
+            // target exists to try long and deep formulas.
+            .arg(format!("-len_control={}", if target == "formula" { 0 } else { 100 }))
             .status();
         match status {
             Ok(s) if s.success() => println!("== {target}: nothing found"),
