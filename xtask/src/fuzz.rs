@@ -67,7 +67,7 @@ pub fn run(options: &Options) -> ExitCode {
             .arg(format!("-max_len={}", max_len(target)))
             // Long inputs from the start, not grown slowly from short ones: the formula
             // target exists to try long and deep formulas.
-            .arg(format!("-len_control={}", if target == "formula" { 0 } else { 100 }))
+            .arg(format!("-len_control={}", if *target == "formula" { 0 } else { 100 }))
             .status();
         match status {
             Ok(s) if s.success() => println!("== {target}: nothing found"),
