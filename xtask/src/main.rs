@@ -3,6 +3,7 @@
 mod bench;
 mod fuzz;
 mod gradcheck;
+mod mutants;
 
 use std::process::ExitCode;
 
@@ -13,7 +14,9 @@ tasks:
                                        central differences, then replay the notebook
   bench [--filter NAME] [--no-run]     run the criterion benchmarks, print medians and
                                        ratios to the primal and the hand-written derivative
-  fuzz [--secs N] [--target NAME]      run each cargo-fuzz target for N seconds (nightly)";
+  fuzz [--secs N] [--target NAME]      run each cargo-fuzz target for N seconds (nightly)
+  mutants [--file PATH]                cargo-mutants over the rules and the VJPs, each file
+                                       with the tests that reach it (cargo-mutants needed)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,6 +37,13 @@ fn main() -> ExitCode {
         },
         Some("fuzz") => match fuzz::Options::parse(&args[1..]) {
             Ok(options) => fuzz::run(&options),
+            Err(message) => {
+                eprintln!("error: {message}\n\n{USAGE}");
+                ExitCode::from(2)
+            }
+        },
+        Some("mutants") => match mutants::Options::parse(&args[1..]) {
+            Ok(options) => mutants::run(&options),
             Err(message) => {
                 eprintln!("error: {message}\n\n{USAGE}");
                 ExitCode::from(2)
