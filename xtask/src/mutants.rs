@@ -81,7 +81,7 @@ pub fn run(options: &Options) -> ExitCode {
         let out = root.join("target").join("mutants").join(file.replace('/', "_"));
         let status = Command::new("cargo")
             .current_dir(&root)
-            .args(["mutants", "-f", file, "-o"])
+            .args(["mutants", "--gitignore", "true", "-f", file, "-o"])
             .arg(&out)
             .arg("--")
             .args(*tests)
