@@ -349,6 +349,16 @@ mod tests {
     }
 
     #[test]
+    fn differentiates_is_what_the_domains_say() {
+        for op in Op::all() {
+            for k in 0..3 {
+                let by_domain = op.domains().get(k).is_some_and(|d| !d.constant);
+                assert_eq!(op.differentiates(k), by_domain, "{} input {k}", op.name());
+            }
+        }
+    }
+
+    #[test]
     fn constant_inputs_are_not_differentiated() {
         assert!(Op::Binary(BinaryOp::Pow).differentiates(1));
         assert!(!Op::Binary(BinaryOp::PowI).differentiates(1));
