@@ -27,15 +27,38 @@ fn agree(forward: f64, reverse: f64, scale: f64) -> bool {
 /// Magnitudes beyond which the modes are not compared: with values or derivatives this
 /// large, rounding in either mode (reverse mode's accumulation order above all: `2` added
 /// to `-9e38` and then `+9e38` is `0`) exceeds any fixed tolerance. Both regressions in
-/// `fuzz/regressions/op_program/` are such cases, not bugs.
+/// `fuzz/regressions/op_program/` are such cases, not bugs. The same holds for the
+/// derivative of the output with respect to an intermediate node: a large one cancelling
+/// against another (`atan2(2c, c)` in `c` near `c = 0`, with terms of `1/c`) leaves a residue
+/// that depends on the order of the sums, as the third regression there shows.
 const MODERATE_VALUE: f64 = 1e6;
 const MODERATE_DERIVATIVE: f64 = 1e8;
+
+/// The largest derivative of `out` with respect to any node it depends on.
+fn largest_derivative_inside(out: Tensor<'_>) -> f64 {
+    out.graph().with_arena(|arena| {
+        let mut adjoints = crate::Adjoints::new();
+        if adjoints.sweep(arena, out.id(), &[1.0]).is_err() {
+            return f64::INFINITY;
+        }
+        arena.ids().filter_map(|id| adjoints.of(arena, id).ok().flatten()).flatten().fold(0.0, |m: f64, a| {
+            if a.is_finite() {
+                m.max(a.abs())
+            } else {
+                m
+            }
+        })
+    })
+}
 
 /// Every entry of the gradient of scalar `out` with respect to `leaves`, by forward mode and
 /// by reverse mode; panics where they disagree, provided every recorded value and every
 /// entry is moderate.
 fn compare_modes(out: Tensor<'_>, leaves: &[Tensor<'_>], what: &dyn Fn() -> String) {
     if out.graph().with_arena(|arena| arena.all_values().any(|v| v.abs() > MODERATE_VALUE || v.is_nan())) {
+        return;
+    }
+    if largest_derivative_inside(out) > MODERATE_DERIVATIVE {
         return;
     }
     let Ok(reverse) = crate::grad(out, leaves) else { return };
