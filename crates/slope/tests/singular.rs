@@ -8,7 +8,7 @@
 
 use proptest::prelude::*;
 use slope::prelude::*;
-use slope::{Op, UnaryOp};
+use slope::UnaryOp;
 
 /// What makes a point singular: an inner function whose derivative is zero there.
 #[derive(Clone, Copy, Debug)]
@@ -101,14 +101,10 @@ fn assert_agree(chain: &Chain, x: f64) {
     }
 }
 
-fn unary_ops() -> Vec<UnaryOp> {
-    Op::all().filter_map(|op| if let Op::Unary(u) = op { Some(u) } else { None }).collect()
-}
-
 #[test]
 fn every_unary_op_after_and_before_a_singular_inner_function_agrees_across_modes() {
     let mut checked = 0;
-    for op in unary_ops() {
+    for &op in UnaryOp::ALL {
         let mut points = vec![0.0];
         points.extend(op.domain().kinks.iter().map(|k| k.at));
         for first in INNERS {
@@ -141,8 +137,7 @@ fn the_norm_at_the_origin_and_the_square_root_of_a_square_have_derivative_zero()
 }
 
 fn chains() -> impl Strategy<Value = Chain> {
-    let ops = unary_ops();
-    let op = (0..ops.len()).prop_map(move |i| ops[i]);
+    let op = (0..UnaryOp::ALL.len()).prop_map(|i| UnaryOp::ALL[i]);
     let inner = (0..INNERS.len()).prop_map(|i| INNERS[i]);
     (inner.clone(), proptest::collection::vec(op, 0..4), inner).prop_map(|(first, ops, last)| Chain {
         first,
