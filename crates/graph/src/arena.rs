@@ -866,7 +866,6 @@ impl Arena {
         Ok(index)
     }
 
-    #[cfg(feature = "serde")]
     /// The values and shapes of up to two input nodes, as the op table takes them.
     fn input_values(&self, inputs: &[u32]) -> [(&[f64], Shape); 2] {
         let mut values: [(&[f64], Shape); 2] = [(&[], Shape::Scalar); 2];
@@ -876,6 +875,7 @@ impl Arena {
         values
     }
 
+    #[cfg(feature = "serde")]
     /// Records a binary op on one node and a constant kept in the node, as `Var`
     /// arithmetic does (the path of loading a graph file). The node must be a scalar that
     /// requires grad, and the constant a differentiated operand or a `powi`/`powf` exponent.
