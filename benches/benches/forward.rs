@@ -1,34 +1,24 @@
-//! Forward mode: W3 (deep chain) with `Dual<f64>`, and W1 (Rosenbrock) gradients with
-//! `DualVec` chunks, each beside the primal, the hand-written derivative and num-dual.
+//! Forward mode beside the primal, the hand-written derivative and num-dual in its fastest
+//! documented form (`benches/src/num_dual_peer.rs`): W3 (deep chain) on one tangent; W1
+//! (Rosenbrock) and W4 (`sum(tanh(W d))`, the gradient in `W`) chunked gradients; a Jacobian,
+//! a Hessian and a Jacobian-vector product.
+//!
+//! slope's helpers are measured as documented: `gradient::<f64, N>` (a workspace per call),
+//! `Workspace::gradient` (kept between calls) and `Function::gradient` (the chunk chosen by
+//! size). num-dual has no chunked gradient: its `gradient` seeds every input at once, which
+//! is measured where `n` is small enough for its stack-allocated `DualSVec64<n>`, and its
+//! users' loop for larger `n` is measured at chunks 8 to 64 with the input vector kept.
+//! `[profile.bench]` builds in one codegen unit, which num-dual needs: in the default 16 its
+//! operators are not inlined into the workloads and it runs 4-15x slower.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use nalgebra_for_num_dual::{Const, U1};
-use num_dual::{Dual64, DualNum, DualSVec64};
-use slope::dual::{gradient, DualVec, SparseDualVec};
+use num_dual::Dual64;
+use slope::dual::{gradient, hessian, jacobian, jvp, Function, SparseDualVec, Workspace};
 use slope::Dual;
-use slope_benches::{chain, chain_derivative, rosenbrock, rosenbrock_gradient, rosenbrock_point};
-
-// num-dual's types implement its own `DualNum`, not `num_traits::Float`, so its copies of
-// the workloads are written over `DualNum`, operation for operation as in `slope_benches`.
-fn chain_num_dual<D: DualNum<f64> + Copy>(x: D, depth: usize) -> D {
-    let mut y = x;
-    for _ in 0..depth {
-        y = y.sin() * x + (-(y * y)).exp();
-    }
-    y
-}
-
-fn rosenbrock_num_dual<D: DualNum<f64> + Copy>(x: &[D]) -> D {
-    let mut sum = D::zero();
-    for w in x.windows(2) {
-        let t = w[1] - w[0] * w[0];
-        let u = D::one() - w[0];
-        sum += t * t * 100.0 + u * u;
-    }
-    sum
-}
+use slope_benches::num_dual_peer::*;
+use slope_benches::*;
 
 fn w3_chain(c: &mut Criterion) {
     let mut group = c.benchmark_group("w3_forward");
@@ -42,97 +32,139 @@ fn w3_chain(c: &mut Criterion) {
             b.iter(|| chain(Dual::variable(black_box(x)), d).eps)
         });
         group.bench_with_input(BenchmarkId::new("num_dual", depth), &depth, |b, &d| {
-            b.iter(|| chain_num_dual(Dual64::from_re(black_box(x)).derivative(), d).eps)
+            b.iter(|| chain_nd(Dual64::from_re(black_box(x)).derivative(), d).eps)
         });
     }
     group.finish();
 }
 
-/// num-dual has no chunked gradient; this is the loop its users write.
-fn num_dual_gradient<const N: usize>(x: &[f64], grad: &mut [f64]) -> f64 {
-    let mut value = 0.0;
-    for start in (0..x.len()).step_by(N) {
-        let seeded: Vec<DualSVec64<N>> = x
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| {
-                let d = DualSVec64::<N>::from_re(v);
-                if (start..start + N).contains(&i) {
-                    d.derivative(i - start)
-                } else {
-                    d
-                }
-            })
-            .collect();
-        let y = rosenbrock_num_dual(&seeded);
-        value = y.re;
-        let eps = y.eps.unwrap_generic(Const::<N>, U1);
-        for (k, g) in grad.iter_mut().skip(start).take(N).enumerate() {
-            *g = eps[k];
-        }
+struct Rosenbrock;
+impl Function for Rosenbrock {
+    fn eval<T: num_traits::Float>(&self, x: &[T]) -> T {
+        rosenbrock(x)
     }
-    value
 }
 
-/// The same chunked loop with dense tangents (`DualVec`, constants carry zero lanes): the
-/// comparison that chose sparse tangents for `slope::dual::gradient`.
-fn dense_gradient<const N: usize>(x: &[f64], grad: &mut [f64]) -> f64 {
-    let mut value = 0.0;
-    for start in (0..x.len()).step_by(N) {
-        let seeded: Vec<DualVec<f64, N>> = x
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| match i.checked_sub(start) {
-                Some(k) if k < N => DualVec::variable_at(v, k),
-                _ => DualVec::constant(v),
-            })
-            .collect();
-        let y = rosenbrock(&seeded);
-        value = y.re;
-        for (g, t) in grad.iter_mut().skip(start).zip(y.eps.0) {
-            *g = t;
-        }
+/// W4 as a [`Function`] of `W`, with `d` fixed.
+struct W4<'a>(&'a [f64]);
+impl Function for W4<'_> {
+    fn eval<T: num_traits::Float>(&self, w: &[T]) -> T {
+        let d: Vec<T> = self.0.iter().map(|&v| T::from(v).unwrap_or_else(T::nan)).collect();
+        w4(w, &d)
     }
-    value
+}
+
+macro_rules! slope_chunks {
+    ($group:expr, $x:expr, $f:expr, $($n:literal),*) => {$(
+        $group.bench_function(BenchmarkId::new(concat!("slope_chunk", $n), $x.len()), |b| {
+            b.iter(|| gradient::<f64, $n>(|d: &[SparseDualVec<f64, $n>]| $f(d), black_box($x)))
+        });
+    )*};
+}
+
+macro_rules! num_dual_chunks {
+    ($group:expr, $x:expr, $f:expr, $($n:literal),*) => {$(
+        let mut peer = ChunkedGradient::<$n>::default();
+        let mut grad = vec![0.0; $x.len()];
+        $group.bench_function(BenchmarkId::new(concat!("num_dual_chunk", $n), $x.len()), |b| {
+            b.iter(|| peer.gradient(|d| $f(d), black_box($x), &mut grad))
+        });
+    )*};
 }
 
 fn w1_gradient(c: &mut Criterion) {
     let mut group = c.benchmark_group("w1_forward");
     for n in [10, 100, 1_000] {
         let x = rosenbrock_point(n);
+        let x = x.as_slice();
         let mut grad = vec![0.0; n];
-        group.bench_with_input(BenchmarkId::new("primal", n), &x, |b, x| b.iter(|| rosenbrock(black_box(x))));
-        group.bench_with_input(BenchmarkId::new("hand", n), &x, |b, x| {
-            b.iter(|| rosenbrock_gradient(black_box(x), &mut grad))
+        group.bench_function(BenchmarkId::new("primal", n), |b| b.iter(|| rosenbrock(black_box(x))));
+        group.bench_function(BenchmarkId::new("hand", n), |b| b.iter(|| rosenbrock_gradient(black_box(x), &mut grad)));
+        slope_chunks!(group, x, rosenbrock, 8, 16, 32);
+        let mut workspace = Workspace::<f64, 16>::new();
+        group.bench_function(BenchmarkId::new("slope_workspace16", n), |b| {
+            b.iter(|| workspace.gradient(|d: &[SparseDualVec<f64, 16>]| rosenbrock(d), black_box(x), &mut grad))
         });
-        group.bench_with_input(BenchmarkId::new("slope_chunk4", n), &x, |b, x| {
-            b.iter(|| gradient::<f64, 4>(|d: &[SparseDualVec<f64, 4>]| rosenbrock(d), black_box(x)))
-        });
-        group.bench_with_input(BenchmarkId::new("slope_chunk8", n), &x, |b, x| {
-            b.iter(|| gradient::<f64, 8>(|d: &[SparseDualVec<f64, 8>]| rosenbrock(d), black_box(x)))
-        });
-        group.bench_with_input(BenchmarkId::new("slope_chunk16", n), &x, |b, x| {
-            b.iter(|| gradient::<f64, 16>(|d: &[SparseDualVec<f64, 16>]| rosenbrock(d), black_box(x)))
-        });
-        group.bench_with_input(BenchmarkId::new("slope_dense8", n), &x, |b, x| {
-            b.iter(|| dense_gradient::<8>(black_box(x), &mut grad))
-        });
-        group.bench_with_input(BenchmarkId::new("num_dual_chunk4", n), &x, |b, x| {
-            b.iter(|| num_dual_gradient::<4>(black_box(x), &mut grad))
-        });
-        group.bench_with_input(BenchmarkId::new("num_dual_chunk8", n), &x, |b, x| {
-            b.iter(|| num_dual_gradient::<8>(black_box(x), &mut grad))
-        });
-        group.bench_with_input(BenchmarkId::new("num_dual_chunk16", n), &x, |b, x| {
-            b.iter(|| num_dual_gradient::<16>(black_box(x), &mut grad))
-        });
+        group.bench_function(BenchmarkId::new("slope_function", n), |b| b.iter(|| Rosenbrock.gradient(black_box(x))));
+        num_dual_chunks!(group, x, rosenbrock_nd, 8, 16, 32);
+        match n {
+            10 => group.bench_function(BenchmarkId::new("num_dual_gradient", n), |b| {
+                b.iter(|| gradient_nd::<10>(|d| rosenbrock_nd(d), black_box(x)))
+            }),
+            100 => group.bench_function(BenchmarkId::new("num_dual_gradient", n), |b| {
+                b.iter(|| gradient_nd::<100>(|d| rosenbrock_nd(d), black_box(x)))
+            }),
+            _ => &mut group,
+        };
     }
+    group.finish();
+}
+
+fn w4_forward(c: &mut Criterion) {
+    let mut group = c.benchmark_group("w4_forward");
+    let (w, d) = w4_data(64);
+    let (w, d) = (w.as_slice(), d.as_slice());
+    let constants: Vec<SparseDualVec<f64, 16>> = d.iter().map(|&v| SparseDualVec::constant(v)).collect();
+    let constants32: Vec<SparseDualVec<f64, 32>> = d.iter().map(|&v| SparseDualVec::constant(v)).collect();
+    let constants64: Vec<SparseDualVec<f64, 64>> = d.iter().map(|&v| SparseDualVec::constant(v)).collect();
+    let mut grad = vec![0.0; w.len()];
+    let n = w.len();
+    group.bench_function(BenchmarkId::new("primal", n), |b| b.iter(|| w4(black_box(w), d)));
+    group.bench_function(BenchmarkId::new("hand", n), |b| b.iter(|| w4_gradient(black_box(w), d, &mut grad)));
+    slope_chunks!(group, w, |v| w4(v, &constants), 16);
+    slope_chunks!(group, w, |v| w4(v, &constants32), 32);
+    slope_chunks!(group, w, |v| w4(v, &constants64), 64);
+    group.bench_function(BenchmarkId::new("slope_function", n), |b| b.iter(|| W4(d).gradient(black_box(w))));
+    num_dual_chunks!(group, w, |v| w4_nd(v, d), 8, 16, 32, 64);
+    group.finish();
+}
+
+/// The Jacobian of `tanh(W d)` in `d` (64 x 64), the Hessian of W1 (n = 10), and a
+/// directional derivative of W1 (n = 1000).
+fn jacobian_hessian_jvp(c: &mut Criterion) {
+    let mut group = c.benchmark_group("forward_other");
+    let (w, d) = w4_data(64);
+    let (w, d) = (w.as_slice(), d.as_slice());
+    let layer = |x: &[SparseDualVec<f64, 16>]| -> Vec<SparseDualVec<f64, 16>> {
+        (0..64)
+            .map(|i| {
+                let mut z = SparseDualVec::constant(0.0);
+                for j in 0..64 {
+                    z += x[j] * w[i * 64 + j];
+                }
+                num_traits::Float::tanh(z)
+            })
+            .collect()
+    };
+    group.bench_function("jacobian_64/slope_chunk16", |b| b.iter(|| jacobian(layer, black_box(d)).unwrap()));
+    group.bench_function("jacobian_64/num_dual_jacobian", |b| {
+        b.iter(|| jacobian_nd::<64>(|x| tanh_layer_nd(w, x), black_box(d)))
+    });
+
+    let x = rosenbrock_point(10);
+    group.bench_function("hessian_10/hand", |b| b.iter(|| rosenbrock_hessian(black_box(&x))));
+    group.bench_function("hessian_10/slope", |b| b.iter(|| hessian(|v| rosenbrock(v), black_box(&x))));
+    group.bench_function("hessian_10/num_dual_hessian", |b| {
+        b.iter(|| hessian_nd::<10>(|v| rosenbrock_nd(v), black_box(&x)))
+    });
+
+    let x = rosenbrock_point(1000);
+    let v: Vec<f64> = (0..1000).map(|i| ((i % 5) as f64 - 2.0) / 3.0).collect();
+    let seeded: Vec<Dual64> = x.iter().zip(&v).map(|(&x, &v)| Dual64::new(x, v)).collect();
+    group.bench_function("jvp_1000/slope", |b| b.iter(|| jvp(|d| vec![rosenbrock(d)], black_box(&x), &v).unwrap()));
+    group.bench_function("jvp_1000/num_dual", |b| {
+        b.iter(|| {
+            let seeded: Vec<Dual64> = black_box(&x).iter().zip(&v).map(|(&x, &v)| Dual64::new(x, v)).collect();
+            rosenbrock_nd(&seeded).eps
+        })
+    });
+    drop(seeded);
     group.finish();
 }
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().sample_size(30).warm_up_time(std::time::Duration::from_millis(500)).measurement_time(std::time::Duration::from_secs(2));
-    targets = w3_chain, w1_gradient
+    config = Criterion::default().sample_size(20).warm_up_time(std::time::Duration::from_millis(300)).measurement_time(std::time::Duration::from_secs(1));
+    targets = w3_chain, w1_gradient, w4_forward, jacobian_hessian_jvp
 }
 criterion_main!(benches);

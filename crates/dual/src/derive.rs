@@ -3,10 +3,23 @@
 
 use crate::{Dual, Error, HyperDual, Scalar, SparseDualVec};
 
-/// Tangents per pass of [`gradient`] and [`jacobian`], chosen by measurement
-/// (`cargo xtask bench --filter w1`, figures in the README): 8 beat 4 and 16 at n = 100
-/// and 1000.
-pub const DEFAULT_CHUNK: usize = 8;
+/// The chunk [`Function::gradient`] takes for `n` inputs: the fastest of 8, 16, 32 and 64 in
+/// `cargo bench -p slope-benches --bench forward` (W1 at n = 10, 100, 1000, W4 at 4096;
+/// figures in the README). Fewer, wider passes win as `n` grows; the figures also show how
+/// much the best chunk depends on the function, so measure yours where it matters.
+///
+/// ```
+/// assert_eq!(slope_dual::recommended_chunk(10), 8);
+/// assert_eq!(slope_dual::recommended_chunk(4096), 64);
+/// ```
+pub const fn recommended_chunk(n: usize) -> usize {
+    match n {
+        0..=16 => 8,
+        17..=200 => 16,
+        201..=2000 => 32,
+        _ => 64,
+    }
+}
 
 /// `(f(x), f'(x))`.
 ///
@@ -31,22 +44,139 @@ pub fn jvp<T: Scalar>(f: impl Fn(&[Dual<T>]) -> Vec<Dual<T>>, x: &[T], v: &[T]) 
     Ok((y.iter().map(|d| d.re).collect(), y.iter().map(|d| d.eps).collect()))
 }
 
-/// Seeds `x` for the pass that differentiates inputs `start..start + N`; the other inputs
-/// are constants, whose (zero) tangents cost nothing.
-fn seed<T: Scalar, const N: usize>(x: &[T], start: usize) -> Vec<SparseDualVec<T, N>> {
-    x.iter()
-        .enumerate()
-        .map(|(i, &xi)| match i.checked_sub(start) {
-            Some(k) if k < N => SparseDualVec::variable_at(xi, k),
-            _ => SparseDualVec::constant(xi),
-        })
-        .collect()
+/// The buffers of the chunked forward helpers, kept between calls: the seeded inputs (one
+/// [`SparseDualVec`] per input, filled once per call; each pass only un-seeds the previous
+/// chunk and seeds its own). [`gradient`] and [`jacobian`] make one per call; keep one
+/// yourself where a gradient is taken in a loop.
+///
+/// ```
+/// use num_traits::Float;
+/// use slope_dual::{SparseDualVec, Workspace};
+///
+/// fn f<T: Float>(x: &[T]) -> T {
+///     x.iter().fold(T::zero(), |acc, &v| acc + v.sin())
+/// }
+/// let mut workspace = Workspace::<f64, 16>::new();
+/// let mut grad = vec![0.0; 3];
+/// for step in 0..3 {
+///     let x = [0.0, 1.0, step as f64];
+///     let value = workspace.gradient(|d: &[SparseDualVec<f64, 16>]| f(d), &x, &mut grad).unwrap();
+///     assert_eq!(value, f(&x));
+///     assert_eq!(grad, x.map(f64::cos));
+/// }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Workspace<T, const N: usize> {
+    inputs: Vec<SparseDualVec<T, N>>,
+}
+
+impl<T: Scalar, const N: usize> Workspace<T, N> {
+    /// An empty workspace; its buffer grows to the largest point it is given.
+    pub fn new() -> Self {
+        Workspace { inputs: Vec::new() }
+    }
+
+    /// Runs `pass(start, inputs)` once per chunk of `N` inputs, with inputs
+    /// `start..start + N` seeded and the others constant; at least once, for no inputs.
+    fn passes<E>(
+        &mut self,
+        x: &[T],
+        mut pass: impl FnMut(usize, &[SparseDualVec<T, N>]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        const { assert!(N > 0, "a chunk of zero tangents differentiates nothing; use N >= 1") };
+        self.inputs.clear();
+        self.inputs.extend(x.iter().map(|&v| SparseDualVec::constant(v)));
+        let mut start = 0;
+        loop {
+            let end = x.len().min(start + N);
+            for (k, d) in self.inputs[start..end].iter_mut().enumerate() {
+                *d = SparseDualVec::variable_at(d.re, k);
+            }
+            pass(start, &self.inputs)?;
+            for d in &mut self.inputs[start..end] {
+                *d = SparseDualVec::constant(d.re);
+            }
+            start = end;
+            if start >= x.len() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// `f(x)`, with `∇f(x)` written to `grad`, in `ceil(n / N)` evaluations of `f`; see
+    /// [`gradient`]. Fails if `grad` is not as long as `x`.
+    pub fn gradient(
+        &mut self,
+        f: impl Fn(&[SparseDualVec<T, N>]) -> SparseDualVec<T, N>,
+        x: &[T],
+        grad: &mut [T],
+    ) -> Result<T, Error> {
+        if grad.len() != x.len() {
+            return Err(Error::InputLength { what: "the gradient buffer", expected: x.len(), got: grad.len() });
+        }
+        Ok(self.fill_gradient(f, x, grad))
+    }
+
+    /// [`Workspace::gradient`] with `grad.len() == x.len()` checked by the caller.
+    fn fill_gradient(
+        &mut self,
+        f: impl Fn(&[SparseDualVec<T, N>]) -> SparseDualVec<T, N>,
+        x: &[T],
+        grad: &mut [T],
+    ) -> T {
+        let mut value = T::nan();
+        let done: Result<(), core::convert::Infallible> = self.passes(x, |start, inputs| {
+            let y = f(inputs);
+            value = y.re;
+            let out = &mut grad[start..];
+            let width = out.len().min(N);
+            match y.eps.0 {
+                Some(tangents) => out[..width].copy_from_slice(&tangents.0[..width]),
+                None => out[..width].fill(T::zero()),
+            }
+            Ok(())
+        });
+        match done {
+            Ok(()) => value,
+        }
+    }
+
+    /// `(f(x), J(x))` with `J` row-major (`J[i][j] = ∂f_i/∂x_j`), in `ceil(n / N)`
+    /// evaluations of `f`; see [`jacobian`].
+    #[allow(clippy::type_complexity)]
+    pub fn jacobian(
+        &mut self,
+        f: impl Fn(&[SparseDualVec<T, N>]) -> Vec<SparseDualVec<T, N>>,
+        x: &[T],
+    ) -> Result<(Vec<T>, Vec<Vec<T>>), Error> {
+        let mut values: Option<Vec<T>> = None;
+        let mut jac: Vec<Vec<T>> = Vec::new();
+        self.passes(x, |start, inputs| {
+            let y = f(inputs);
+            let values = values.get_or_insert_with(|| {
+                jac = vec![Vec::with_capacity(x.len()); y.len()];
+                y.iter().map(|d| d.re).collect()
+            });
+            if y.len() != values.len() {
+                return Err(Error::OutputLength { expected: values.len(), got: y.len() });
+            }
+            let width = x.len().saturating_sub(start).min(N);
+            for (row, d) in jac.iter_mut().zip(&y) {
+                row.extend_from_slice(&d.tangents()[..width]);
+            }
+            Ok(())
+        })?;
+        Ok((values.unwrap_or_default(), jac))
+    }
 }
 
 /// `(f(x), ∇f(x))` in `ceil(n / N)` evaluations of `f` on [`SparseDualVec<T, N>`].
 ///
 /// Each pass seeds `N` inputs and leaves the rest constant; constants carry no tangent, so
-/// a pass costs about the primal plus `N` tangents on what the seeded inputs reach.
+/// a pass costs about the primal plus `N` tangents on what the seeded inputs reach. The
+/// chunk trades passes (fewer with a larger `N`) against the width of each tangent
+/// operation: [`recommended_chunk`] gives the measured best for a number of inputs, and
+/// [`Function::gradient`] picks it itself. In a loop, keep a [`Workspace`].
 ///
 /// ```
 /// use num_traits::Float;
@@ -64,19 +194,9 @@ pub fn gradient<T: Scalar, const N: usize>(
     f: impl Fn(&[SparseDualVec<T, N>]) -> SparseDualVec<T, N>,
     x: &[T],
 ) -> (T, Vec<T>) {
-    let mut grad = Vec::with_capacity(x.len());
-    let mut value = None;
-    let mut start = 0;
-    loop {
-        let y = f(&seed::<T, N>(x, start));
-        value.get_or_insert(y.re);
-        grad.extend(y.tangents().into_iter().take(x.len().saturating_sub(start)));
-        start += N;
-        if start >= x.len() {
-            break;
-        }
-    }
-    (value.unwrap_or_else(T::nan), grad)
+    let mut grad = vec![T::zero(); x.len()];
+    let value = Workspace::new().fill_gradient(f, x, &mut grad);
+    (value, grad)
 }
 
 /// `(f(x), J(x))` with `J` row-major (`J[i][j] = ∂f_i/∂x_j`), in `ceil(n / N)` evaluations.
@@ -84,28 +204,7 @@ pub fn jacobian<T: Scalar, const N: usize>(
     f: impl Fn(&[SparseDualVec<T, N>]) -> Vec<SparseDualVec<T, N>>,
     x: &[T],
 ) -> Result<(Vec<T>, Vec<Vec<T>>), Error> {
-    let mut values: Option<Vec<T>> = None;
-    let mut jac: Vec<Vec<T>> = Vec::new();
-    let mut start = 0;
-    loop {
-        let y = f(&seed::<T, N>(x, start));
-        let values = values.get_or_insert_with(|| {
-            jac = vec![Vec::with_capacity(x.len()); y.len()];
-            y.iter().map(|d| d.re).collect()
-        });
-        if y.len() != values.len() {
-            return Err(Error::OutputLength { expected: values.len(), got: y.len() });
-        }
-        let width = x.len().saturating_sub(start).min(N);
-        for (row, d) in jac.iter_mut().zip(&y) {
-            row.extend_from_slice(&d.tangents()[..width]);
-        }
-        start += N;
-        if start >= x.len() {
-            break;
-        }
-    }
-    Ok((values.unwrap_or_default(), jac))
+    Workspace::new().jacobian(f, x)
 }
 
 /// `(f(x), ∇f(x), H(x))`, exact, in `n(n+1)/2` evaluations of `f` on [`HyperDual`].
@@ -180,9 +279,14 @@ pub trait Function {
         self.eval(x)
     }
 
-    /// `(f(x), ∇f(x))`, chunked by [`DEFAULT_CHUNK`].
+    /// `(f(x), ∇f(x))`, in passes of [`recommended_chunk`]`(x.len())` tangents.
     fn gradient<T: Scalar>(&self, x: &[T]) -> (T, Vec<T>) {
-        gradient::<T, DEFAULT_CHUNK>(|d| self.eval(d), x)
+        match recommended_chunk(x.len()) {
+            8 => gradient::<T, 8>(|d| self.eval(d), x),
+            16 => gradient::<T, 16>(|d| self.eval(d), x),
+            32 => gradient::<T, 32>(|d| self.eval(d), x),
+            _ => gradient::<T, 64>(|d| self.eval(d), x),
+        }
     }
 
     /// `(f(x), ∇f(x), H(x))`.
@@ -218,6 +322,39 @@ mod tests {
             assert_eq!(g, want);
         }
         assert_eq!(gradient::<f64, 4>(f, &[]), (0.0, vec![]));
+    }
+
+    #[test]
+    fn a_kept_workspace_gives_the_gradient_at_every_length_and_refuses_a_short_buffer() {
+        let mut workspace = Workspace::<f64, 4>::new();
+        for n in [0, 1, 3, 4, 5, 9, 2] {
+            let x: Vec<f64> = (0..n).map(|i| 0.3 * i as f64 - 0.7).collect();
+            let want: Vec<f64> = x.iter().enumerate().map(|(i, &x)| x.cos() * (i + 1) as f64).collect();
+            let mut grad = vec![f64::NAN; n];
+            let value = workspace.gradient(f, &x, &mut grad).unwrap();
+            assert_eq!((value, &grad), (f(&x), &want), "n = {n}");
+            assert_eq!(gradient::<f64, 4>(f, &x), (value, grad));
+        }
+        let err = workspace.gradient(f, &[1.0, 2.0], &mut [0.0]).unwrap_err();
+        assert_eq!(err, Error::InputLength { what: "the gradient buffer", expected: 2, got: 1 });
+    }
+
+    #[test]
+    fn the_recommended_chunk_gives_the_same_gradient_at_every_size() {
+        struct Sines;
+        impl Function for Sines {
+            fn eval<T: Float>(&self, x: &[T]) -> T {
+                x.iter()
+                    .enumerate()
+                    .fold(T::zero(), |acc, (i, &xi)| acc + xi.sin() * T::from(i + 1).unwrap_or_else(T::nan))
+            }
+        }
+        for n in [3, 17, 201, 2001] {
+            let x: Vec<f64> = (0..n).map(|i| (i % 13) as f64 * 0.1).collect();
+            let (value, grad) = Sines.gradient(&x);
+            assert_eq!(value, f(&x));
+            assert_eq!(grad, gradient::<f64, 1>(f, &x).1, "n = {n}");
+        }
     }
 
     #[test]

@@ -47,35 +47,57 @@ pub type SparseDualVec<T, const N: usize> = Dual<T, Sparse<Tangents<T, N>>>;
 
 impl<T: Float, E: Tangent<T>> Dual<T, E> {
     /// A dual with the given value and tangent.
+    #[inline(always)]
     pub const fn new(re: T, eps: E) -> Self {
         Dual { re, eps }
     }
 
     /// A constant: zero tangent.
+    #[inline(always)]
     pub fn constant(re: T) -> Self {
         Dual::new(re, E::zero())
     }
 
     /// True when the tangent is zero.
+    #[inline(always)]
     pub fn is_constant(&self) -> bool {
         self.eps.is_zero()
     }
 
     /// Applies a unary rule `x ↦ (f(x), f'(x))` of [`crate::rules`] by the chain rule.
-    #[inline]
+    #[inline(always)]
     pub fn unary(self, rule: impl Fn(T) -> (T, T)) -> Self {
         let (f, df) = rule(self.re);
         Dual::new(f, self.eps.scale(df))
     }
 
     /// Applies a binary rule `(a, b) ↦ (f, ∂f/∂a, ∂f/∂b)` of [`crate::rules`] by the chain rule.
-    #[inline]
+    #[inline(always)]
     pub fn binary(self, other: Self, rule: impl Fn(T, T) -> (T, T, T)) -> Self {
         let (f, da, db) = rule(self.re, other.re);
-        Dual::new(f, self.eps.scale(da).add(other.eps.scale(db)))
+        Dual::new(f, self.eps.scale_add(da, other.eps, db))
     }
 
-    #[inline]
+    /// `self + c` for a plain `c`: the tangent is unchanged.
+    #[inline(always)]
+    pub(crate) fn shifted(self, c: T) -> Self {
+        Dual::new(self.re + c, self.eps)
+    }
+
+    /// `self · c` for a plain `c`: the tangent scaled.
+    #[inline(always)]
+    pub(crate) fn scaled(self, c: T) -> Self {
+        Dual::new(self.re * c, self.eps.scale(c))
+    }
+
+    /// `self / c` for a plain `c`: the tangent scaled by `1 / c`, as the quotient rule's
+    /// partial in `self` ([`crate::rules::div`]).
+    #[inline(always)]
+    pub(crate) fn divided(self, c: T) -> Self {
+        Dual::new(self.re / c, self.eps.scale(c.recip()))
+    }
+
+    #[inline(always)]
     fn powf_by(self, c: T) -> Self {
         self.unary(|x| crate::rules::powf(x, c))
     }
@@ -121,7 +143,7 @@ impl<T: Float + fmt::Display + fmt::Debug + Send + Sync + 'static, const N: usiz
 
 impl<T: Float, E: Tangent<T>> Neg for Dual<T, E> {
     type Output = Self;
-    #[inline]
+    #[inline(always)]
     fn neg(self) -> Self {
         Dual::new(-self.re, self.eps.neg())
     }
@@ -129,7 +151,7 @@ impl<T: Float, E: Tangent<T>> Neg for Dual<T, E> {
 
 impl<T: Float, E: Tangent<T>> Add for Dual<T, E> {
     type Output = Self;
-    #[inline]
+    #[inline(always)]
     fn add(self, rhs: Self) -> Self {
         Dual::new(self.re + rhs.re, self.eps.add(rhs.eps))
     }
@@ -137,7 +159,7 @@ impl<T: Float, E: Tangent<T>> Add for Dual<T, E> {
 
 impl<T: Float, E: Tangent<T>> Sub for Dual<T, E> {
     type Output = Self;
-    #[inline]
+    #[inline(always)]
     fn sub(self, rhs: Self) -> Self {
         Dual::new(self.re - rhs.re, self.eps.sub(rhs.eps))
     }
@@ -150,6 +172,7 @@ impl_scalar_lhs!([E: Tangent<f32>] Dual<f32, E>, f32);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::HyperDual;
     use num_traits::{NumCast, One, ToPrimitive};
 
     fn d(f: impl Fn(Dual<f64>) -> Dual<f64>, x: f64) -> (f64, f64) {
@@ -164,6 +187,52 @@ mod tests {
         assert_eq!(d(|x| 2.0 * x - 1.0, 5.0), (9.0, 2.0));
         assert_eq!(d(|x| x % Dual::constant(2.0), 5.5), (1.5, 1.0));
         assert_eq!(d(|x| Dual::constant(7.0) % x, 2.0), (1.0, -3.0));
+    }
+
+    #[test]
+    fn plain_float_operands_give_what_promoted_constants_give() {
+        type S = SparseDualVec<f64, 3>;
+        let xs = [Dual::new(1.5, -2.0), Dual::new(-0.25, 0.0), Dual::new(0.0, 3.0), Dual::new(4.0, f64::INFINITY)];
+        let cs = [2.5, -0.5, 0.0, f64::INFINITY, 1e-300];
+        for x in xs {
+            let (s, h) =
+                (S::new(x.re, Sparse(Some(Tangents([x.eps, 0.0, -x.eps])))), HyperDual::new(x.re, x.eps, 1.0, 0.5));
+            for c in cs {
+                let k = Dual::constant(c);
+                let same = |a: Dual<f64>, b: Dual<f64>| {
+                    assert!(a.re.to_bits() == b.re.to_bits() || (a.re.is_nan() && b.re.is_nan()), "{a:?} vs {b:?}");
+                    assert!(a.eps == b.eps || (a.eps.is_nan() && b.eps.is_nan()), "{a:?} vs {b:?} at {x:?}, {c}");
+                };
+                same(x + c, x + k);
+                same(x - c, x - k);
+                same(x * c, x * k);
+                same(x / c, x / k);
+                same(x % c, x % k);
+                same(c + x, k + x);
+                same(c - x, k - x);
+                same(c * x, k * x);
+                same(c / x, k / x);
+                let sk = S::constant(c);
+                for (a, b) in [(s * c, s * sk), (s + c, s + sk), (c - s, sk - s), (s / c, s / sk)] {
+                    assert_eq!(a.re.to_bits(), b.re.to_bits());
+                    let (ta, tb) = (a.tangents(), b.tangents());
+                    assert!(ta.iter().zip(tb).all(|(p, q)| p == &q || (p.is_nan() && q.is_nan())), "{ta:?} vs {tb:?}");
+                }
+                // Promoted, an infinite first tangent times the constant's zero second one
+                // makes the promoted product's `eps12` NaN; the plain operand keeps it finite.
+                if x.eps.is_infinite() {
+                    continue;
+                }
+                let hk = HyperDual::constant(c);
+                for (a, b) in [(h * c, h * hk), (h - c, h - hk), (c - h, hk - h), (h / c, h / hk)] {
+                    let parts = |d: HyperDual<f64>| [d.re, d.eps1, d.eps2, d.eps12];
+                    assert!(
+                        parts(a).iter().zip(parts(b)).all(|(p, q)| p == &q || (p.is_nan() && q.is_nan())),
+                        "{a:?} vs {b:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

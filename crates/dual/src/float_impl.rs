@@ -12,7 +12,7 @@ macro_rules! dual_float_methods {
         $(dual_float_methods!(@one $kind $method);)*
     };
     (@one float $method:ident) => {
-        #[inline]
+        #[inline(always)]
         fn $method(self) -> Self {
             self.unary(crate::rules::$method)
         }
@@ -36,7 +36,7 @@ macro_rules! dual_scalar_methods {
         $(dual_scalar_methods!(@one $kind $method);)*
     };
     (@one scalar $method:ident) => {
-        #[inline]
+        #[inline(always)]
         fn $method(self) -> Self {
             self.unary(crate::rules::$method)
         }
@@ -60,7 +60,7 @@ macro_rules! impl_dual_number {
 
         impl<$($gen)*> core::ops::Mul for $ty {
             type Output = Self;
-            #[inline]
+            #[inline(always)]
             fn mul(self, rhs: Self) -> Self {
                 self.binary(rhs, crate::rules::mul)
             }
@@ -68,7 +68,7 @@ macro_rules! impl_dual_number {
 
         impl<$($gen)*> core::ops::Div for $ty {
             type Output = Self;
-            #[inline]
+            #[inline(always)]
             fn div(self, rhs: Self) -> Self {
                 self.binary(rhs, crate::rules::div)
             }
@@ -76,17 +76,19 @@ macro_rules! impl_dual_number {
 
         impl<$($gen)*> core::ops::Rem for $ty {
             type Output = Self;
-            #[inline]
+            #[inline(always)]
             fn rem(self, rhs: Self) -> Self {
                 self.binary(rhs, crate::rules::rem)
             }
         }
 
-        impl_dual_number!(@assign [$($gen)*] $ty, Add add AddAssign add_assign);
-        impl_dual_number!(@assign [$($gen)*] $ty, Sub sub SubAssign sub_assign);
-        impl_dual_number!(@assign [$($gen)*] $ty, Mul mul MulAssign mul_assign);
-        impl_dual_number!(@assign [$($gen)*] $ty, Div div DivAssign div_assign);
-        impl_dual_number!(@assign [$($gen)*] $ty, Rem rem RemAssign rem_assign);
+        // A plain-float operand is a constant whose tangent is zero, so `x + c` keeps `x`'s
+        // tangents and `x * c` scales them: no product rule, no promoted constant.
+        impl_dual_number!(@assign [$($gen)*] $ty, Add add AddAssign add_assign, |x: Self, c: T| x.shifted(c));
+        impl_dual_number!(@assign [$($gen)*] $ty, Sub sub SubAssign sub_assign, |x: Self, c: T| x.shifted(-c));
+        impl_dual_number!(@assign [$($gen)*] $ty, Mul mul MulAssign mul_assign, |x: Self, c: T| x.scaled(c));
+        impl_dual_number!(@assign [$($gen)*] $ty, Div div DivAssign div_assign, |x: Self, c: T| x.divided(c));
+        impl_dual_number!(@assign [$($gen)*] $ty, Rem rem RemAssign rem_assign, |x: Self, c: T| x % Self::constant(c));
 
         impl<$($gen)*> core::iter::Sum for $ty {
             fn sum<I: Iterator<Item = Self>>(iter: I) -> Self {
@@ -188,14 +190,14 @@ macro_rules! impl_dual_number {
                 self * a + b
             }
 
-            #[inline]
+            #[inline(always)]
             fn powi(self, n: i32) -> Self {
                 self.unary(|x| crate::rules::powi(x, n))
             }
 
             /// `self^n`; with a constant exponent the power rule, otherwise the rule of
             /// `a^b` in both operands.
-            #[inline]
+            #[inline(always)]
             fn powf(self, n: Self) -> Self {
                 if n.is_constant() {
                     self.powf_by(n.re)
@@ -220,17 +222,17 @@ macro_rules! impl_dual_number {
                 if crate::rules::abs_sub_is_zero(self.re, other.re) { <Self as num_traits::Zero>::zero() } else { self - other }
             }
 
-            #[inline]
+            #[inline(always)]
             fn hypot(self, other: Self) -> Self {
                 self.binary(other, crate::rules::hypot)
             }
 
-            #[inline]
+            #[inline(always)]
             fn atan2(self, other: Self) -> Self {
                 self.binary(other, crate::rules::atan2)
             }
 
-            #[inline]
+            #[inline(always)]
             fn sin_cos(self) -> (Self, Self) {
                 (self.sin(), self.cos())
             }
@@ -249,31 +251,31 @@ macro_rules! impl_dual_number {
             fn detach(self) -> Self {
                 Self::constant(self.re)
             }
-            #[inline]
+            #[inline(always)]
             fn is_exactly_zero(self) -> bool {
                 self.re.is_exactly_zero() && self.is_constant()
             }
         }
     };
 
-    (@assign [$($gen:tt)*] $ty:ty, $Op:ident $op:ident $OpAssign:ident $op_assign:ident) => {
+    (@assign [$($gen:tt)*] $ty:ty, $Op:ident $op:ident $OpAssign:ident $op_assign:ident, $with_float:expr) => {
         impl<$($gen)*> core::ops::$Op<T> for $ty {
             type Output = Self;
-            #[inline]
+            #[inline(always)]
             fn $op(self, rhs: T) -> Self {
-                core::ops::$Op::$op(self, Self::constant(rhs))
+                ($with_float)(self, rhs)
             }
         }
         impl<$($gen)*> core::ops::$OpAssign for $ty {
-            #[inline]
+            #[inline(always)]
             fn $op_assign(&mut self, rhs: Self) {
                 *self = core::ops::$Op::$op(*self, rhs);
             }
         }
         impl<$($gen)*> core::ops::$OpAssign<T> for $ty {
-            #[inline]
+            #[inline(always)]
             fn $op_assign(&mut self, rhs: T) {
-                *self = core::ops::$Op::$op(*self, Self::constant(rhs));
+                *self = ($with_float)(*self, rhs);
             }
         }
     };
@@ -291,7 +293,7 @@ macro_rules! impl_dual_number {
     )*};
 
     (@unary $($name:ident),*) => {$(
-        #[inline]
+        #[inline(always)]
         fn $name(self) -> Self {
             self.unary(crate::rules::$name)
         }
@@ -301,18 +303,18 @@ macro_rules! impl_dual_number {
 /// `f64 + dual`, `f32 * dual`, ...: the operators with a plain float on the left.
 macro_rules! impl_scalar_lhs {
     ([$($gen:tt)*] $ty:ty, $t:ty) => {
-        impl_scalar_lhs!(@each [$($gen)*] $ty, $t, Add add);
-        impl_scalar_lhs!(@each [$($gen)*] $ty, $t, Sub sub);
-        impl_scalar_lhs!(@each [$($gen)*] $ty, $t, Mul mul);
-        impl_scalar_lhs!(@each [$($gen)*] $ty, $t, Div div);
-        impl_scalar_lhs!(@each [$($gen)*] $ty, $t, Rem rem);
+        impl_scalar_lhs!(@each [$($gen)*] $ty, $t, Add add, |c: $t, x: $ty| x.shifted(c));
+        impl_scalar_lhs!(@each [$($gen)*] $ty, $t, Sub sub, |c: $t, x: $ty| (-x).shifted(c));
+        impl_scalar_lhs!(@each [$($gen)*] $ty, $t, Mul mul, |c: $t, x: $ty| x.scaled(c));
+        impl_scalar_lhs!(@each [$($gen)*] $ty, $t, Div div, |c: $t, x: $ty| <$ty>::constant(c) / x);
+        impl_scalar_lhs!(@each [$($gen)*] $ty, $t, Rem rem, |c: $t, x: $ty| <$ty>::constant(c) % x);
     };
-    (@each [$($gen:tt)*] $ty:ty, $t:ty, $Op:ident $op:ident) => {
+    (@each [$($gen:tt)*] $ty:ty, $t:ty, $Op:ident $op:ident, $with_float:expr) => {
         impl<$($gen)*> core::ops::$Op<$ty> for $t {
             type Output = $ty;
-            #[inline]
+            #[inline(always)]
             fn $op(self, rhs: $ty) -> $ty {
-                core::ops::$Op::$op(<$ty>::constant(self), rhs)
+                ($with_float)(self, rhs)
             }
         }
     };

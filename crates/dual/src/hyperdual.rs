@@ -62,6 +62,25 @@ impl<T: Float + Send + Sync + 'static> HyperDual<T> {
         self.eps1.is_zero() && self.eps2.is_zero() && self.eps12.is_zero()
     }
 
+    /// `self + c` for a plain `c`.
+    #[inline]
+    pub(crate) fn shifted(self, c: T) -> Self {
+        HyperDual::new(self.re + c, self.eps1, self.eps2, self.eps12)
+    }
+
+    /// `self · c` for a plain `c`.
+    #[inline]
+    pub(crate) fn scaled(self, c: T) -> Self {
+        HyperDual::new(self.re * c, self.eps1.scale(c), self.eps2.scale(c), self.eps12.scale(c))
+    }
+
+    /// `self / c` for a plain `c`, as the quotient rule's partial in `self`.
+    #[inline]
+    pub(crate) fn divided(self, c: T) -> Self {
+        let r = c.recip();
+        HyperDual::new(self.re / c, self.eps1.scale(r), self.eps2.scale(r), self.eps12.scale(r))
+    }
+
     /// Applies a unary rule by the second-order chain rule:
     /// `(f ∘ x)'' = f'(x)·x'' + f''(x)·x'·x'`, with `f''` from the rule evaluated on a dual.
     #[inline]

@@ -29,7 +29,7 @@ pub mod ops;
 pub mod rules;
 mod tangent;
 
-pub use derive::{derivative, gradient, hessian, jacobian, jvp, Function, DEFAULT_CHUNK};
+pub use derive::{derivative, gradient, hessian, jacobian, jvp, recommended_chunk, Function, Workspace};
 pub use dual::{Dual, DualVec, SparseDualVec};
 pub use error::Error;
 pub use hyperdual::HyperDual;

@@ -236,11 +236,13 @@ pub fn powf<T: Float>(x: T, c: T) -> (T, T) {
 }
 
 /// `a * b`.
+#[inline(always)]
 pub fn mul<T: Float>(a: T, b: T) -> (T, T, T) {
     (a * b, b, a)
 }
 
 /// `a / b`.
+#[inline(always)]
 pub fn div<T: Float>(a: T, b: T) -> (T, T, T) {
     let q = a / b;
     (q, b.recip(), -q / b)

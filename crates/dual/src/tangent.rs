@@ -21,9 +21,15 @@ pub trait Tangent<T>: Copy + Send + Sync + 'static {
     fn scale(self, factor: T) -> Self;
     /// True when every entry is zero.
     fn is_zero(&self) -> bool;
+    /// `a · self + b · other`, with zero entries left zero by their factor: the tangent of
+    /// a binary op, in one step so that a wide tangent is built once.
+    #[inline(always)]
+    fn scale_add(self, a: T, other: Self, b: T) -> Self {
+        self.scale(a).add(other.scale(b))
+    }
 }
 
-#[inline]
+#[inline(always)]
 fn scale_entry<T: Float>(tangent: T, factor: T) -> T {
     if tangent == T::zero() {
         T::zero()
@@ -33,27 +39,27 @@ fn scale_entry<T: Float>(tangent: T, factor: T) -> T {
 }
 
 impl<T: Float + Send + Sync + 'static> Tangent<T> for T {
-    #[inline]
+    #[inline(always)]
     fn zero() -> Self {
         T::zero()
     }
-    #[inline]
+    #[inline(always)]
     fn add(self, other: Self) -> Self {
         self + other
     }
-    #[inline]
+    #[inline(always)]
     fn sub(self, other: Self) -> Self {
         self - other
     }
-    #[inline]
+    #[inline(always)]
     fn neg(self) -> Self {
         -self
     }
-    #[inline]
+    #[inline(always)]
     fn scale(self, factor: T) -> Self {
         scale_entry(self, factor)
     }
-    #[inline]
+    #[inline(always)]
     fn is_zero(&self) -> bool {
         *self == T::zero()
     }
@@ -82,41 +88,62 @@ impl<T: fmt::Debug, const N: usize> fmt::Debug for Tangents<T, N> {
 }
 
 impl<T: Float + Send + Sync + 'static, const N: usize> Tangent<T> for Tangents<T, N> {
-    #[inline]
+    #[inline(always)]
     fn zero() -> Self {
         Tangents([T::zero(); N])
     }
-    #[inline]
+    #[inline(always)]
     fn add(mut self, other: Self) -> Self {
         for (a, b) in self.0.iter_mut().zip(other.0) {
             *a = *a + b;
         }
         self
     }
-    #[inline]
+    #[inline(always)]
     fn sub(mut self, other: Self) -> Self {
         for (a, b) in self.0.iter_mut().zip(other.0) {
             *a = *a - b;
         }
         self
     }
-    #[inline]
+    #[inline(always)]
     fn neg(mut self) -> Self {
         for a in &mut self.0 {
             *a = -*a;
         }
         self
     }
-    #[inline]
+    #[inline(always)]
     fn scale(mut self, factor: T) -> Self {
-        for a in &mut self.0 {
-            *a = scale_entry(*a, factor);
+        // A finite factor leaves zero entries zero by itself; only an infinite or NaN one
+        // needs the entry-by-entry test, so the common case is one multiply per lane.
+        if factor.is_finite() {
+            for a in &mut self.0 {
+                *a = factor * *a;
+            }
+        } else {
+            for a in &mut self.0 {
+                *a = scale_entry(*a, factor);
+            }
         }
         self
     }
-    #[inline]
+    #[inline(always)]
     fn is_zero(&self) -> bool {
         self.0.iter().all(|&a| a == T::zero())
+    }
+    #[inline(always)]
+    fn scale_add(mut self, a: T, other: Self, b: T) -> Self {
+        if a.is_finite() && b.is_finite() {
+            for (x, y) in self.0.iter_mut().zip(other.0) {
+                *x = a * *x + b * y;
+            }
+        } else {
+            for (x, y) in self.0.iter_mut().zip(other.0) {
+                *x = scale_entry(*x, a) + scale_entry(y, b);
+            }
+        }
+        self
     }
 }
 
@@ -126,38 +153,64 @@ impl<T: Float + Send + Sync + 'static, const N: usize> Tangent<T> for Tangents<T
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Sparse<E>(pub Option<E>);
 
+// The matches below read their operands by reference and build the result afresh in every
+// arm, a `None` as `Sparse(None)`: a wide tangent moved whole (returning `self`, a tuple of
+// operands, `Option::map`) is copied lane by lane even when it is `None`, since the copy
+// happens before the discriminant is tested. That made constants, most values of a
+// chunked pass, cost as much as tangents. (Hence no `Option::map`, which clippy suggests.)
+#[allow(clippy::manual_map)]
 impl<T, E: Tangent<T>> Tangent<T> for Sparse<E> {
-    #[inline]
+    #[inline(always)]
     fn zero() -> Self {
         Sparse(None)
     }
-    #[inline]
+    #[inline(always)]
     fn add(self, other: Self) -> Self {
-        Sparse(match (self.0, other.0) {
-            (Some(a), Some(b)) => Some(a.add(b)),
-            (a, None) => a,
-            (None, b) => b,
+        Sparse(match (&self.0, &other.0) {
+            (Some(a), Some(b)) => Some(a.add(*b)),
+            (Some(a), None) => Some(*a),
+            (None, Some(b)) => Some(*b),
+            (None, None) => None,
         })
     }
-    #[inline]
+    #[inline(always)]
     fn sub(self, other: Self) -> Self {
-        Sparse(match (self.0, other.0) {
-            (Some(a), Some(b)) => Some(a.sub(b)),
-            (a, None) => a,
-            (None, b) => b.map(E::neg),
+        Sparse(match (&self.0, &other.0) {
+            (Some(a), Some(b)) => Some(a.sub(*b)),
+            (Some(a), None) => Some(*a),
+            (None, Some(b)) => Some(b.neg()),
+            (None, None) => None,
         })
     }
-    #[inline]
+    #[inline(always)]
     fn neg(self) -> Self {
-        Sparse(self.0.map(E::neg))
+        Sparse(match &self.0 {
+            Some(a) => Some(a.neg()),
+            None => None,
+        })
     }
-    #[inline]
+    #[inline(always)]
     fn scale(self, factor: T) -> Self {
-        Sparse(self.0.map(|e| e.scale(factor)))
+        Sparse(match &self.0 {
+            Some(a) => Some(a.scale(factor)),
+            None => None,
+        })
     }
-    #[inline]
+    #[inline(always)]
     fn is_zero(&self) -> bool {
-        self.0.as_ref().is_none_or(E::is_zero)
+        match &self.0 {
+            Some(a) => a.is_zero(),
+            None => true,
+        }
+    }
+    #[inline(always)]
+    fn scale_add(self, a: T, other: Self, b: T) -> Self {
+        Sparse(match (&self.0, &other.0) {
+            (Some(x), Some(y)) => Some(x.scale_add(a, *y, b)),
+            (Some(x), None) => Some(x.scale(a)),
+            (None, Some(y)) => Some(y.scale(b)),
+            (None, None) => None,
+        })
     }
 }
 

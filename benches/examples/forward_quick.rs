@@ -1,0 +1,109 @@
+//! Interleaved timing of slope's chunked forward gradient against num-dual's best chunk (its
+//! input vector kept, `benches/src/num_dual_peer.rs`): each repetition times one gradient of
+//! each, back to back, and the medians are printed with the median of the per-repetition
+//! ratios, which a shared, noisy machine disturbs less than two separate runs. A development
+//! aid beside the criterion benches: `cargo run --release -p slope-benches --example
+//! forward_quick [w1|w4] [n]`.
+use std::hint::black_box;
+use std::time::Instant;
+
+use slope::dual::{SparseDualVec, Workspace};
+use slope_benches::num_dual_peer::*;
+use slope_benches::*;
+
+fn median(mut t: Vec<f64>) -> f64 {
+    t.sort_by(f64::total_cmp);
+    t[t.len() / 2]
+}
+
+fn timed(f: &mut dyn FnMut()) -> f64 {
+    let s = Instant::now();
+    f();
+    s.elapsed().as_secs_f64() * 1e6
+}
+
+fn race(reps: usize, runs: &mut [(&str, &mut dyn FnMut())]) {
+    let only = std::env::args().nth(3).unwrap_or_default();
+    let mut runs: Vec<_> = runs.iter_mut().filter(|(name, _)| name.contains(only.as_str())).collect();
+    let mut times = vec![Vec::new(); runs.len()];
+    for _ in 0..reps {
+        for (t, (_, f)) in times.iter_mut().zip(runs.iter_mut()) {
+            t.push(timed(*f));
+        }
+    }
+    let base = median(times[0].clone());
+    for ((name, _), t) in runs.iter().zip(times) {
+        let m = median(t);
+        println!("  {name:<22} {m:>10.2} µs  {:>5.2}x the first", m / base);
+    }
+}
+
+macro_rules! slope_run {
+    ($n:literal, $f:expr, $x:expr, $g:expr) => {{
+        let mut ws = Workspace::<f64, $n>::new();
+        let (x, g): (&[f64], &mut [f64]) = ($x, $g);
+        move || drop(black_box(ws.gradient(|d: &[SparseDualVec<f64, $n>]| $f(d), black_box(x), g)))
+    }};
+}
+macro_rules! nd_run {
+    ($n:literal, $f:expr, $x:expr, $g:expr) => {{
+        let mut ws = ChunkedGradient::<$n>::default();
+        let (x, g): (&[f64], &mut [f64]) = ($x, $g);
+        move || drop(black_box(ws.gradient(|d| $f(d), black_box(x), g)))
+    }};
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let which = args.get(1).map_or("w1", String::as_str);
+    let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
+    let reps = std::env::var("REPS").ok().and_then(|r| r.parse().ok()).unwrap_or(if n >= 4000 { 40 } else { 400 });
+    match which {
+        "w1" => {
+            let x = rosenbrock_point(n);
+            let mut g: Vec<Vec<f64>> = vec![vec![0.0; n]; 8];
+            let [g0, g1, g2, g3, g4, g5, g6, g7] = g.as_mut_slice() else { unreachable!() };
+            println!("W1 n = {n}");
+            race(
+                reps,
+                &mut [
+                    ("num-dual chunk 16", &mut nd_run!(16, rosenbrock_nd, &x, g0)),
+                    ("num-dual chunk 8", &mut nd_run!(8, rosenbrock_nd, &x, g1)),
+                    ("num-dual chunk 32", &mut nd_run!(32, rosenbrock_nd, &x, g2)),
+                    ("slope chunk 8", &mut slope_run!(8, rosenbrock, &x, g3)),
+                    ("slope chunk 16", &mut slope_run!(16, rosenbrock, &x, g4)),
+                    ("slope chunk 32", &mut slope_run!(32, rosenbrock, &x, g5)),
+                    ("slope chunk 64", &mut slope_run!(64, rosenbrock, &x, g6)),
+                    ("primal", &mut || drop(black_box(rosenbrock(black_box(&x))))),
+                    ("hand", &mut || drop(black_box(rosenbrock_gradient(black_box(&x), g7)))),
+                ],
+            );
+        }
+        _ => {
+            let (w, data) = w4_data(64);
+            let d = data.as_slice();
+            let dc: &[_] = &d.iter().map(|&v| SparseDualVec::constant(v)).collect::<Vec<_>>();
+            let dc16: &[_] = &d.iter().map(|&v| SparseDualVec::constant(v)).collect::<Vec<_>>();
+            let dc32: &[_] = &d.iter().map(|&v| SparseDualVec::constant(v)).collect::<Vec<_>>();
+            let dc64: &[_] = &d.iter().map(|&v| SparseDualVec::constant(v)).collect::<Vec<_>>();
+            let nw = w.len();
+            let mut g: Vec<Vec<f64>> = vec![vec![0.0; nw]; 8];
+            let [g0, g1, g2, g3, g4, g5, g6, g7] = g.as_mut_slice() else { unreachable!() };
+            println!("W4 64x64");
+            race(
+                40,
+                &mut [
+                    ("num-dual chunk 16", &mut nd_run!(16, |v| w4_nd(v, d), &w, g0)),
+                    ("num-dual chunk 8", &mut nd_run!(8, |v| w4_nd(v, d), &w, g1)),
+                    ("num-dual chunk 32", &mut nd_run!(32, |v| w4_nd(v, d), &w, g2)),
+                    ("slope chunk 8", &mut slope_run!(8, |v| w4(v, dc), &w, g3)),
+                    ("slope chunk 16", &mut slope_run!(16, |v| w4(v, dc16), &w, g4)),
+                    ("slope chunk 32", &mut slope_run!(32, |v| w4(v, dc32), &w, g5)),
+                    ("slope chunk 64", &mut slope_run!(64, |v| w4(v, dc64), &w, g6)),
+                    ("primal", &mut || drop(black_box(w4(black_box(&w), d)))),
+                    ("hand", &mut || drop(black_box(w4_gradient(black_box(&w), d, g7)))),
+                ],
+            );
+        }
+    }
+}
