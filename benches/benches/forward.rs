@@ -89,10 +89,10 @@ fn w1_gradient(c: &mut Criterion) {
         num_dual_chunks!(group, x, rosenbrock_nd, 8, 16, 32);
         match n {
             10 => group.bench_function(BenchmarkId::new("num_dual_gradient", n), |b| {
-                b.iter(|| gradient_nd::<10>(|d| rosenbrock_nd(d), black_box(x)))
+                b.iter(|| gradient_nd::<10>(rosenbrock_nd, black_box(x)))
             }),
             100 => group.bench_function(BenchmarkId::new("num_dual_gradient", n), |b| {
-                b.iter(|| gradient_nd::<100>(|d| rosenbrock_nd(d), black_box(x)))
+                b.iter(|| gradient_nd::<100>(rosenbrock_nd, black_box(x)))
             }),
             _ => &mut group,
         };
@@ -143,9 +143,9 @@ fn jacobian_hessian_jvp(c: &mut Criterion) {
 
     let x = rosenbrock_point(10);
     group.bench_function("hessian_10/hand", |b| b.iter(|| rosenbrock_hessian(black_box(&x))));
-    group.bench_function("hessian_10/slope", |b| b.iter(|| hessian(|v| rosenbrock(v), black_box(&x))));
+    group.bench_function("hessian_10/slope", |b| b.iter(|| hessian(rosenbrock, black_box(&x))));
     group.bench_function("hessian_10/num_dual_hessian", |b| {
-        b.iter(|| hessian_nd::<10>(|v| rosenbrock_nd(v), black_box(&x)))
+        b.iter(|| hessian_nd::<10>(rosenbrock_nd, black_box(&x)))
     });
 
     let x = rosenbrock_point(1000);

@@ -42,14 +42,18 @@ macro_rules! slope_run {
     ($n:literal, $f:expr, $x:expr, $g:expr) => {{
         let mut ws = Workspace::<f64, $n>::new();
         let (x, g): (&[f64], &mut [f64]) = ($x, $g);
-        move || drop(black_box(ws.gradient(|d: &[SparseDualVec<f64, $n>]| $f(d), black_box(x), g)))
+        move || {
+            let _ = black_box(ws.gradient(|d: &[SparseDualVec<f64, $n>]| $f(d), black_box(x), g));
+        }
     }};
 }
 macro_rules! nd_run {
     ($n:literal, $f:expr, $x:expr, $g:expr) => {{
         let mut ws = ChunkedGradient::<$n>::default();
         let (x, g): (&[f64], &mut [f64]) = ($x, $g);
-        move || drop(black_box(ws.gradient(|d| $f(d), black_box(x), g)))
+        move || {
+            black_box(ws.gradient(|d| $f(d), black_box(x), g));
+        }
     }};
 }
 
@@ -74,8 +78,12 @@ fn main() {
                     ("slope chunk 16", &mut slope_run!(16, rosenbrock, &x, g4)),
                     ("slope chunk 32", &mut slope_run!(32, rosenbrock, &x, g5)),
                     ("slope chunk 64", &mut slope_run!(64, rosenbrock, &x, g6)),
-                    ("primal", &mut || drop(black_box(rosenbrock(black_box(&x))))),
-                    ("hand", &mut || drop(black_box(rosenbrock_gradient(black_box(&x), g7)))),
+                    ("primal", &mut || {
+                        black_box(rosenbrock(black_box(&x)));
+                    }),
+                    ("hand", &mut || {
+                        black_box(rosenbrock_gradient(black_box(&x), g7));
+                    }),
                 ],
             );
         }
@@ -100,8 +108,12 @@ fn main() {
                     ("slope chunk 16", &mut slope_run!(16, |v| w4(v, dc16), &w, g4)),
                     ("slope chunk 32", &mut slope_run!(32, |v| w4(v, dc32), &w, g5)),
                     ("slope chunk 64", &mut slope_run!(64, |v| w4(v, dc64), &w, g6)),
-                    ("primal", &mut || drop(black_box(w4(black_box(&w), d)))),
-                    ("hand", &mut || drop(black_box(w4_gradient(black_box(&w), d, g7)))),
+                    ("primal", &mut || {
+                        black_box(w4(black_box(&w), d));
+                    }),
+                    ("hand", &mut || {
+                        black_box(w4_gradient(black_box(&w), d, g7));
+                    }),
                 ],
             );
         }
