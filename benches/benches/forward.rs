@@ -144,9 +144,7 @@ fn jacobian_hessian_jvp(c: &mut Criterion) {
     let x = rosenbrock_point(10);
     group.bench_function("hessian_10/hand", |b| b.iter(|| rosenbrock_hessian(black_box(&x))));
     group.bench_function("hessian_10/slope", |b| b.iter(|| hessian(rosenbrock, black_box(&x))));
-    group.bench_function("hessian_10/num_dual_hessian", |b| {
-        b.iter(|| hessian_nd::<10>(rosenbrock_nd, black_box(&x)))
-    });
+    group.bench_function("hessian_10/num_dual_hessian", |b| b.iter(|| hessian_nd::<10>(rosenbrock_nd, black_box(&x))));
 
     let x = rosenbrock_point(1000);
     let v: Vec<f64> = (0..1000).map(|i| ((i % 5) as f64 - 2.0) / 3.0).collect();
