@@ -5,22 +5,11 @@
 //! aid beside the criterion benches: `cargo run --release -p slope-benches --example
 //! forward_quick [w1|w4] [n]`.
 use std::hint::black_box;
-use std::time::Instant;
 
 use slope::dual::{SparseDualVec, Workspace};
 use slope_benches::num_dual_peer::*;
+use slope_benches::race::{median, timed};
 use slope_benches::*;
-
-fn median(mut t: Vec<f64>) -> f64 {
-    t.sort_by(f64::total_cmp);
-    t[t.len() / 2]
-}
-
-fn timed(f: &mut dyn FnMut()) -> f64 {
-    let s = Instant::now();
-    f();
-    s.elapsed().as_secs_f64() * 1e6
-}
 
 fn race(reps: usize, runs: &mut [(&str, &mut dyn FnMut())]) {
     let only = std::env::args().nth(3).unwrap_or_default();

@@ -4,22 +4,11 @@
 //! disturbs less than two separate medians. A development aid beside the criterion benches:
 //! `cargo run --release -p slope-benches --example tape_quick`.
 use std::hint::black_box;
-use std::time::Instant;
 
 use reverse::Gradient as _;
 use slope_benches::peers::*;
+use slope_benches::race::{median, timed};
 use slope_benches::*;
-
-fn median(mut t: Vec<f64>) -> f64 {
-    t.sort_by(f64::total_cmp);
-    t[t.len() / 2]
-}
-
-fn timed(f: &mut impl FnMut()) -> f64 {
-    let s = Instant::now();
-    f();
-    s.elapsed().as_secs_f64() * 1e6
-}
 
 fn compare(name: &str, reps: usize, mut slope: impl FnMut(), mut peer: impl FnMut()) {
     let (mut a, mut b, mut r) = (Vec::new(), Vec::new(), Vec::new());

@@ -9,6 +9,7 @@ use num_traits::Float;
 pub mod logistic;
 pub mod num_dual_peer;
 pub mod peers;
+pub mod race;
 
 pub use logistic::{logistic_data, logistic_loss, LogisticIds, LogisticParams};
 
