@@ -125,7 +125,7 @@ impl<T: Scalar, const N: usize> Workspace<T, N> {
         grad: &mut [T],
     ) -> T {
         let mut value = T::nan();
-        let done: Result<(), core::convert::Infallible> = self.passes(x, |start, inputs| {
+        let Ok(()) = self.passes::<core::convert::Infallible>(x, |start, inputs| {
             let y = f(inputs);
             value = y.re;
             let out = &mut grad[start..];
@@ -136,9 +136,7 @@ impl<T: Scalar, const N: usize> Workspace<T, N> {
             }
             Ok(())
         });
-        match done {
-            Ok(()) => value,
-        }
+        value
     }
 
     /// `(f(x), J(x))` with `J` row-major (`J[i][j] = ∂f_i/∂x_j`), in `ceil(n / N)`
