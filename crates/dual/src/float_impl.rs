@@ -248,6 +248,10 @@ macro_rules! impl_dual_number {
             Self: core::fmt::Debug,
         {
             crate::unary_table!(dual_scalar_methods);
+            #[inline(always)]
+            fn int_power(self, n: i32) -> Self {
+                num_traits::Float::powi(self, n)
+            }
             fn detach(self) -> Self {
                 Self::constant(self.re)
             }

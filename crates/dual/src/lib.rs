@@ -51,6 +51,9 @@ macro_rules! scalar_method_declarations {
         /// plain floats).
         pub trait Scalar: Float + Debug + Send + Sync + 'static + AddAssign + SubAssign + MulAssign + DivAssign {
             $(scalar_method_declarations!(@one $kind $method $doc);)*
+            /// `self^n` for an integer `n`, the value of `Float::powi` (bitwise, for plain
+            /// floats), inlined: the primal of the op table's `powi` row.
+            fn int_power(self, n: i32) -> Self;
             /// The value with no derivative attached: a constant.
             fn detach(self) -> Self;
             /// Zero in every part, value and derivatives: a local derivative that is exactly
@@ -84,6 +87,10 @@ macro_rules! plain_scalar {
     ($($t:ty),*) => {$(
         impl Scalar for $t {
             unary_table!(plain_scalar_methods);
+            #[inline(always)]
+            fn int_power(self, n: i32) -> Self {
+                rules::int_power(self, n)
+            }
             fn detach(self) -> Self {
                 self
             }

@@ -82,7 +82,7 @@ macro_rules! binary_table {
             Div: infix try_div, "div", "DivBackward0", DIV, |a, b| a / b, "`a / b`";
             Pow: function try_pow, "pow", "PowBackward1", POW, |a, b| a.powf(b),
                 "`a^b`, differentiated in both base and exponent";
-            PowI: exponent powi, "powi", "PowBackward0", POWI, |a, b| a.powi(b.to_i32().unwrap_or(i32::MAX)),
+            PowI: exponent powi, "powi", "PowBackward0", POWI, |a, b| a.int_power(b.to_i32().unwrap_or(i32::MAX)),
                 "`a^n` for a constant integer `n`";
             PowF: exponent powf, "powf", "PowBackward0", POWF, |a, b| a.powf(b.detach()),
                 "`a^c` for a constant real `c`";
@@ -94,6 +94,26 @@ macro_rules! binary_table {
                 "`a % b`, the remainder of truncated division (PyTorch's `fmod`)";
         }
     };
+}
+
+/// A loop over elements, handed the function of one unary op by [`UnaryOp::with_primal`] or
+/// [`UnaryOp::with_partial`]: the op is matched once per loop, not once per element, and
+/// `run` is compiled for each op's own function, so the rule of [`crate::rules`] is inlined
+/// into the loop as a hand-written loop would have it.
+pub trait Kernel1<T> {
+    /// What the loop returns.
+    type Output;
+    /// Runs the loop with `f`, the op's primal or partial.
+    fn run<F: Fn(T) -> T + Copy + Send + Sync>(self, f: F) -> Self::Output;
+}
+
+/// A loop over elements, handed the function of one binary op ([`BinaryOp::with_primal`],
+/// [`BinaryOp::with_partial`]); see [`Kernel1`].
+pub trait Kernel2<T> {
+    /// What the loop returns.
+    type Output;
+    /// Runs the loop with `f(a, b)`, the op's primal or one partial.
+    fn run<F: Fn(T, T) -> T + Copy + Send + Sync>(self, f: F) -> Self::Output;
 }
 
 macro_rules! define_unary_ops {
@@ -115,6 +135,28 @@ macro_rules! define_unary_ops {
                 use {core::ops::Neg as _, num_traits::Float as _};
                 match self {
                     $(UnaryOp::$variant => x.$method(),)*
+                }
+            }
+
+            /// Hands the primal to `kernel`, as a closure of this op alone: one dispatch for a
+            /// whole loop, whose body the compiler then inlines (and vectorises where it can).
+            #[inline]
+            pub fn with_primal<T: Scalar, K: Kernel1<T>>(self, kernel: K) -> K::Output {
+                #[allow(unused_imports)]
+                use {core::ops::Neg as _, num_traits::Float as _};
+                match self {
+                    $(UnaryOp::$variant => kernel.run(#[inline(always)] |x: T| x.$method()),)*
+                }
+            }
+
+            /// Hands `f'` to `kernel`, as [`UnaryOp::partial`] computes it (the primal on a
+            /// dual number), as a closure of this op alone.
+            #[inline]
+            pub fn with_partial<T: Scalar, K: Kernel1<T>>(self, kernel: K) -> K::Output {
+                #[allow(unused_imports)]
+                use {core::ops::Neg as _, num_traits::Float as _};
+                match self {
+                    $(UnaryOp::$variant => kernel.run(#[inline(always)] |x: T| Dual::variable(x).$method().eps),)*
                 }
             }
 
@@ -168,6 +210,50 @@ macro_rules! define_binary_ops {
                         let ($a, $b) = (a, b);
                         $primal
                     })*
+                }
+            }
+
+            /// Hands the primal to `kernel`, as a closure of this op alone (see
+            /// [`UnaryOp::with_primal`]).
+            #[inline]
+            pub fn with_primal<T: Scalar, K: Kernel2<T>>(self, kernel: K) -> K::Output {
+                #[allow(unused_imports)]
+                use num_traits::{Float as _, ToPrimitive as _};
+                match self {
+                    $(BinaryOp::$variant => kernel.run(#[inline(always)] |$a: T, $b: T| $primal),)*
+                }
+            }
+
+            /// Hands `∂f/∂a` (`side` 0), `∂f/∂b` (`side` 1) or their sum (`side` 2, the partial
+            /// of `f(x, x)` in `x` as the reverse sweep sums it) to `kernel`, as
+            /// [`BinaryOp::partial_left`] and [`BinaryOp::partial_right`] compute them, as a
+            /// closure of this op and side alone.
+            #[inline]
+            pub fn with_partial<T: Scalar, K: Kernel2<T>>(self, side: usize, kernel: K) -> K::Output {
+                #[allow(unused_imports)]
+                use num_traits::{Float as _, ToPrimitive as _};
+                match (self, side) {
+                    $(
+                        (BinaryOp::$variant, 0) => kernel.run(#[inline(always)] |a: T, b: T| {
+                            let ($a, $b): (Dual<T>, Dual<T>) = (Dual::variable(a), Dual::constant(b));
+                            $primal.eps
+                        }),
+                        (BinaryOp::$variant, 1) => kernel.run(#[inline(always)] |a: T, b: T| {
+                            let ($a, $b): (Dual<T>, Dual<T>) = (Dual::constant(a), Dual::variable(b));
+                            $primal.eps
+                        }),
+                        (BinaryOp::$variant, _) => kernel.run(#[inline(always)] |a: T, b: T| {
+                            let left = {
+                                let ($a, $b): (Dual<T>, Dual<T>) = (Dual::variable(a), Dual::constant(b));
+                                $primal.eps
+                            };
+                            let right = {
+                                let ($a, $b): (Dual<T>, Dual<T>) = (Dual::constant(a), Dual::variable(b));
+                                $primal.eps
+                            };
+                            left + right
+                        }),
+                    )*
                 }
             }
 
@@ -247,6 +333,51 @@ impl BinaryOp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Calls the kernel's function at fixed points, so a test can read what it was handed.
+    struct Probe1(Vec<f64>);
+    impl Kernel1<f64> for Probe1 {
+        type Output = Vec<f64>;
+        fn run<F: Fn(f64) -> f64 + Copy + Send + Sync>(self, f: F) -> Vec<f64> {
+            self.0.into_iter().map(f).collect()
+        }
+    }
+    struct Probe2(Vec<(f64, f64)>);
+    impl Kernel2<f64> for Probe2 {
+        type Output = Vec<f64>;
+        fn run<F: Fn(f64, f64) -> f64 + Copy + Send + Sync>(self, f: F) -> Vec<f64> {
+            self.0.into_iter().map(|(a, b)| f(a, b)).collect()
+        }
+    }
+
+    fn same_bits(a: &[f64], b: &[f64]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
+    }
+
+    /// The kernels' closures are a second expansion of each row, so they are held to the
+    /// per-element forms bit for bit: the primal, each partial, and the same-input sum.
+    #[test]
+    fn kernels_hand_over_each_rows_primal_and_partials() {
+        let xs: Vec<f64> = (0..40).map(|k| -3.0 + 0.15 * k as f64).chain([0.0, -0.0, 1.0, 2.0]).collect();
+        for &op in UnaryOp::ALL {
+            let primal: Vec<f64> = xs.iter().map(|&x| op.eval(x)).collect();
+            let partial: Vec<f64> = xs.iter().map(|&x| op.partial(x)).collect();
+            assert!(same_bits(&op.with_primal(Probe1(xs.clone())), &primal), "{}", op.name());
+            assert!(same_bits(&op.with_partial(Probe1(xs.clone())), &partial), "{}", op.name());
+        }
+        let pairs: Vec<(f64, f64)> =
+            xs.iter().flat_map(|&a| [(a, 2.0), (a, -1.0), (a, 0.5), (a, a), (a, 3.0)]).collect();
+        for &op in BinaryOp::ALL {
+            let primal: Vec<f64> = pairs.iter().map(|&(a, b)| op.eval(a, b)).collect();
+            let left: Vec<f64> = pairs.iter().map(|&(a, b)| op.partial_left(a, b)).collect();
+            let right: Vec<f64> = pairs.iter().map(|&(a, b)| op.partial_right(a, b)).collect();
+            let both: Vec<f64> = pairs.iter().map(|&(a, b)| op.partial_left(a, b) + op.partial_right(a, b)).collect();
+            assert!(same_bits(&op.with_primal(Probe2(pairs.clone())), &primal), "{}", op.name());
+            assert!(same_bits(&op.with_partial(0, Probe2(pairs.clone())), &left), "{}", op.name());
+            assert!(same_bits(&op.with_partial(1, Probe2(pairs.clone())), &right), "{}", op.name());
+            assert!(same_bits(&op.with_partial(2, Probe2(pairs.clone())), &both), "{}", op.name());
+        }
+    }
 
     /// A symmetric difference quotient: an independent check of each rule's derivative.
     fn numeric(f: impl Fn(f64) -> f64, x: f64) -> f64 {

@@ -218,12 +218,46 @@ fn erf_value<T: Float>(x: T) -> T {
 }
 
 /// `x^n` for an integer `n`; the derivative of `x^0` is 0 everywhere.
+#[inline(always)]
 pub fn powi<T: Float>(x: T, n: i32) -> (T, T) {
     if n == 0 {
         return (T::one(), T::zero());
     }
     let n_t = T::from(n).unwrap_or_else(T::nan);
-    (x.powi(n), n_t * x.powi(n - 1))
+    (int_power(x, n), n_t * int_power(x, n - 1))
+}
+
+/// `x^n` by repeated squaring, in the order of the runtime's `powi` (so bitwise
+/// `f64::powi`), written out so that it inlines: a loop over elements with one exponent
+/// then runs without a call per element, and the common small exponents are plain products
+/// the compiler can vectorise.
+#[inline(always)]
+pub fn int_power<T: Float>(x: T, n: i32) -> T {
+    match n {
+        0 => T::one(),
+        1 => x,
+        2 => x * x,
+        3 => x * (x * x),
+        -1 => T::one() / x,
+        _ => {
+            let (mut base, mut rest, mut product) = (x, n.unsigned_abs(), T::one());
+            loop {
+                if rest & 1 == 1 {
+                    product = product * base;
+                }
+                rest >>= 1;
+                if rest == 0 {
+                    break;
+                }
+                base = base * base;
+            }
+            if n < 0 {
+                T::one() / product
+            } else {
+                product
+            }
+        }
+    }
 }
 
 /// `x^c` for a real `c`; the derivative of `x^0` is 0 everywhere, also at `x = 0`.
@@ -342,6 +376,26 @@ pub fn sign<T: Float>(x: T) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `int_power` is the runtime's `powi`, bit for bit, so the op table's primal and
+    /// `f64::powi` in a user's code give one number.
+    #[test]
+    fn int_power_is_powi_bit_for_bit() {
+        let xs = [0.0, -0.0, 1.0, -1.0, 0.1, -0.7, 1.0 + 1e-15, 3.3, -12.5, 1e-160, 1e160, f64::INFINITY, f64::NAN];
+        let ns = (-40..=40).chain([i32::MIN, i32::MIN + 1, i32::MAX, 1023, -1074, 100_001]);
+        for n in ns {
+            for &x in &xs {
+                let (ours, std) = (int_power(x, n), x.powi(n));
+                assert!(ours.to_bits() == std.to_bits() || (ours.is_nan() && std.is_nan()), "{x}^{n}: {ours} vs {std}");
+                let x32 = x as f32;
+                let (ours, std) = (int_power(x32, n), x32.powi(n));
+                assert!(
+                    ours.to_bits() == std.to_bits() || (ours.is_nan() && std.is_nan()),
+                    "{x32}^{n}: {ours} vs {std}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn conventions_at_kinks_follow_pytorch() {

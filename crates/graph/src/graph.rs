@@ -27,7 +27,43 @@ use crate::{Error, Shape, Tensor, Value, Var};
 #[derive(Debug, Default)]
 pub struct Graph {
     arena: ArenaCell,
-    grads: RefCell<HashMap<u32, Vec<f64>>>,
+    grads: RefCell<StoredGrads>,
+}
+
+/// The gradients `backward` stores on nodes, and the buffers of gradients since forgotten,
+/// kept for the next ones: a training loop that clears its graph each step stores its
+/// gradients without allocating once warm.
+#[derive(Debug, Default)]
+struct StoredGrads {
+    by_node: HashMap<u32, Vec<f64>>,
+    spare: Vec<Vec<f64>>,
+}
+
+/// At most this many forgotten gradient buffers are kept for reuse.
+const SPARE_GRADS: usize = 64;
+
+impl StoredGrads {
+    fn forget(&mut self, keep: impl Fn(u32) -> bool) {
+        let StoredGrads { by_node, spare } = self;
+        by_node.retain(|&index, grad| {
+            let kept = keep(index);
+            if !kept && spare.len() < SPARE_GRADS {
+                spare.push(core::mem::take(grad));
+            }
+            kept
+        });
+    }
+
+    /// A buffer holding `grad`, reusing a forgotten one with room for it where there is one.
+    fn buffer_of(&mut self, grad: &[f64]) -> Vec<f64> {
+        let mut buffer = match self.spare.iter().position(|b| b.capacity() >= grad.len()) {
+            Some(k) => self.spare.swap_remove(k),
+            None => Vec::with_capacity(grad.len()),
+        };
+        buffer.clear();
+        buffer.extend_from_slice(grad);
+        buffer
+    }
 }
 
 impl Graph {
@@ -103,7 +139,7 @@ impl Graph {
     pub fn rewind(&mut self, checkpoint: Checkpoint) -> Result<(), Error> {
         self.arena.get_mut().rewind(checkpoint)?;
         let mark = checkpoint.len() as u32;
-        self.grads.get_mut().retain(|&index, _| index < mark);
+        self.grads.get_mut().forget(|index| index < mark);
         Ok(())
     }
 
@@ -373,36 +409,65 @@ impl Graph {
     pub fn stored_grad(&self, id: NodeId) -> Result<Option<Value>, Error> {
         let index = self.arena.borrow().resolve(id)?;
         let shape = self.arena.borrow().shape(index);
-        Ok(self.grads.borrow().get(&index).map(|g| Value::from_parts(shape, g.clone())))
+        Ok(self.grads.borrow().by_node.get(&index).map(|g| Value::from_parts(shape, g.clone())))
+    }
+
+    /// Runs `read` on the gradient stored on a node, without copying it; `None` if there is
+    /// none.
+    pub fn with_stored_grad<R>(&self, id: NodeId, read: impl FnOnce(&[f64]) -> R) -> Result<Option<R>, Error> {
+        let index = self.arena.borrow().resolve(id)?;
+        Ok(self.grads.borrow().by_node.get(&index).map(|g| read(g)))
     }
 
     /// Adds `grad` to the gradient stored on a node (what `backward` does for leaves that
     /// require grad and for nodes that retain their grad).
     /// Takes the vector, so the first gradient of a node is stored without a copy.
     pub fn accumulate_grad(&self, id: NodeId, grad: Vec<f64>) -> Result<(), Error> {
-        let index = self.arena.borrow().resolve(id)?;
-        let shape = self.arena.borrow().shape(index);
-        if grad.len() != shape.len() {
-            return Err(Error::DataLength { shape, expected: shape.len(), got: grad.len() });
-        }
+        let index = self.checked_grad_target(id, grad.len())?;
         let mut grads = self.grads.borrow_mut();
-        match grads.get_mut(&index) {
+        match grads.by_node.get_mut(&index) {
             Some(stored) => stored.iter_mut().zip(grad).for_each(|(s, g)| *s += g),
             None => {
-                grads.insert(index, grad);
+                grads.by_node.insert(index, grad);
             }
         }
         Ok(())
     }
 
+    /// [`accumulate_grad`](Graph::accumulate_grad) from a slice: the first gradient of a
+    /// node is copied into a buffer of a gradient forgotten before (by `clear`, `rewind` or
+    /// `zero_grad`) where there is one, so a loop allocates no gradient once warm.
+    pub fn accumulate_grad_from(&self, id: NodeId, grad: &[f64]) -> Result<(), Error> {
+        let index = self.checked_grad_target(id, grad.len())?;
+        let mut grads = self.grads.borrow_mut();
+        if let Some(stored) = grads.by_node.get_mut(&index) {
+            stored.iter_mut().zip(grad).for_each(|(s, &g)| *s += g);
+        } else {
+            let buffer = grads.buffer_of(grad);
+            grads.by_node.insert(index, buffer);
+        }
+        Ok(())
+    }
+
+    /// The index of the node `id` names, if a gradient of `len` elements fits it.
+    fn checked_grad_target(&self, id: NodeId, len: usize) -> Result<u32, Error> {
+        let arena = self.arena.borrow();
+        let index = arena.resolve(id)?;
+        let shape = arena.shape(index);
+        if len != shape.len() {
+            return Err(Error::DataLength { shape, expected: shape.len(), got: len });
+        }
+        Ok(index)
+    }
+
     /// Forgets the stored gradient of one node (PyTorch's `x.grad = None`).
     pub(crate) fn clear_grad(&self, index: u32) {
-        self.grads.borrow_mut().remove(&index);
+        self.grads.borrow_mut().forget(|i| i != index);
     }
 
     /// Forgets every stored gradient (PyTorch's `optimizer.zero_grad()`).
     pub fn zero_grad(&self) {
-        self.grads.borrow_mut().clear();
+        self.grads.borrow_mut().forget(|_| false);
     }
 }
 

@@ -13,6 +13,7 @@
 use slope_dual::Scalar;
 
 pub use slope_dual::ops::{BinaryOp, Domain, Kink, UnaryOp};
+use slope_dual::ops::{Kernel1, Kernel2};
 
 use crate::custom::{CustomOpId, GraphScalar};
 use crate::structural::{self, Input, StructuralRule};
@@ -303,19 +304,55 @@ pub fn eval_into<T: GraphScalar>(op: Op, inputs: &[Input<'_, T>], out: &mut Vec<
 }
 
 /// The elementwise ops (unary and binary, a scalar broadcast against a tensor), written into
-/// `out`, which has the output's length. Structural ops are left to [`eval_into`].
+/// `out`, which has the output's length. Structural ops are left to [`eval_into`]. The op is
+/// matched once; each loop is compiled for its op's own primal.
 pub fn eval_elementwise<T: Scalar>(op: Op, inputs: &[Input<'_, T>], out: &mut [T]) {
     match op {
-        Op::Unary(u) => out.iter_mut().zip(inputs[0].0).for_each(|(o, &x)| *o = u.eval(x)),
-        Op::Binary(b) => {
-            let ((a, sa), (c, sc)) = (inputs[0], inputs[1]);
-            match (sa.is_scalar(), sc.is_scalar()) {
-                (true, false) => out.iter_mut().zip(c).for_each(|(o, &y)| *o = b.eval(a[0], y)),
-                (false, true) => out.iter_mut().zip(a).for_each(|(o, &x)| *o = b.eval(x, c[0])),
-                _ => out.iter_mut().zip(a.iter().zip(c)).for_each(|(o, (&x, &y))| *o = b.eval(x, y)),
-            }
-        }
+        Op::Unary(u) => u.with_primal(MapUnary { x: inputs[0].0, out }),
+        Op::Binary(b) => b.with_primal(MapBinary { a: inputs[0], b: inputs[1], out }),
         Op::Structural(_) | Op::Custom(_) => {}
+    }
+}
+
+/// `out[k] = f(x[k])`.
+struct MapUnary<'a, T> {
+    x: &'a [T],
+    out: &'a mut [T],
+}
+
+impl<T: Copy> Kernel1<T> for MapUnary<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<F: Fn(T) -> T + Copy + Send + Sync>(self, f: F) {
+        for (o, &x) in self.out.iter_mut().zip(self.x) {
+            *o = f(x);
+        }
+    }
+}
+
+/// `out[k] = f(a[k], b[k])`, a scalar broadcast.
+struct MapBinary<'a, T> {
+    a: Input<'a, T>,
+    b: Input<'a, T>,
+    out: &'a mut [T],
+}
+
+impl<T: Copy> Kernel2<T> for MapBinary<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<F: Fn(T, T) -> T + Copy + Send + Sync>(self, f: F) {
+        let ((a, sa), (b, sb)) = (self.a, self.b);
+        match (sa.is_scalar(), sb.is_scalar()) {
+            (true, false) => {
+                let x = a[0];
+                self.out.iter_mut().zip(b).for_each(|(o, &y)| *o = f(x, y));
+            }
+            (false, true) => {
+                let y = b[0];
+                self.out.iter_mut().zip(a).for_each(|(o, &x)| *o = f(x, y));
+            }
+            _ => self.out.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (&x, &y))| *o = f(x, y)),
+        }
     }
 }
 

@@ -147,6 +147,23 @@ impl<'g> Tensor<'g> {
         self.graph.stored_grad(self.id()).ok().flatten()
     }
 
+    /// Runs `read` on the stored gradient without copying it (`grad()` copies it into a
+    /// [`Value`]); `None` before any backward. What a training loop reads its gradients
+    /// through.
+    ///
+    /// ```
+    /// use slope_graph::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let x = g.vector(&[1.0, 2.0]).requires_grad_();
+    /// assert_eq!(x.with_grad(|grad| grad.to_vec()), None);
+    /// g.accumulate_grad_from(x.id(), &[0.5, 0.25]).unwrap();
+    /// assert_eq!(x.with_grad(|grad| grad.iter().sum::<f64>()), Some(0.75));
+    /// ```
+    pub fn with_grad<R>(&self, read: impl FnOnce(&[f64]) -> R) -> Option<R> {
+        self.graph.with_stored_grad(self.id(), read).ok().flatten()
+    }
+
     /// Keeps this non-leaf's gradient after `backward` (a no-op on leaves, as in PyTorch).
     pub fn retain_grad(&self) -> Result<(), Error> {
         if !self.requires_grad() {

@@ -75,20 +75,19 @@ impl Backward for Tensor<'_> {
         }
         let graph = self.graph();
         let output = self.id().index();
-        let deposits: Vec<(NodeId, Vec<f64>)> = graph.with_arena(|arena| {
+        graph.with_arena(|arena| {
             with_adjoints(|adjoints| -> Result<_, Error> {
                 adjoints.sweep_index(arena, output, seed)?;
-                Ok(adjoints
-                    .window()
-                    .filter(|&i| adjoints.reached(i) && (arena.is_leaf(i) || arena.retains_grad(i)))
-                    .filter_map(|i| adjoints.of_index(arena, i).map(|g| (arena.node_id(i), g.to_vec())))
-                    .collect())
+                for i in adjoints.window() {
+                    if adjoints.reached(i) && (arena.is_leaf(i) || arena.retains_grad(i)) {
+                        if let Some(g) = adjoints.of_index(arena, i) {
+                            graph.accumulate_grad_from(arena.node_id(i), g)?;
+                        }
+                    }
+                }
+                Ok(())
             })
-        })?;
-        for (id, g) in deposits {
-            graph.accumulate_grad(id, g)?;
-        }
-        Ok(())
+        })
     }
 }
 

@@ -12,9 +12,10 @@
 //! or from a re-evaluation at another scalar type. Scalar elementwise nodes of scalar
 //! inputs do not come here: the sweep applies their cached partials itself.
 
+use slope_dual::ops::{Kernel1, Kernel2};
 use slope_dual::rules::chain;
 use slope_dual::Scalar;
-use slope_graph::{Arena, Below, BinaryOp, GraphScalar, NodeView, Op, Shape};
+use slope_graph::{Arena, Below, GraphScalar, NodeView, Op, Shape};
 
 /// Elementwise loops longer than this run on rayon's threads. Each element is independent,
 /// so the result is bitwise the same as the sequential loop. Chosen by measurement
@@ -39,21 +40,19 @@ pub(crate) fn accumulate<'v, S: GraphScalar>(
         Op::Unary(u) => {
             let a = inputs[0];
             if wants(0) {
-                let x = value(a);
-                elementwise(below.of(arena, a), x, g, |x, g| chain(g, u.partial(x)));
+                u.with_partial(UnaryVjp { adj: below.of(arena, a), x: value(a), g });
             }
         }
         Op::Binary(b) if wants(0) && wants(1) && inputs[0] == inputs[1] => {
             // `x - x`, `x * x`: one input, whose partial is the sum of both sides' (as a
             // `Var` records it), so an exact zero absorbs as forward mode's `1 - 1` does.
-            let x = value(inputs[0]);
-            let both = |x: S| b.partial_left(x, x) + b.partial_right(x, x);
-            elementwise(below.of(arena, inputs[0]), x, g, |x, g| chain(g, both(x)));
+            b.with_partial(2, SameInputVjp { adj: below.of(arena, inputs[0]), x: value(inputs[0]), g });
         }
         Op::Binary(b) => {
             for side in 0..2 {
                 if wants(side) {
-                    binary_side(b, value(inputs[0]), value(inputs[1]), side, g, below.of(arena, inputs[side]));
+                    let adj = below.of(arena, inputs[side]);
+                    b.with_partial(side, BinaryVjp { a: value(inputs[0]), b: value(inputs[1]), side, g, adj });
                 }
             }
         }
@@ -88,32 +87,70 @@ fn elementwise<S: Scalar>(adj: &mut [S], x: &[S], g: &[S], f: impl Fn(S, S) -> S
     }
 }
 
-fn binary_side<S: Scalar>(op: BinaryOp, a: &[S], b: &[S], side: usize, g: &[S], adj: &mut [S]) {
-    let pick = |v: &[S], k: usize| if v.len() == 1 { v[0] } else { v[k] };
-    let partial = |k: usize| {
-        let (x, y) = (pick(a, k), pick(b, k));
-        if side == 0 {
-            op.partial_left(x, y)
+/// `adj[k] += chain(g[k], f'(x[k]))`: a unary op's VJP, compiled for each op's partial.
+struct UnaryVjp<'a, S> {
+    adj: &'a mut [S],
+    x: &'a [S],
+    g: &'a [S],
+}
+
+impl<S: Scalar> Kernel1<S> for UnaryVjp<'_, S> {
+    type Output = ();
+    #[inline(always)]
+    fn run<F: Fn(S) -> S + Copy + Send + Sync>(self, partial: F) {
+        elementwise(self.adj, self.x, self.g, |x, g| chain(g, partial(x)));
+    }
+}
+
+/// The VJP of a binary op whose two inputs are one node, handed the sum of both partials.
+struct SameInputVjp<'a, S> {
+    adj: &'a mut [S],
+    x: &'a [S],
+    g: &'a [S],
+}
+
+impl<S: Scalar> Kernel2<S> for SameInputVjp<'_, S> {
+    type Output = ();
+    #[inline(always)]
+    fn run<F: Fn(S, S) -> S + Copy + Send + Sync>(self, partial: F) {
+        elementwise(self.adj, self.x, self.g, |x, g| chain(g, partial(x, x)));
+    }
+}
+
+/// One side's VJP of a binary op (`side` 0 for `a`, 1 for `b`), compiled for each op's
+/// partial; a scalar broadcast against a tensor receives the sum of its contributions.
+struct BinaryVjp<'a, S> {
+    a: &'a [S],
+    b: &'a [S],
+    side: usize,
+    g: &'a [S],
+    adj: &'a mut [S],
+}
+
+impl<S: Scalar> Kernel2<S> for BinaryVjp<'_, S> {
+    type Output = ();
+    #[inline(always)]
+    fn run<F: Fn(S, S) -> S + Copy + Send + Sync>(self, partial: F) {
+        let BinaryVjp { a, b, side, g, adj } = self;
+        if adj.len() == 1 && g.len() != 1 {
+            // A scalar broadcast against a tensor receives the sum of the contributions, in
+            // element order (sequential, so the result does not depend on the thread count).
+            let pick = |v: &[S], k: usize| if v.len() == 1 { v[0] } else { v[k] };
+            adj[0] +=
+                g.iter().enumerate().fold(S::zero(), |acc, (k, &g)| acc + chain(g, partial(pick(a, k), pick(b, k))));
+        } else if b.len() == 1 && a.len() != 1 && side == 0 {
+            // a tensor against a broadcast scalar (such as the exponent of `powi`)
+            let y = b[0];
+            elementwise(adj, a, g, |x, g| chain(g, partial(x, y)));
+        } else if a.len() == 1 && b.len() != 1 && side == 1 {
+            let x = a[0];
+            elementwise(adj, b, g, |y, g| chain(g, partial(x, y)));
+        } else if side == 0 {
+            // equal lengths: recording broadcasts nothing but a scalar
+            elementwise_pair(adj, a, b, g, |x, y, g| chain(g, partial(x, y)));
         } else {
-            op.partial_right(x, y)
+            elementwise_pair(adj, a, b, g, |x, y, g| chain(g, partial(x, y)));
         }
-    };
-    if adj.len() == 1 && g.len() != 1 {
-        // A scalar broadcast against a tensor receives the sum of the contributions, in
-        // element order (sequential, so the result does not depend on the thread count).
-        adj[0] += g.iter().enumerate().fold(S::zero(), |acc, (k, &g)| acc + chain(g, partial(k)));
-    } else if b.len() == 1 && a.len() != 1 && side == 0 {
-        // a tensor against a broadcast scalar (such as the exponent of `powi`)
-        let y = b[0];
-        elementwise(adj, a, g, |x, g| chain(g, op.partial_left(x, y)));
-    } else if a.len() == 1 && b.len() != 1 && side == 1 {
-        let x = a[0];
-        elementwise(adj, b, g, |y, g| chain(g, op.partial_right(x, y)));
-    } else if side == 0 {
-        // equal lengths: recording broadcasts nothing but a scalar
-        elementwise_pair(adj, a, b, g, |x, y, g| chain(g, op.partial_left(x, y)));
-    } else {
-        elementwise_pair(adj, a, b, g, |x, y, g| chain(g, op.partial_right(x, y)));
     }
 }
 

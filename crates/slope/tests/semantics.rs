@@ -56,6 +56,27 @@ fn gradients_accumulate_on_leaves_until_zeroed() {
     assert!(x.grad().is_none());
 }
 
+/// A training loop clears its graph each step: the gradient buffers of the last step are
+/// reused for the next one's, and must hold the new step's gradient, never the old one's.
+#[test]
+fn a_cleared_graph_stores_fresh_gradients_in_reused_buffers() {
+    let mut g = Graph::new();
+    for step in 0..4 {
+        g.clear();
+        let scale = 1.0 + step as f64;
+        let x = g.vector(&[1.0, -2.0, 3.0]).requires_grad_();
+        let w = g.vector(&[0.5, 0.25]).requires_grad_();
+        ((x * scale).powi(2).sum() + w.sum()).backward().unwrap();
+        let expected: Vec<f64> = [1.0, -2.0, 3.0].iter().map(|v| 2.0 * scale * scale * v).collect();
+        assert_eq!(x.grad().unwrap().as_slice(), &expected[..]);
+        assert_eq!(x.with_grad(|grad| grad.to_vec()), Some(expected));
+        assert_eq!(w.with_grad(|grad| grad.to_vec()), Some(vec![1.0, 1.0]));
+        x.zero_grad();
+        assert_eq!(x.with_grad(|grad| grad.len()), None);
+        assert_eq!(w.with_grad(|grad| grad.len()), Some(2));
+    }
+}
+
 #[test]
 fn non_leaf_grads_only_with_retain_grad() {
     let g = Graph::new();
