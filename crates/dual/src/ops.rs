@@ -192,7 +192,7 @@ macro_rules! define_binary_ops {
     ($($variant:ident: $kind:ident $method:ident, $name:literal, $grad_fn:literal, $domains:ident,
        |$a:ident, $b:ident| $primal:expr, $doc:literal;)*) => {
         /// Elementwise functions of two inputs: the rows of
-        /// [`binary_table!`](crate::binary_table). A scalar broadcasts against a tensor.
+        /// [`binary_table!`](crate::binary_table). Shapes broadcast against each other.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum BinaryOp {
             $(#[doc = $doc] $variant,)*

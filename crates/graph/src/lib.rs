@@ -48,7 +48,7 @@ pub use error::Error;
 pub use file::{GraphFile, NodeRecord, FORMAT_VERSION};
 pub use graph::{FrozenGraph, Graph};
 pub use op::{BinaryOp, Domain, Kink, Op, StructuralOp, UnaryOp};
-pub use shape::Shape;
+pub use shape::{Broadcast, Shape};
 pub use slots::{Below, NodeSlots};
 pub use tensor::{GradFn, Tensor};
 pub use value::Value;

@@ -16,6 +16,7 @@ pub use slope_dual::ops::{BinaryOp, Domain, Kink, UnaryOp};
 use slope_dual::ops::{Kernel1, Kernel2};
 
 use crate::custom::{CustomOpId, GraphScalar};
+use crate::shape::Broadcast;
 use crate::structural::{self, Input, StructuralRule};
 use crate::{Error, Shape};
 
@@ -24,7 +25,7 @@ use crate::{Error, Shape};
 pub enum Op {
     /// An elementwise function of one input.
     Unary(UnaryOp),
-    /// An elementwise function of two inputs; a scalar broadcasts against a tensor.
+    /// An elementwise function of two inputs; the shapes broadcast (NumPy's rules).
     Binary(BinaryOp),
     /// A reduction or linear-algebra op with its own reverse rule.
     Structural(StructuralOp),
@@ -239,9 +240,18 @@ impl Op {
         use Shape::{Matrix as M, Scalar as S, Vector as V};
         match self {
             Op::Unary(_) => &[&[S], &[V(3)], &[M(2, 2)]],
-            Op::Binary(op) if op.differentiates(1) => {
-                &[&[S, S], &[V(3), V(3)], &[S, V(3)], &[V(3), S], &[M(2, 2), M(2, 2)]]
-            }
+            Op::Binary(op) if op.differentiates(1) => &[
+                &[S, S],
+                &[V(3), V(3)],
+                &[S, V(3)],
+                &[V(3), S],
+                &[M(2, 2), M(2, 2)],
+                // a row, a column and an outer broadcast
+                &[M(2, 3), V(3)],
+                &[V(3), M(2, 3)],
+                &[M(2, 1), M(2, 3)],
+                &[M(1, 3), M(2, 1)],
+            ],
             // A constant exponent is a scalar.
             Op::Binary(_) => &[&[S, S], &[V(3), S]],
             Op::Structural(op) => op.shape_cases(),
@@ -279,13 +289,9 @@ impl Op {
     }
 }
 
-/// The shape of an elementwise result: equal shapes, or a scalar against anything.
+/// The shape of an elementwise result: the two shapes broadcast ([`Broadcast`]).
 pub fn broadcast(op: &'static str, left: Shape, right: Shape) -> Result<Shape, Error> {
-    match (left, right) {
-        _ if left == right => Ok(left),
-        (Shape::Scalar, other) | (other, Shape::Scalar) => Ok(other),
-        _ => Err(Error::ShapeMismatch { op, left, right }),
-    }
+    Broadcast::of(left, right).map(|b| b.shape).ok_or(Error::ShapeMismatch { op, left, right })
 }
 
 /// Evaluates an op on input values of any [`Scalar`] type, appending the result to `out`.
@@ -293,7 +299,10 @@ pub fn broadcast(op: &'static str, left: Shape, right: Shape) -> Result<Shape, E
 pub fn eval_into<T: GraphScalar>(op: Op, inputs: &[Input<'_, T>], out: &mut Vec<T>) {
     match op {
         Op::Unary(_) | Op::Binary(_) => {
-            let len = inputs.iter().map(|(v, _)| v.len()).max().unwrap_or(0);
+            let len = match inputs {
+                [(_, a), (_, b)] => Broadcast::of(*a, *b).map_or(0, |layout| layout.shape.len()),
+                _ => inputs.first().map_or(0, |(v, _)| v.len()),
+            };
             let start = out.len();
             out.resize(start + len, T::zero());
             eval_elementwise(op, inputs, &mut out[start..]);
@@ -303,7 +312,7 @@ pub fn eval_into<T: GraphScalar>(op: Op, inputs: &[Input<'_, T>], out: &mut Vec<
     }
 }
 
-/// The elementwise ops (unary and binary, a scalar broadcast against a tensor), written into
+/// The elementwise ops (unary and binary, the shapes broadcast), written into
 /// `out`, which has the output's length. Structural ops are left to [`eval_into`]. The op is
 /// matched once; each loop is compiled for its op's own primal.
 pub fn eval_elementwise<T: Scalar>(op: Op, inputs: &[Input<'_, T>], out: &mut [T]) {
@@ -330,7 +339,7 @@ impl<T: Copy> Kernel1<T> for MapUnary<'_, T> {
     }
 }
 
-/// `out[k] = f(a[k], b[k])`, a scalar broadcast.
+/// `out[k] = f(a[k], b[k])`, the shapes broadcast.
 struct MapBinary<'a, T> {
     a: Input<'a, T>,
     b: Input<'a, T>,
@@ -343,6 +352,7 @@ impl<T: Copy> Kernel2<T> for MapBinary<'_, T> {
     fn run<F: Fn(T, T) -> T + Copy + Send + Sync>(self, f: F) {
         let ((a, sa), (b, sb)) = (self.a, self.b);
         match (sa.is_scalar(), sb.is_scalar()) {
+            _ if sa == sb => self.out.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (&x, &y))| *o = f(x, y)),
             (true, false) => {
                 let x = a[0];
                 self.out.iter_mut().zip(b).for_each(|(o, &y)| *o = f(x, y));
@@ -351,7 +361,22 @@ impl<T: Copy> Kernel2<T> for MapBinary<'_, T> {
                 let y = b[0];
                 self.out.iter_mut().zip(a).for_each(|(o, &x)| *o = f(x, y));
             }
-            _ => self.out.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (&x, &y))| *o = f(x, y)),
+            _ => {
+                let Some(layout) = Broadcast::of(sa, sb) else {
+                    unreachable!("elementwise shapes are validated before evaluation")
+                };
+                let [(ar, ac), (br, bc)] = layout.strides;
+                let cols = layout.cols;
+                for (i, row) in self.out.chunks_exact_mut(cols.max(1)).enumerate().take(layout.rows) {
+                    let (a, b) = (&a[i * ar..], &b[i * br..]);
+                    match (ac, bc) {
+                        (1, 1) => row.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (&x, &y))| *o = f(x, y)),
+                        (1, _) => row.iter_mut().zip(a).for_each(|(o, &x)| *o = f(x, b[0])),
+                        (_, 1) => row.iter_mut().zip(b).for_each(|(o, &y)| *o = f(a[0], y)),
+                        _ => row.iter_mut().for_each(|o| *o = f(a[0], b[0])),
+                    }
+                }
+            }
         }
     }
 }

@@ -70,3 +70,61 @@ impl fmt::Display for Shape {
         }
     }
 }
+
+/// How two shapes broadcast against each other (NumPy's and PyTorch's rules, for ranks up
+/// to 2): shapes are aligned at their last dimension, and along each dimension the sizes
+/// are equal or one of them is 1, which is repeated. Every shape is read as `rows x cols`
+/// (a scalar `1 x 1`, a vector `[n]` as `1 x n`); an input's element `(i, j)` of the
+/// output lies at `i * row_stride + j * col_stride` of its data, a stride 0 along a
+/// repeated dimension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Broadcast {
+    /// The output's shape.
+    pub shape: Shape,
+    /// The output's rows (1 below rank 2).
+    pub rows: usize,
+    /// The output's columns (1 for a scalar).
+    pub cols: usize,
+    /// `(row_stride, col_stride)` of each input.
+    pub strides: [(usize, usize); 2],
+}
+
+impl Broadcast {
+    /// The broadcast of `left` and `right`, or `None` where a dimension differs and neither
+    /// size is 1.
+    pub fn of(left: Shape, right: Shape) -> Option<Broadcast> {
+        let (lr, lc) = left.as_rows_cols();
+        let (rr, rc) = right.as_rows_cols();
+        let join = |a: usize, b: usize| match (a, b) {
+            _ if a == b => Some(a),
+            (1, b) => Some(b),
+            (a, 1) => Some(a),
+            _ => None,
+        };
+        let (rows, cols) = (join(lr, rr)?, join(lc, rc)?);
+        let shape = match left.rank().max(right.rank()) {
+            0 => Shape::Scalar,
+            1 => Shape::Vector(cols),
+            _ => Shape::Matrix(rows, cols),
+        };
+        let strides = |r: usize, c: usize| (if r == 1 { 0 } else { c }, usize::from(c != 1));
+        Some(Broadcast { shape, rows, cols, strides: [strides(lr, lc), strides(rr, rc)] })
+    }
+
+    /// Whether input `k` is repeated along some dimension (its adjoint is a sum).
+    pub fn repeats(&self, k: usize) -> bool {
+        let (r, c) = self.strides[k];
+        (self.rows > 1 && r == 0) || (self.cols > 1 && c == 0)
+    }
+}
+
+impl Shape {
+    /// The shape read as `rows x cols`: a scalar `1 x 1`, a vector `[n]` as `1 x n`.
+    pub fn as_rows_cols(self) -> (usize, usize) {
+        match self {
+            Shape::Scalar => (1, 1),
+            Shape::Vector(n) => (1, n),
+            Shape::Matrix(r, c) => (r, c),
+        }
+    }
+}

@@ -14,7 +14,8 @@ use crate::{Error, Graph, Shape, Value};
 /// Gradients come from `backward` in `slope-reverse` (re-exported by the `slope` crate).
 ///
 /// Operators (`+ - * /`, unary `-`) work between tensors and with `f64` on either side;
-/// a scalar broadcasts against a tensor.
+/// shapes broadcast as in NumPy and PyTorch (a scalar, a row `[n]` or `[1, n]`, a column
+/// `[m, 1]` against a matrix; see [`Broadcast`](crate::Broadcast)).
 ///
 /// # Panics
 /// Operators and the infallible methods panic when shapes do not fit (the message names
@@ -208,7 +209,7 @@ impl<'g> Tensor<'g> {
         or_panic(self.try_op(Op::Unary(op), &[]))
     }
 
-    /// An elementwise binary op with another tensor; a scalar broadcasts.
+    /// An elementwise binary op with another tensor; the shapes broadcast.
     pub fn try_binary(self, op: BinaryOp, rhs: Tensor<'g>) -> Result<Tensor<'g>, Error> {
         self.try_op(Op::Binary(op), &[rhs])
     }
@@ -351,7 +352,7 @@ macro_rules! tensor_binary_methods {
     };
     (@one exponent $method:ident $variant:ident $doc:literal $grad_fn:literal) => {};
     (@one $kind:ident $method:ident $variant:ident $doc:literal $grad_fn:literal) => {
-        #[doc = concat!("Elementwise ", $doc, " (`", $grad_fn, "`); a scalar broadcasts.")]
+        #[doc = concat!("Elementwise ", $doc, " (`", $grad_fn, "`); the shapes broadcast.")]
         pub fn $method(self, rhs: Tensor<'g>) -> Result<Tensor<'g>, Error> {
             self.try_binary(BinaryOp::$variant, rhs)
         }

@@ -15,7 +15,7 @@
 use slope_dual::ops::{Kernel1, Kernel2};
 use slope_dual::rules::chain;
 use slope_dual::Scalar;
-use slope_graph::{Arena, Below, GraphScalar, NodeView, Op, Shape};
+use slope_graph::{Arena, Below, Broadcast, GraphScalar, NodeView, Op, Shape};
 
 /// Elementwise loops longer than this run on rayon's threads. Each element is independent,
 /// so the result is bitwise the same as the sequential loop. Chosen by measurement
@@ -51,8 +51,9 @@ pub(crate) fn accumulate<'v, S: GraphScalar>(
         Op::Binary(b) => {
             for side in 0..2 {
                 if wants(side) {
+                    let shapes = [arena.shape(inputs[0]), arena.shape(inputs[1])];
                     let adj = below.of(arena, inputs[side]);
-                    b.with_partial(side, BinaryVjp { a: value(inputs[0]), b: value(inputs[1]), side, g, adj });
+                    b.with_partial(side, BinaryVjp { a: value(inputs[0]), b: value(inputs[1]), shapes, side, g, adj });
                 }
             }
         }
@@ -118,10 +119,13 @@ impl<S: Scalar> Kernel2<S> for SameInputVjp<'_, S> {
 }
 
 /// One side's VJP of a binary op (`side` 0 for `a`, 1 for `b`), compiled for each op's
-/// partial; a scalar broadcast against a tensor receives the sum of its contributions.
+/// partial; an input broadcast along a dimension receives the sum of its contributions
+/// along it, in element order (sequential, so the result does not depend on the thread
+/// count).
 struct BinaryVjp<'a, S> {
     a: &'a [S],
     b: &'a [S],
+    shapes: [Shape; 2],
     side: usize,
     g: &'a [S],
     adj: &'a mut [S],
@@ -131,25 +135,62 @@ impl<S: Scalar> Kernel2<S> for BinaryVjp<'_, S> {
     type Output = ();
     #[inline(always)]
     fn run<F: Fn(S, S) -> S + Copy + Send + Sync>(self, partial: F) {
-        let BinaryVjp { a, b, side, g, adj } = self;
-        if adj.len() == 1 && g.len() != 1 {
-            // A scalar broadcast against a tensor receives the sum of the contributions, in
-            // element order (sequential, so the result does not depend on the thread count).
-            let pick = |v: &[S], k: usize| if v.len() == 1 { v[0] } else { v[k] };
-            adj[0] +=
-                g.iter().enumerate().fold(S::zero(), |acc, (k, &g)| acc + chain(g, partial(pick(a, k), pick(b, k))));
-        } else if b.len() == 1 && a.len() != 1 && side == 0 {
+        let BinaryVjp { a, b, shapes, side, g, adj } = self;
+        let other = shapes[1 - side];
+        if shapes[0] == shapes[1] {
+            elementwise_pair(adj, a, b, g, |x, y, g| chain(g, partial(x, y)));
+        } else if other.is_scalar() && side == 0 {
             // a tensor against a broadcast scalar (such as the exponent of `powi`)
             let y = b[0];
             elementwise(adj, a, g, |x, g| chain(g, partial(x, y)));
-        } else if a.len() == 1 && b.len() != 1 && side == 1 {
+        } else if other.is_scalar() {
             let x = a[0];
             elementwise(adj, b, g, |y, g| chain(g, partial(x, y)));
-        } else if side == 0 {
-            // equal lengths: recording broadcasts nothing but a scalar
-            elementwise_pair(adj, a, b, g, |x, y, g| chain(g, partial(x, y)));
         } else {
-            elementwise_pair(adj, a, b, g, |x, y, g| chain(g, partial(x, y)));
+            let Some(layout) = Broadcast::of(shapes[0], shapes[1]) else {
+                unreachable!("a recorded elementwise node has shapes that broadcast")
+            };
+            broadcast_vjp(&layout, a, b, side, g, adj, partial);
+        }
+    }
+}
+
+/// [`BinaryVjp`] where the shapes differ: a loop over the output's rows and columns.
+fn broadcast_vjp<S: Scalar>(
+    layout: &Broadcast,
+    a: &[S],
+    b: &[S],
+    side: usize,
+    g: &[S],
+    adj: &mut [S],
+    partial: impl Fn(S, S) -> S,
+) {
+    let [(ar, ac), (br, bc)] = layout.strides;
+    let (own_row, own_col) = layout.strides[side];
+    let term = |i: usize, j: usize| chain(g[i * layout.cols + j], partial(a[i * ar + j * ac], b[i * br + j * bc]));
+    if own_row == 0 && own_col == 0 {
+        // repeated everywhere (a scalar, or `[1]`, `[1, 1]`): one sum
+        let mut sum = S::zero();
+        for i in 0..layout.rows {
+            for j in 0..layout.cols {
+                sum += term(i, j);
+            }
+        }
+        adj[0] += sum;
+    } else if own_col == 0 {
+        // a column repeated along each row
+        for i in 0..layout.rows {
+            let mut sum = S::zero();
+            for j in 0..layout.cols {
+                sum += term(i, j);
+            }
+            adj[i * own_row] += sum;
+        }
+    } else {
+        for i in 0..layout.rows {
+            for j in 0..layout.cols {
+                adj[i * own_row + j] += term(i, j);
+            }
         }
     }
 }

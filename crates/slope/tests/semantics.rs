@@ -77,6 +77,33 @@ fn a_cleared_graph_stores_fresh_gradients_in_reused_buffers() {
     }
 }
 
+/// NumPy's and PyTorch's broadcasting: a row `[3]` against `[2, 3]`, a column `[2, 1]`, an
+/// outer `[2, 1] x [1, 3]`; a repeated input's gradient is the sum over the repeats.
+#[test]
+fn elementwise_ops_broadcast_rows_columns_and_outer_products() {
+    let g = Graph::new();
+    let m = g.matrix(2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap().requires_grad_();
+    let row = g.vector(&[10.0, 20.0, 30.0]).requires_grad_();
+    let sum = m + row;
+    assert_eq!(sum.shape(), Shape::Matrix(2, 3));
+    assert_eq!(sum.to_vec(), vec![11.0, 22.0, 33.0, 14.0, 25.0, 36.0]);
+    (m * row).sum().backward().unwrap();
+    assert_eq!(row.grad().unwrap().as_slice(), &[5.0, 7.0, 9.0]); // column sums of m
+    assert_eq!(m.grad().unwrap().as_slice(), &[10.0, 20.0, 30.0, 10.0, 20.0, 30.0]);
+
+    let col = g.matrix(2, 1, &[2.0, 3.0]).unwrap().requires_grad_();
+    let out = g.matrix(1, 3, &[1.0, 10.0, 100.0]).unwrap().requires_grad_();
+    let outer = col * out;
+    assert_eq!(outer.shape(), Shape::Matrix(2, 3));
+    assert_eq!(outer.to_vec(), vec![2.0, 20.0, 200.0, 3.0, 30.0, 300.0]);
+    outer.sum().backward().unwrap();
+    assert_eq!(col.grad().unwrap().as_slice(), &[111.0, 111.0]);
+    assert_eq!(out.grad().unwrap().as_slice(), &[5.0, 5.0, 5.0]);
+
+    let err = m.try_add(g.vector(&[1.0, 2.0])).unwrap_err();
+    assert!(err.to_string().contains("[2, 3]") && err.to_string().contains("[2]"), "{err}");
+}
+
 #[test]
 fn non_leaf_grads_only_with_retain_grad() {
     let g = Graph::new();
