@@ -12,8 +12,7 @@ use crate::Options;
 /// A random value in a domain, at least `1e-6` from its kinks.
 fn sample(domain: &Domain, rng: &mut Rng) -> f64 {
     loop {
-        let x = rng.uniform(domain.low, domain.high);
-        let x = if domain.integer { x.round() } else { x };
+        let x = domain.at(rng.uniform(0.0, 1.0));
         if domain.kinks.iter().all(|k| (x - k.at).abs() > 1e-6) {
             return x;
         }

@@ -12,12 +12,7 @@ fn op_at(index: usize) -> Op {
 
 /// `unit ∈ [0, 1)` mapped into a domain's sampling interval.
 fn into_domain(d: &Domain, unit: f64) -> f64 {
-    let x = d.low + (d.high - d.low) * unit;
-    if d.integer {
-        x.round()
-    } else {
-        x
-    }
+    d.at(unit)
 }
 
 proptest! {

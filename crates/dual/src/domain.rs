@@ -23,6 +23,10 @@ pub struct Domain {
     pub integer: bool,
     /// The input is a constant parameter: never differentiated.
     pub constant: bool,
+    /// `(spacing, offset)`: samples lie within `0.2 · spacing` of `offset + k · spacing`.
+    /// Two inputs on lattices offset by half a spacing never come near each other, which
+    /// keeps a function with a kink where its inputs are equal (`maximum`) off the kink.
+    pub lattice: Option<(f64, f64)>,
 }
 
 /// A point where an op is not differentiable, and the derivative slope reports there.
@@ -45,7 +49,29 @@ impl Domain {
             kinks: &[],
             integer: false,
             constant: false,
+            lattice: None,
         }
+    }
+
+    /// The sample at `unit ∈ [0, 1)`: `low + (high - low) · unit`, rounded for an integer
+    /// domain, drawn towards the lattice for a lattice domain. Every sampler of the op table
+    /// (the checker, the property tests, the closed-form tests) goes through here.
+    pub fn at(&self, unit: f64) -> f64 {
+        let x = self.low + (self.high - self.low) * unit;
+        match self.lattice {
+            _ if self.integer => x.round(),
+            Some((spacing, offset)) => {
+                let position = (x - offset) / spacing;
+                let k = position.round();
+                offset + spacing * (k + 0.4 * (position - k))
+            }
+            None => x,
+        }
+    }
+
+    /// Samples near the lattice `offset + k · spacing` (see [`Domain::lattice`]).
+    pub const fn near_lattice(self, spacing: f64, offset: f64) -> Domain {
+        Domain { lattice: Some((spacing, offset)), ..self }
     }
 
     /// Defined (and smooth) only inside the open interval `low..high`.
@@ -116,6 +142,13 @@ const ADDITIVE: Domain = Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12,
 pub const ADDITIVE_PAIR: [Domain; 2] = [ADDITIVE, ADDITIVE];
 /// Both operands anywhere.
 pub const ANY_PAIR: [Domain; 2] = [ANY, ANY];
+/// `maximum` and `minimum`, whose kink is where the operands are equal: the operands are
+/// drawn near the integers and near the half-integers, so they never meet (ties are checked
+/// by closed forms), and either one can be the larger.
+pub const EXTREMUM_PAIR: [Domain; 2] = [
+    Domain::interval(-3.0, 3.0).near_lattice(1.0, 0.0).edges(&[0.0, 1e-12, -1e-12, 1e12, -1e12]),
+    Domain::interval(-3.0, 3.0).near_lattice(1.0, 0.5).edges(&[0.5, -0.5, 1e12, -1e12]),
+];
 /// A divisor away from zero.
 pub const DIV: [Domain; 2] = [ANY, Domain::interval(0.2, 5.0).support(0.0, f64::INFINITY).edges(&[1e-10, 1e10])];
 const BASE: Domain = POSITIVE.edges(&[1e-6, 1e6]);

@@ -252,6 +252,14 @@ macro_rules! impl_dual_number {
             fn int_power(self, n: i32) -> Self {
                 num_traits::Float::powi(self, n)
             }
+            #[inline(always)]
+            fn maximum(self, other: Self) -> Self {
+                self.binary(other, crate::rules::maximum)
+            }
+            #[inline(always)]
+            fn minimum(self, other: Self) -> Self {
+                self.binary(other, crate::rules::minimum)
+            }
             fn detach(self) -> Self {
                 Self::constant(self.re)
             }

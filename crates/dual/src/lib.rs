@@ -54,6 +54,11 @@ macro_rules! scalar_method_declarations {
             /// `self^n` for an integer `n`, the value of `Float::powi` (bitwise, for plain
             /// floats), inlined: the primal of the op table's `powi` row.
             fn int_power(self, n: i32) -> Self;
+            /// PyTorch's `maximum`: [`rules::maximum`] (NaN if either is NaN; a tie splits the
+            /// gradient evenly).
+            fn maximum(self, other: Self) -> Self;
+            /// PyTorch's `minimum`: [`rules::minimum`].
+            fn minimum(self, other: Self) -> Self;
             /// The value with no derivative attached: a constant.
             fn detach(self) -> Self;
             /// Zero in every part, value and derivatives: a local derivative that is exactly
@@ -90,6 +95,14 @@ macro_rules! plain_scalar {
             #[inline(always)]
             fn int_power(self, n: i32) -> Self {
                 rules::int_power(self, n)
+            }
+            #[inline(always)]
+            fn maximum(self, other: Self) -> Self {
+                rules::maximum(self, other).0
+            }
+            #[inline(always)]
+            fn minimum(self, other: Self) -> Self {
+                rules::minimum(self, other).0
             }
             fn detach(self) -> Self {
                 self

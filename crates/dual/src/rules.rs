@@ -312,6 +312,36 @@ pub fn fract<T: Float>(x: T) -> (T, T) {
     (x.fract(), T::one())
 }
 
+/// PyTorch's `maximum(a, b)`: the larger operand, NaN if either is NaN, and on a tie the
+/// gradient split evenly between the two (as PyTorch does), where `Float::max` gives it to
+/// the left operand.
+#[inline(always)]
+pub fn maximum<T: Float>(a: T, b: T) -> (T, T, T) {
+    pick_extreme(a, b, a > b, a < b)
+}
+
+/// PyTorch's `minimum(a, b)`: the smaller operand, NaN if either is NaN, the gradient split
+/// evenly on a tie.
+#[inline(always)]
+pub fn minimum<T: Float>(a: T, b: T) -> (T, T, T) {
+    pick_extreme(a, b, a < b, a > b)
+}
+
+#[inline(always)]
+fn pick_extreme<T: Float>(a: T, b: T, left: bool, right: bool) -> (T, T, T) {
+    let (zero, one) = (T::zero(), T::one());
+    if left {
+        (a, one, zero)
+    } else if right {
+        (b, zero, one)
+    } else if a.is_nan() || b.is_nan() {
+        (T::nan(), T::nan(), T::nan())
+    } else {
+        let half = one / (one + one);
+        (a, half, half)
+    }
+}
+
 /// Whether `max(a, b)` is `a`: the larger operand, the left one on a tie, and the one that is
 /// not NaN (as `f64::max`). The derivative follows the operand returned.
 pub fn max_is_left<T: Float>(a: T, b: T) -> bool {

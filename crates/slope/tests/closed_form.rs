@@ -53,6 +53,22 @@ fn binary_derivative(op: BinaryOp, a: f64, b: f64) -> (f64, f64) {
         BinaryOp::Atan2 => (b / (a * a + b * b), -a / (a * a + b * b)),
         BinaryOp::Hypot => (a / (a * a + b * b).sqrt(), b / (a * a + b * b).sqrt()),
         BinaryOp::Rem => (1.0, -(a / b).trunc()),
+        // PyTorch splits the gradient evenly on a tie
+        BinaryOp::Maximum | BinaryOp::Minimum if a == b => (0.5, 0.5),
+        BinaryOp::Maximum => {
+            if a > b {
+                (1.0, 0.0)
+            } else {
+                (0.0, 1.0)
+            }
+        }
+        BinaryOp::Minimum => {
+            if a < b {
+                (1.0, 0.0)
+            } else {
+                (0.0, 1.0)
+            }
+        }
     }
 }
 
@@ -62,7 +78,7 @@ fn points(d: &Domain, count: usize) -> Vec<f64> {
         return (d.low.ceil() as i64..=d.high.floor() as i64).map(|n| n as f64).collect();
     }
     (0..count)
-        .map(|i| d.low + (d.high - d.low) * (i as f64 + 0.37) / count as f64)
+        .map(|i| d.at((i as f64 + 0.37) / count as f64))
         .filter(|x| d.kinks.iter().all(|k| (x - k.at).abs() > 1e-3))
         .collect()
 }

@@ -11,7 +11,7 @@ fn sample(d: &Domain, n: usize, offset: f64) -> Vec<f64> {
         let ints: Vec<f64> = (d.low.ceil() as i64..=d.high.floor() as i64).map(|k| k as f64).collect();
         return (0..n).map(|i| ints[i % ints.len()]).collect();
     }
-    (0..n).map(|i| d.low + (d.high - d.low) * ((i as f64 + offset) / n as f64)).collect()
+    (0..n).map(|i| d.at((i as f64 + offset) / n as f64)).collect()
 }
 
 /// Input shapes and values to try for an op: the table's shape cases, values spread over

@@ -104,6 +104,26 @@ fn elementwise_ops_broadcast_rows_columns_and_outer_products() {
     assert!(err.to_string().contains("[2, 3]") && err.to_string().contains("[2]"), "{err}");
 }
 
+/// `maximum` and `minimum` as PyTorch's: NaN propagates, and a tie splits the gradient.
+#[test]
+fn maximum_and_minimum_split_ties_and_propagate_nan() {
+    let g = Graph::new();
+    let a = g.vector(&[1.0, 5.0, 2.0, f64::NAN]).requires_grad_();
+    let b = g.vector(&[3.0, 4.0, 2.0, 0.0]).requires_grad_();
+    let hi = a.try_maximum(b).unwrap();
+    assert_eq!(hi.grad_fn().unwrap().name(), "MaximumBackward0");
+    assert_eq!(&hi.to_vec()[..3], &[3.0, 5.0, 2.0]);
+    assert!(hi.to_vec()[3].is_nan());
+    hi.slice(0, 3).sum().backward().unwrap();
+    assert_eq!(&a.grad().unwrap().as_slice()[..3], &[0.0, 1.0, 0.5]);
+    assert_eq!(&b.grad().unwrap().as_slice()[..3], &[1.0, 0.0, 0.5]);
+    g.zero_grad();
+    let lo = a.try_minimum(b).unwrap();
+    assert_eq!(&lo.to_vec()[..3], &[1.0, 4.0, 2.0]);
+    lo.slice(0, 3).sum().backward().unwrap();
+    assert_eq!(&a.grad().unwrap().as_slice()[..3], &[1.0, 0.0, 0.5]);
+}
+
 #[test]
 fn non_leaf_grads_only_with_retain_grad() {
     let g = Graph::new();
