@@ -88,7 +88,18 @@ fn record<'g>(nodes: &[Tensor<'g>], step: &Step) -> Option<Tensor<'g>> {
             let far = q.iter().all(|q| (q - q.round()).abs() > 0.1) && b.to_vec().iter().all(|b| b.abs() > 0.5);
             far.then(|| a.try_op(op, &[b]).ok()).flatten()
         }
+        Op::Binary(BinaryOp::Maximum | BinaryOp::Minimum) => {
+            // the kink is where the operands meet, which no domain of one input can say
+            let apart = a.try_sub(b).ok()?.to_vec().iter().all(|d| d.abs() > 0.1);
+            apart.then(|| a.try_op(op, &[b]).ok()).flatten()
+        }
         Op::Binary(_) => (fits(&a, &domains[0]) && fits(&b, &domains[1])).then(|| a.try_op(op, &[b]).ok()).flatten(),
+        Op::Structural(StructuralOp::CrossEntropy) => {
+            // logits against a constant label drawn from the classes
+            let classes = a.shape().len();
+            let label = a.graph().scalar((step.constant * classes as f64).floor());
+            a.try_op(op, &[label]).ok()
+        }
         Op::Structural(_) | Op::Custom(_) => a.try_op(op, &[b]).ok().or_else(|| a.try_op(op, &[]).ok()),
     }?;
     let values = result.to_vec();

@@ -176,3 +176,9 @@ pub const ATAN2: [Domain; 2] =
 pub const STRUCTURAL: Domain = Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12, 1e6, -1e6]);
 /// Indices into a vector of at least 3 elements: constant integers.
 pub const INDICES: Domain = Domain::interval(0.0, 2.0).integer().constant();
+/// Inputs of the normalising ops (softmax, log-softmax, logsumexp, cross-entropy) and of
+/// losses: moderate magnitudes, where a finite difference's step stays small against the
+/// spread of `exp` (at `10^6` it is `10^4`, and the difference quotient means nothing).
+pub const NORMALIZING: Domain = Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12, 20.0, -20.0]);
+/// Class labels of at least 3 classes: constant integers.
+pub const CLASSES: Domain = Domain::interval(0.0, 2.0).integer().constant();

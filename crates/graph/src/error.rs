@@ -10,8 +10,10 @@ use crate::Shape;
 pub enum Error {
     /// Two shapes that cannot be combined.
     #[error(
-        "{op}: shapes {left} and {right} do not match; elementwise ops need equal shapes or a \
-         scalar on one side, dot needs two vectors of one length, matmul needs [m, k] @ [k, n]"
+        "{op}: shapes {left} and {right} do not match; elementwise ops need shapes that \
+         broadcast (along each dimension, from the last, equal sizes or a 1), dot needs two \
+         vectors of one length, matmul needs [m, k] @ [k, n], mse_loss two tensors of one \
+         shape, cross_entropy logits [C] with a scalar label or [B, C] with B labels"
     )]
     ShapeMismatch {
         /// The op's method name.
@@ -110,6 +112,26 @@ pub enum Error {
         index: f64,
         /// Length of the sliced vector.
         len: usize,
+    },
+    /// A dimension that the tensor does not have.
+    #[error("{op}: dim {dim} is out of range for shape {shape}; use -1 (the last dimension) or 0..{rank}")]
+    Dim {
+        /// The op's method name.
+        op: &'static str,
+        /// The dimension given.
+        dim: isize,
+        /// The tensor's shape.
+        shape: Shape,
+        /// The tensor's rank.
+        rank: usize,
+    },
+    /// A class label of `cross_entropy` that is not a class.
+    #[error("cross_entropy: label {label} is not a class; labels are whole numbers in 0..{classes}")]
+    ClassLabel {
+        /// The label given.
+        label: f64,
+        /// Number of classes (the logits' last dimension).
+        classes: usize,
     },
     /// A graph file names an op that is neither built in nor registered.
     #[error(

@@ -58,6 +58,20 @@ macro_rules! structural_table {
                 "Matrix transpose; the identity on vectors and scalars, as PyTorch's `t()`.";
             Slice: "slice", "SliceBackward0", [STRUCTURAL, INDICES], [[V(3), V(2)], [V(4), V(5)]],
                 "Elements of a vector picked by a constant vector of indices (`x[1:]`, `x[:-1]`).";
+            Softmax: "softmax", "SoftmaxBackward0", [NORMALIZING], [[V(4)], [M(2, 3)], [S]],
+                "`exp(x) / sum(exp(x))` along the last dimension (each row of a matrix), computed stably.";
+            LogSoftmax: "log_softmax", "LogSoftmaxBackward0", [NORMALIZING], [[V(4)], [M(2, 3)], [S]],
+                "`x - logsumexp(x)` along the last dimension, computed stably.";
+            LogSumExp: "logsumexp", "LogsumexpBackward0", [NORMALIZING], [[V(4)], [M(2, 3)], [S]],
+                "`ln(sum(exp(x)))` along the last dimension (a scalar of a vector, a vector of a \
+                 matrix's rows), without overflow: `logsumexp([1000, 1000])` is `1000 + ln 2`.";
+            MseLoss: "mse_loss", "MseLossBackward0", [NORMALIZING, NORMALIZING], [[V(4), V(4)], [M(2, 3), M(2, 3)], [S, S]],
+                "Mean squared error of two tensors of one shape, `mean((input - target)²)` (PyTorch's \
+                 `mse_loss`, mean reduction); both are differentiated.";
+            CrossEntropy: "cross_entropy", "NllLossBackward0", [NORMALIZING, CLASSES], [[V(3), S], [M(2, 3), V(2)]],
+                "Cross-entropy of logits against class labels, the mean over the batch of \
+                 `logsumexp(row) - row[label]` (PyTorch's `cross_entropy`: logits `[C]` with one \
+                 label or `[B, C]` with `B` labels, whole numbers in `0..C`).";
         }
     };
 }

@@ -48,6 +48,16 @@ pub struct Matmul;
 pub struct Transpose;
 /// Elements picked by constant indices.
 pub struct Slice;
+/// Softmax along the last dimension.
+pub struct Softmax;
+/// Log-softmax along the last dimension.
+pub struct LogSoftmax;
+/// Log-sum-exp along the last dimension.
+pub struct LogSumExp;
+/// Mean squared error.
+pub struct MseLoss;
+/// Cross-entropy of logits against class labels.
+pub struct CrossEntropy;
 
 /// Lanes of [`sum_of`]: independent partial sums, so the additions overlap instead of each
 /// waiting for the one before (a sequential sum runs at one addition per latency) and the
@@ -274,6 +284,205 @@ impl StructuralRule for Matmul {
             let a_rows = a_t.transpose();
             let mut db_t = DMatrixViewMut::from_slice(adjoint, n, k);
             db_t.gemm(S::one(), &g_t, &a_rows, S::one());
+        }
+    }
+}
+
+/// The rows of a tensor along its last dimension: `(rows, length)`; a scalar is one row of
+/// one, a vector one row.
+fn rows_of(shape: Shape) -> (usize, usize) {
+    match shape {
+        Shape::Scalar => (1, 1),
+        Shape::Vector(n) => (1, n),
+        Shape::Matrix(r, c) => (r, c),
+    }
+}
+
+/// The largest element as a constant shift for `exp` (NaN elements skipped; 0 where it is
+/// not finite, so that `-inf` rows stay `-inf` and `+inf` rows `+inf`, as in PyTorch).
+fn shift_of<S: Scalar>(row: &[S]) -> S {
+    let m = row.iter().fold(S::neg_infinity(), |m, &v| if v > m { v } else { m });
+    if m.is_finite() {
+        m.detach()
+    } else {
+        S::zero()
+    }
+}
+
+/// `(shift, ln Σ exp(x - shift))` of one row.
+fn log_sum_exp_parts<S: Scalar>(row: &[S]) -> (S, S) {
+    let m = shift_of(row);
+    (m, sum_of(row.len(), |k| (row[k] - m).exp()).ln())
+}
+
+/// `ln Σ exp(x)` of one row, stably.
+fn log_sum_exp<S: Scalar>(row: &[S]) -> S {
+    let (m, log_sum) = log_sum_exp_parts(row);
+    m + log_sum
+}
+
+/// The softmax of one row, written to `out`.
+fn softmax_into<S: Scalar>(row: &[S], out: &mut [S]) {
+    let m = shift_of(row);
+    for (o, &x) in out.iter_mut().zip(row) {
+        *o = (x - m).exp();
+    }
+    let total = sum_of(out.len(), |k| out[k]);
+    out.iter_mut().for_each(|o| *o = *o / total);
+}
+
+impl StructuralRule for Softmax {
+    fn output_shape(_: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
+        Ok(inputs[0])
+    }
+    fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
+        let (x, shape) = inputs[0];
+        let (rows, n) = rows_of(shape);
+        let start = out.len();
+        out.resize(start + rows * n, S::zero());
+        for (row, o) in x.chunks_exact(n.max(1)).zip(out[start..].chunks_exact_mut(n.max(1))) {
+            softmax_into(row, o);
+        }
+    }
+    /// `dx = y ∘ (g - Σ g ∘ y)` per row, with `y` the softmax.
+    fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        let (x, shape) = inputs[0];
+        let (_, n) = rows_of(shape);
+        let mut y = vec![S::zero(); n];
+        for ((row, g), adj) in
+            x.chunks_exact(n.max(1)).zip(g.chunks_exact(n.max(1))).zip(adjoint.chunks_exact_mut(n.max(1)))
+        {
+            softmax_into(row, &mut y);
+            let along = sum_of(n, |k| g[k] * y[k]);
+            for ((a, &y), &g) in adj.iter_mut().zip(&y).zip(g) {
+                *a += y * (g - along);
+            }
+        }
+    }
+}
+
+impl StructuralRule for LogSoftmax {
+    fn output_shape(_: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
+        Ok(inputs[0])
+    }
+    fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
+        let (x, shape) = inputs[0];
+        let (_, n) = rows_of(shape);
+        for row in x.chunks_exact(n.max(1)) {
+            let (m, log_sum) = log_sum_exp_parts(row);
+            out.extend(row.iter().map(|&v| (v - m) - log_sum));
+        }
+    }
+    /// `dx = g - softmax(x) · Σ g` per row.
+    fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        let (x, shape) = inputs[0];
+        let (_, n) = rows_of(shape);
+        let mut y = vec![S::zero(); n];
+        for ((row, g), adj) in
+            x.chunks_exact(n.max(1)).zip(g.chunks_exact(n.max(1))).zip(adjoint.chunks_exact_mut(n.max(1)))
+        {
+            softmax_into(row, &mut y);
+            let total = sum_of(n, |k| g[k]);
+            for ((a, &y), &g) in adj.iter_mut().zip(&y).zip(g) {
+                *a += g - y * total;
+            }
+        }
+    }
+}
+
+impl StructuralRule for LogSumExp {
+    fn output_shape(_: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
+        Ok(match inputs[0] {
+            Shape::Matrix(r, _) => Shape::Vector(r),
+            _ => Shape::Scalar,
+        })
+    }
+    fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
+        let (x, shape) = inputs[0];
+        let (rows, n) = rows_of(shape);
+        out.extend((0..rows).map(|i| log_sum_exp(&x[i * n..(i + 1) * n])));
+    }
+    /// `dx = g_row · softmax(x)` per row.
+    fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        let (x, shape) = inputs[0];
+        let (rows, n) = rows_of(shape);
+        let mut y = vec![S::zero(); n];
+        for i in 0..rows {
+            softmax_into(&x[i * n..(i + 1) * n], &mut y);
+            for (a, &y) in adjoint[i * n..(i + 1) * n].iter_mut().zip(&y) {
+                *a += chain(g[i], y);
+            }
+        }
+    }
+}
+
+impl StructuralRule for MseLoss {
+    fn output_shape(op: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
+        match (inputs[0], inputs[1]) {
+            (left, right) if left == right => Ok(Shape::Scalar),
+            (left, right) => Err(Error::ShapeMismatch { op, left, right }),
+        }
+    }
+    fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
+        let (a, b) = (inputs[0].0, inputs[1].0);
+        out.push(sum_of(a.len(), |k| (a[k] - b[k]) * (a[k] - b[k])) / count(a.len()));
+    }
+    /// `d/da = 2 (a - b) / n`, `d/db = -2 (a - b) / n`.
+    fn vjp<S: Scalar>(input: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        let (a, b) = (inputs[0].0, inputs[1].0);
+        let two: S = count(2);
+        let scale = if input == 0 { two } else { -two } / count(adjoint.len());
+        for ((adj, &a), &b) in adjoint.iter_mut().zip(a).zip(b) {
+            *adj += chain(g[0], scale * (a - b));
+        }
+    }
+}
+
+/// The class of a label as an index; recording has checked it is one (a re-evaluation at
+/// moved label leaves gets `usize::MAX`, which no row has).
+fn class_of<S: Scalar>(label: S) -> usize {
+    label.to_usize().unwrap_or(usize::MAX)
+}
+
+impl StructuralRule for CrossEntropy {
+    fn output_shape(op: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
+        match (inputs[0], inputs[1]) {
+            (Shape::Vector(_), Shape::Scalar) => Ok(Shape::Scalar),
+            (Shape::Matrix(b, _), Shape::Vector(labels)) if b == labels => Ok(Shape::Scalar),
+            (left, right) => Err(Error::ShapeMismatch { op, left, right }),
+        }
+    }
+    fn check_values(inputs: &[Input<'_, f64>]) -> Result<(), Error> {
+        let (_, classes) = rows_of(inputs[0].1);
+        let is_class = |l: f64| l >= 0.0 && l.fract() == 0.0 && (l as usize) < classes;
+        match inputs[1].0.iter().find(|&&l| !is_class(l)) {
+            None => Ok(()),
+            Some(&label) => Err(Error::ClassLabel { label, classes }),
+        }
+    }
+    fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
+        let ((x, shape), labels) = (inputs[0], inputs[1].0);
+        let (rows, n) = rows_of(shape);
+        let loss = |i: usize| {
+            let row = &x[i * n..(i + 1) * n];
+            log_sum_exp(row) - row.get(class_of(labels[i])).copied().unwrap_or_else(S::nan)
+        };
+        out.push(sum_of(rows, loss) / count(rows));
+    }
+    /// `dx = g · (softmax(row) - onehot(label)) / B` per row.
+    fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        let ((x, shape), labels) = (inputs[0], inputs[1].0);
+        let (rows, n) = rows_of(shape);
+        let share = g[0] / count(rows);
+        let mut y = vec![S::zero(); n];
+        for i in 0..rows {
+            softmax_into(&x[i * n..(i + 1) * n], &mut y);
+            if let Some(p) = y.get_mut(class_of(labels[i])) {
+                *p -= S::one();
+            }
+            for (a, &y) in adjoint[i * n..(i + 1) * n].iter_mut().zip(&y) {
+                *a += chain(share, y);
+            }
         }
     }
 }

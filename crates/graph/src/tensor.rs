@@ -315,6 +315,128 @@ impl<'g> Tensor<'g> {
         self.try_op(Op::Structural(StructuralOp::Slice), &[idx])
     }
 
+    /// Whether `dim` is this tensor's last dimension (`false` for the first of a matrix),
+    /// or the error: PyTorch's `dim`, negative from the end.
+    fn is_last_dim(self, op: &'static str, dim: isize) -> Result<bool, Error> {
+        let shape = self.shape();
+        let rank = shape.rank();
+        let span = rank.max(1) as isize;
+        if !(-span..span).contains(&dim) {
+            return Err(Error::Dim { op, dim, shape, rank });
+        }
+        Ok(dim.rem_euclid(span) == span - 1)
+    }
+
+    /// A row of the table that works along the last dimension, along `dim`: the first
+    /// dimension of a matrix through its transpose.
+    fn along(self, op: StructuralOp, dim: isize, transpose_back: bool) -> Result<Tensor<'g>, Error> {
+        if self.is_last_dim(op.name(), dim)? {
+            return self.try_op(Op::Structural(op), &[]);
+        }
+        let along_rows = self.t().try_op(Op::Structural(op), &[])?;
+        Ok(if transpose_back { along_rows.t() } else { along_rows })
+    }
+
+    /// Softmax along `dim` (PyTorch's `softmax(x, dim)`), stable for large inputs.
+    /// `SoftmaxBackward0` along the last dimension; along the first dimension of a matrix it
+    /// is computed on the transpose, so its `grad_fn` is `TBackward0`.
+    ///
+    /// ```
+    /// use slope_graph::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let p = g.vector(&[1000.0, 1000.0]).try_softmax(-1).unwrap();
+    /// assert_eq!(p.to_vec(), vec![0.5, 0.5]);
+    /// assert!(g.vector(&[1.0]).try_softmax(1).is_err());
+    /// ```
+    pub fn try_softmax(self, dim: isize) -> Result<Tensor<'g>, Error> {
+        self.along(StructuralOp::Softmax, dim, true)
+    }
+
+    /// Softmax along `dim`.
+    ///
+    /// # Panics
+    /// If the tensor has no dimension `dim`; see [`try_softmax`](Tensor::try_softmax).
+    pub fn softmax(self, dim: isize) -> Tensor<'g> {
+        or_panic(self.try_softmax(dim))
+    }
+
+    /// Log-softmax along `dim` (PyTorch's `log_softmax(x, dim)`), stable; as
+    /// [`try_softmax`](Tensor::try_softmax) for the `grad_fn` along a matrix's first dimension.
+    pub fn try_log_softmax(self, dim: isize) -> Result<Tensor<'g>, Error> {
+        self.along(StructuralOp::LogSoftmax, dim, true)
+    }
+
+    /// Log-softmax along `dim`.
+    ///
+    /// # Panics
+    /// If the tensor has no dimension `dim`; see [`try_log_softmax`](Tensor::try_log_softmax).
+    pub fn log_softmax(self, dim: isize) -> Tensor<'g> {
+        or_panic(self.try_log_softmax(dim))
+    }
+
+    /// `ln(sum(exp(x)))` along `dim`, the dimension removed (PyTorch's `logsumexp(x, dim)`),
+    /// without overflow.
+    ///
+    /// ```
+    /// use slope_graph::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let y = g.vector(&[1000.0, 1000.0]).try_logsumexp(0).unwrap();
+    /// assert_eq!(y.item().unwrap(), 1000.0 + std::f64::consts::LN_2);
+    /// ```
+    pub fn try_logsumexp(self, dim: isize) -> Result<Tensor<'g>, Error> {
+        self.along(StructuralOp::LogSumExp, dim, false)
+    }
+
+    /// `ln(sum(exp(x)))` along `dim`.
+    ///
+    /// # Panics
+    /// If the tensor has no dimension `dim`; see [`try_logsumexp`](Tensor::try_logsumexp).
+    pub fn logsumexp(self, dim: isize) -> Tensor<'g> {
+        or_panic(self.try_logsumexp(dim))
+    }
+
+    /// Mean squared error against `target` of the same shape (PyTorch's
+    /// `mse_loss(input, target)`, mean reduction); both are differentiated.
+    pub fn try_mse_loss(self, target: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+        self.try_op(Op::Structural(StructuralOp::MseLoss), &[target])
+    }
+
+    /// Mean squared error against `target`.
+    ///
+    /// # Panics
+    /// If the shapes differ; see [`try_mse_loss`](Tensor::try_mse_loss).
+    pub fn mse_loss(self, target: Tensor<'g>) -> Tensor<'g> {
+        or_panic(self.try_mse_loss(target))
+    }
+
+    /// Cross-entropy of these logits against class `labels` (PyTorch's
+    /// `cross_entropy(input, target)`, mean reduction): logits `[C]` with a scalar label, or
+    /// `[B, C]` with a vector of `B` labels, whole numbers in `0..C`.
+    ///
+    /// ```
+    /// use slope_graph::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let logits = g.matrix(2, 3, &[2.0, 0.0, 0.0, 0.0, 0.0, 0.0]).unwrap();
+    /// let loss = logits.try_cross_entropy(g.vector(&[0.0, 2.0])).unwrap();
+    /// let want = ((2f64.exp() + 2.0).ln() - 2.0 + 3f64.ln()) / 2.0;
+    /// assert!((loss.item().unwrap() - want).abs() < 1e-15);
+    /// assert!(logits.try_cross_entropy(g.vector(&[0.0, 3.0])).is_err()); // no class 3
+    /// ```
+    pub fn try_cross_entropy(self, labels: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+        self.try_op(Op::Structural(StructuralOp::CrossEntropy), &[labels])
+    }
+
+    /// Cross-entropy against class `labels`.
+    ///
+    /// # Panics
+    /// If the shapes or labels do not fit; see [`try_cross_entropy`](Tensor::try_cross_entropy).
+    pub fn cross_entropy(self, labels: Tensor<'g>) -> Tensor<'g> {
+        or_panic(self.try_cross_entropy(labels))
+    }
+
     /// Elements `start..end` of a vector.
     ///
     /// # Panics

@@ -274,6 +274,83 @@ fn structural_ops_match_closed_forms() {
                 y.backward().unwrap();
                 assert_eq!(x.grad().unwrap().as_slice(), &[1.0, 3.0, -2.0, 0.0]);
             }
+            StructuralOp::Softmax | StructuralOp::LogSoftmax | StructuralOp::LogSumExp => {
+                // by hand: y = e^x / Σ e^x; loss = Σ w ∘ f(x) per row
+                let (x, w) = (numbers(10, 6), numbers(11, 6));
+                let tx = g.matrix(2, 3, &x).unwrap().requires_grad_();
+                let y = match s {
+                    StructuralOp::Softmax => tx.softmax(-1),
+                    StructuralOp::LogSoftmax => tx.log_softmax(1),
+                    _ => tx.logsumexp(-1),
+                };
+                assert_eq!(y.grad_fn().unwrap().name(), s.grad_fn_name());
+                let tw = g.try_tensor(y.shape(), &w[..y.shape().len()]).unwrap();
+                (y * tw).sum().backward().unwrap();
+                let (mut value, mut grad) = (Vec::new(), Vec::new());
+                for i in 0..2 {
+                    let row = &x[3 * i..3 * i + 3];
+                    let total: f64 = row.iter().map(|v| v.exp()).sum();
+                    let p: Vec<f64> = row.iter().map(|v| v.exp() / total).collect();
+                    let wr = &w[3 * i..3 * i + 3];
+                    match s {
+                        StructuralOp::Softmax => {
+                            value.extend(&p);
+                            let along: f64 = (0..3).map(|k| wr[k] * p[k]).sum();
+                            grad.extend((0..3).map(|k| p[k] * (wr[k] - along)));
+                        }
+                        StructuralOp::LogSoftmax => {
+                            value.extend(p.iter().map(|p| p.ln()));
+                            grad.extend((0..3).map(|k| wr[k] - p[k] * wr.iter().sum::<f64>()));
+                        }
+                        _ => {
+                            value.push(total.ln());
+                            grad.extend(p.iter().map(|p| w[i] * p));
+                        }
+                    }
+                }
+                assert!(all_close(&y.to_vec(), &value), "{} value", op.name());
+                assert!(all_close(tx.grad().unwrap().as_slice(), &grad), "{} gradient", op.name());
+                // stable where e^x overflows, and along the first dimension through the transpose
+                let big = g.vector(&[1000.0, 1000.0]);
+                assert_eq!(big.logsumexp(0).item().unwrap(), 1000.0 + std::f64::consts::LN_2);
+                assert_eq!(big.softmax(0).to_vec(), vec![0.5, 0.5]);
+                assert_eq!(big.log_softmax(0).to_vec(), vec![-std::f64::consts::LN_2; 2]);
+                let columns = g.matrix(2, 3, &x).unwrap().softmax(0).to_vec();
+                for j in 0..3 {
+                    assert!(close(columns[j] + columns[3 + j], 1.0), "softmax along dim 0");
+                }
+            }
+            StructuralOp::MseLoss => {
+                let (a, b) = (numbers(12, 5), numbers(13, 5));
+                let (ta, tb) = (g.vector(&a).requires_grad_(), g.vector(&b).requires_grad_());
+                let loss = ta.mse_loss(tb);
+                let want: f64 = a.iter().zip(&b).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / 5.0;
+                assert!(close(loss.item().unwrap(), want));
+                loss.backward().unwrap();
+                let da: Vec<f64> = a.iter().zip(&b).map(|(a, b)| 2.0 * (a - b) / 5.0).collect();
+                assert!(all_close(ta.grad().unwrap().as_slice(), &da));
+                assert!(all_close(tb.grad().unwrap().as_slice(), &da.iter().map(|d| -d).collect::<Vec<_>>()));
+            }
+            StructuralOp::CrossEntropy => {
+                // mean over rows of ln Σ e^x - x[label]; gradient (softmax - onehot) / B
+                let x = numbers(14, 6);
+                let labels = [2.0, 0.0];
+                let tx = g.matrix(2, 3, &x).unwrap().requires_grad_();
+                let loss = tx.cross_entropy(g.vector(&labels));
+                let mut want = 0.0;
+                let mut grad = Vec::new();
+                for i in 0..2 {
+                    let row = &x[3 * i..3 * i + 3];
+                    let total: f64 = row.iter().map(|v| v.exp()).sum();
+                    want += (total.ln() - row[labels[i] as usize]) / 2.0;
+                    grad.extend(
+                        (0..3).map(|k| (row[k].exp() / total - f64::from(u8::from(k == labels[i] as usize))) / 2.0),
+                    );
+                }
+                assert!(close(loss.item().unwrap(), want));
+                loss.backward().unwrap();
+                assert!(all_close(tx.grad().unwrap().as_slice(), &grad));
+            }
             StructuralOp::Transpose => {
                 // loss = sum(W ∘ Aᵀ)  =>  dA = Wᵀ
                 let (a, w) = (numbers(7, 6), numbers(8, 6));
