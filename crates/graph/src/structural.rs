@@ -328,7 +328,7 @@ fn softmax_into<S: Scalar>(row: &[S], out: &mut [S]) {
         *o = (x - m).exp();
     }
     let total = sum_of(out.len(), |k| out[k]);
-    out.iter_mut().for_each(|o| *o = *o / total);
+    out.iter_mut().for_each(|o| *o /= total);
 }
 
 impl StructuralRule for Softmax {
