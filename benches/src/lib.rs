@@ -7,6 +7,7 @@
 use num_traits::Float;
 
 pub mod logistic;
+pub mod mlp;
 pub mod num_dual_peer;
 pub mod peers;
 pub mod race;

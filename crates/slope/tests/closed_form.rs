@@ -251,6 +251,8 @@ fn structural_ops_match_closed_forms() {
                     (3, 4, 1, Shape::Matrix(3, 4), Shape::Vector(4)),
                     (1, 4, 3, Shape::Vector(4), Shape::Matrix(4, 3)),
                     (1, 5, 1, Shape::Vector(5), Shape::Vector(5)),
+                    // above 5 in every dimension: nalgebra's blocked kernel, strided views
+                    (7, 9, 6, Shape::Matrix(7, 9), Shape::Matrix(9, 6)),
                 ] {
                     let (a, b, w) = (numbers(4, m * k), numbers(5, k * n), numbers(6, m * n));
                     let g = Graph::new();
