@@ -46,6 +46,10 @@ fn main() {
         if acc >= BAR {
             let (ours, hand) = (median(slope_times.clone()), median(hand_times.clone()));
             println!("reached {BAR} after {epoch} epochs ({} steps)", slope_times.len());
+            // The same bits on every run and at every thread count: the products split
+            // their output blocks between threads, never a sum.
+            let bits = params.w1.iter().chain(&params.w2).fold(0u64, |h, v| h.rotate_left(5) ^ v.to_bits());
+            println!("fingerprint of the trained weights: {bits:016x}");
             println!(
                 "median step (loss and every gradient): slope {ours:.2} ms, hand-written nalgebra {hand:.2} ms, ratio {:.2}",
                 ours / hand
