@@ -1,4 +1,4 @@
-//! Reverse mode: W1 (scalar tape and tensor form), W2, W3, W4, a 64 -> 64 Jacobian and the
+//! Reverse mode through the scalar tape: W1, W2, W3, W4, a 64 -> 64 Jacobian and the
 //! Rosenbrock Hessian, each beside the primal, a hand-written gradient and the `reverse`
 //! crate (its tape kept and cleared between gradients, its fastest documented form; the
 //! workloads in `slope_benches::peers`); the Jacobian and Hessian on 1 and 2 threads; a
@@ -23,14 +23,6 @@ fn w1(c: &mut Criterion) {
         });
         group.bench_with_input(BenchmarkId::new("slope_var", n), &x, |b, x| {
             b.iter(|| slope::gradient(|v| rosenbrock(v), black_box(x)).unwrap())
-        });
-        group.bench_with_input(BenchmarkId::new("slope_tensor", n), &x, |b, x| {
-            b.iter(|| {
-                let g = Graph::new();
-                let t = g.vector(black_box(x)).requires_grad_();
-                rosenbrock_tensor(t).backward().unwrap();
-                t.grad()
-            })
         });
         let tape = reverse::Tape::new();
         group.bench_with_input(BenchmarkId::new("reverse_crate", n), &x, |b, x| {
@@ -60,14 +52,6 @@ fn w2(c: &mut Criterion) {
                     *g = 2.0 * v;
                 }
                 s
-            })
-        });
-        group.bench_with_input(BenchmarkId::new("slope_tensor", n), &x, |b, x| {
-            b.iter(|| {
-                let g = Graph::new();
-                let t = g.vector(black_box(x)).requires_grad_();
-                t.powi(2).sum().backward().unwrap();
-                t.grad()
             })
         });
         if n <= 100_000 {
@@ -117,14 +101,6 @@ fn w4_bench(c: &mut Criterion) {
     let mut grad = vec![0.0; n * n];
     group.bench_function(BenchmarkId::new("primal", n), |b| b.iter(|| w4(black_box(&w), &x)));
     group.bench_function(BenchmarkId::new("hand", n), |b| b.iter(|| w4_gradient(black_box(&w), &x, &mut grad)));
-    group.bench_function(BenchmarkId::new("slope_tensor", n), |b| {
-        b.iter(|| {
-            let g = Graph::new();
-            let tw = g.matrix(n, n, black_box(&w)).unwrap().requires_grad_();
-            tw.matmul(g.vector(&x)).tanh().sum().backward().unwrap();
-            tw.grad()
-        })
-    });
     group.bench_function(BenchmarkId::new("slope_var", n), |b| {
         let xc: Vec<Var<'static>> = x.iter().map(|&v| Var::constant(v)).collect();
         b.iter(|| slope::gradient(|v| w4(v, &xc), black_box(&w)).unwrap())

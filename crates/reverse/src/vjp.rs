@@ -99,7 +99,7 @@ impl<S: Scalar> Kernel1<S> for UnaryVjp<'_, S> {
     type Output = ();
     #[inline(always)]
     fn run<F: Fn(S) -> S + Copy + Send + Sync>(self, partial: F) {
-        elementwise(self.adj, self.x, self.g, |x, g| chain(g, partial(x)));
+        elementwise(self.adj, self.x, self.g, move |x, g| chain(g, partial(x)));
     }
 }
 
@@ -114,7 +114,7 @@ impl<S: Scalar> Kernel2<S> for SameInputVjp<'_, S> {
     type Output = ();
     #[inline(always)]
     fn run<F: Fn(S, S) -> S + Copy + Send + Sync>(self, partial: F) {
-        elementwise(self.adj, self.x, self.g, |x, g| chain(g, partial(x, x)));
+        elementwise(self.adj, self.x, self.g, move |x, g| chain(g, partial(x, x)));
     }
 }
 
@@ -138,14 +138,14 @@ impl<S: Scalar> Kernel2<S> for BinaryVjp<'_, S> {
         let BinaryVjp { a, b, shapes, side, g, adj } = self;
         let other = shapes[1 - side];
         if shapes[0] == shapes[1] {
-            elementwise_pair(adj, a, b, g, |x, y, g| chain(g, partial(x, y)));
+            elementwise_pair(adj, a, b, g, move |x, y, g| chain(g, partial(x, y)));
         } else if other.is_scalar() && side == 0 {
             // a tensor against a broadcast scalar (such as the exponent of `powi`)
             let y = b[0];
-            elementwise(adj, a, g, |x, g| chain(g, partial(x, y)));
+            elementwise(adj, a, g, move |x, g| chain(g, partial(x, y)));
         } else if other.is_scalar() {
             let x = a[0];
-            elementwise(adj, b, g, |y, g| chain(g, partial(x, y)));
+            elementwise(adj, b, g, move |y, g| chain(g, partial(x, y)));
         } else {
             let Some(layout) = Broadcast::of(shapes[0], shapes[1]) else {
                 unreachable!("a recorded elementwise node has shapes that broadcast")
