@@ -59,6 +59,32 @@ impl<S: Clone> NodeSlots<S> {
         self.tensors.resize(window.len(), fill);
     }
 
+    /// [`reset`](NodeSlots::reset), with only the scalar slots set to `fill`: a tensor
+    /// node's slots keep whatever they held (room is made, nothing is written) until
+    /// [`fill_node`](NodeSlots::fill_node) sets them. What a backward sweep uses, which fills
+    /// a tensor's adjoint when it first reaches it: recorded values the output does not
+    /// reach (data, index vectors, constants) are never written.
+    pub fn reset_scalars(&mut self, arena: &Arena, low: u32, high: u32, fill: S) {
+        self.low = low;
+        self.high = high;
+        self.scalars.clear();
+        self.scalars.resize((high - low) as usize + 1, fill.clone());
+        let window = tensor_window(arena, low, high);
+        self.tensor_base = window.start;
+        if self.tensors.len() > window.len() {
+            self.tensors.truncate(window.len());
+        } else {
+            self.tensors.resize(window.len(), fill);
+        }
+    }
+
+    /// Sets every slot of node `index` to `fill` (nothing outside the window).
+    pub fn fill_node(&mut self, arena: &Arena, index: u32, fill: S) {
+        if let Some(slots) = self.get_mut(arena, index) {
+            slots.fill(fill);
+        }
+    }
+
     /// Makes room for the nodes `low..=high` of `arena`, every slot holding its node's
     /// recorded value converted by `lift` (what a replay starts from).
     pub fn reset_to_recorded(&mut self, arena: &Arena, low: u32, high: u32, lift: impl Fn(f64) -> S) {

@@ -188,6 +188,17 @@ fn slice_index<T: Scalar>(i: T) -> usize {
     i.to_usize().unwrap_or(usize::MAX)
 }
 
+/// The first index when the indices are `start, start + 1, ...` inside a vector of `len`
+/// (what `x[a:b]` records): the slice is then a copy of a range, and its VJP an addition
+/// into one.
+fn contiguous_start<T: Scalar>(indices: &[T], len: usize) -> Option<usize> {
+    let start = slice_index(*indices.first()?);
+    // Steps of exactly one between neighbours (exact for whole numbers below 2^53): a
+    // subtraction and a comparison per index, no branch or conversion, so it vectorises.
+    let contiguous = indices.windows(2).fold(true, |all, w| all & (w[1] - w[0] == T::one()));
+    (contiguous && start.checked_add(indices.len())? <= len).then_some(start)
+}
+
 impl StructuralRule for Slice {
     fn output_shape(op: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
         match (inputs[0], inputs[1]) {
@@ -197,7 +208,13 @@ impl StructuralRule for Slice {
     }
     fn check_values(inputs: &[Input<'_, f64>]) -> Result<(), Error> {
         let len = inputs[0].1.len();
-        match inputs[1].0.iter().find(|&&i| !(i >= 0.0 && i.fract() == 0.0 && (i as usize) < len)) {
+        let first_valid = inputs[1].0.first().is_none_or(|&i| i >= 0.0 && i < len as f64 && i.fract() == 0.0);
+        if first_valid && contiguous_start(inputs[1].0, len).is_some() {
+            return Ok(());
+        }
+        // `(i as usize) as f64 == i` is the whole-number test without a call to `trunc`
+        let valid = |i: f64| i >= 0.0 && i < len as f64 && (i as usize) as f64 == i;
+        match inputs[1].0.iter().find(|&&i| !valid(i)) {
             None => Ok(()),
             Some(&index) => Err(Error::SliceIndex { index, len }),
         }
@@ -205,11 +222,19 @@ impl StructuralRule for Slice {
     // A graph re-evaluated with moved index leaves gets NaN for an index outside the vector
     // rather than a panic.
     fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
-        let x = inputs[0].0;
-        out.extend(inputs[1].0.iter().map(|&i| x.get(slice_index(i)).copied().unwrap_or_else(S::nan)));
+        let (x, indices) = (inputs[0].0, inputs[1].0);
+        match contiguous_start(indices, x.len()) {
+            Some(start) => out.extend_from_slice(&x[start..start + indices.len()]),
+            None => out.extend(indices.iter().map(|&i| x.get(slice_index(i)).copied().unwrap_or_else(S::nan))),
+        }
     }
     fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
-        for (&i, &g) in inputs[1].0.iter().zip(g) {
+        let indices = inputs[1].0;
+        if let Some(start) = contiguous_start(indices, adjoint.len()) {
+            adjoint[start..start + g.len()].iter_mut().zip(g).for_each(|(adj, &g)| *adj += g);
+            return;
+        }
+        for (&i, &g) in indices.iter().zip(g) {
             if let Some(adj) = adjoint.get_mut(slice_index(i)) {
                 *adj += g;
             }

@@ -175,7 +175,9 @@ impl<S: GraphScalar> Adjoints<S> {
         }
         let low = arena.low(output);
         self.swept = Some(arena.id());
-        self.slots.reset(arena, low, output, S::zero());
+        // A tensor's adjoint is zeroed when the sweep first reaches it (below), so what the
+        // output does not reach is never written.
+        self.slots.reset_scalars(arena, low, output, S::zero());
         self.reached.clear();
         self.reached.resize(self.slots.scalars.len(), false);
         if let Some(own) = self.slots.get_mut(arena, output) {
@@ -198,8 +200,12 @@ impl<S: GraphScalar> Adjoints<S> {
             let view = arena.view(node);
             let Some(op) = view.op else { continue };
             for side in 0..2 {
-                if view.tracks[side] {
-                    self.reached[(view.inputs[side] - low) as usize] = true;
+                let input = view.inputs[side];
+                if view.tracks[side] && !self.reached[(input - low) as usize] {
+                    self.reached[(input - low) as usize] = true;
+                    if !arena.shape(input).is_scalar() {
+                        self.slots.fill_node(arena, input, S::zero());
+                    }
                 }
             }
             if view.scalar {

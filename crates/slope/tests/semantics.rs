@@ -124,6 +124,26 @@ fn maximum_and_minimum_split_ties_and_propagate_nan() {
     assert_eq!(&a.grad().unwrap().as_slice()[..3], &[1.0, 0.0, 0.5]);
 }
 
+/// A sweep zeroes a tensor's adjoint when it first reaches it, not beforehand: sweeps of
+/// different graphs through the same reused buffers, and of tensors the output does not
+/// reach, must still see only their own contributions.
+#[test]
+fn reused_adjoint_buffers_hold_only_the_current_sweep() {
+    let first = Graph::new();
+    let x = first.vector(&[1.0, 2.0, 3.0]).requires_grad_();
+    (x * x * 7.0).sum().backward().unwrap();
+    assert_eq!(x.grad().unwrap().as_slice(), &[14.0, 28.0, 42.0]);
+    let second = Graph::new();
+    let unused = second.vector(&[5.0, 5.0, 5.0]).requires_grad_();
+    let y = second.vector(&[1.0, 1.0, 1.0]).requires_grad_();
+    let _ = unused * 3.0; // recorded, not reached by the output
+    (y * 2.0).sum().backward().unwrap();
+    assert_eq!(y.grad().unwrap().as_slice(), &[2.0, 2.0, 2.0]);
+    assert!(unused.grad().is_none());
+    (y + y).sum().backward().unwrap(); // one input twice, reached once
+    assert_eq!(y.grad().unwrap().as_slice(), &[4.0, 4.0, 4.0]);
+}
+
 #[test]
 fn non_leaf_grads_only_with_retain_grad() {
     let g = Graph::new();
