@@ -175,8 +175,6 @@ impl<S: GraphScalar> Adjoints<S> {
         }
         let low = arena.low(output);
         self.swept = Some(arena.id());
-        // A tensor's adjoint is zeroed when the sweep first reaches it (below), so what the
-        // output does not reach is never written.
         self.slots.reset_scalars(arena, low, output, S::zero());
         self.reached.clear();
         self.reached.resize(self.slots.scalars.len(), false);
@@ -199,20 +197,27 @@ impl<S: GraphScalar> Adjoints<S> {
             }
             let view = arena.view(node);
             let Some(op) = view.op else { continue };
+            // A tensor input reached for the first time holds nothing yet: the VJP writes
+            // it (or zeroes it first), so what the output does not reach is never written.
+            let mut fresh = [false; 2];
             for side in 0..2 {
                 let input = view.inputs[side];
                 if view.tracks[side] && !self.reached[(input - low) as usize] {
                     self.reached[(input - low) as usize] = true;
-                    if !arena.shape(input).is_scalar() {
-                        self.slots.fill_node(arena, input, S::zero());
-                    }
+                    fresh[side] = !arena.shape(input).is_scalar();
                 }
             }
             if view.scalar {
                 let g = [self.slots.scalars[k]];
-                vjp::accumulate(arena, value, node, op, &view, &g, &mut self.slots.below_all());
+                vjp::accumulate(arena, value, node, op, &view, &g, fresh, &mut self.slots.below_all());
             } else if let Some((mut below, g)) = self.slots.split_at_tensor(arena, node) {
-                vjp::accumulate(arena, value, node, op, &view, g, &mut below);
+                vjp::accumulate(arena, value, node, op, &view, g, fresh, &mut below);
+            } else {
+                for side in 0..2 {
+                    if fresh[side] {
+                        self.slots.fill_node(arena, view.inputs[side], S::zero());
+                    }
+                }
             }
         }
         self.check_modified(arena, low, output)

@@ -24,7 +24,11 @@ use slope_graph::{Arena, Below, Broadcast, GraphScalar, NodeView, Op, Shape};
 pub const PARALLEL_ELEMENTS: usize = 1 << 16;
 
 /// Adds the contribution of node `node`, whose adjoint is `g`, to the adjoints of its
-/// inputs in `below`. `value` gives every node's value.
+/// inputs in `below`. `value` gives every node's value. An input marked `fresh` is reached
+/// for the first time and its slots hold nothing yet: an elementwise VJP writes them
+/// (`0 + v`, bitwise what zeroing and adding gives) in the same pass; other VJPs see them
+/// zeroed first.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn accumulate<'v, S: GraphScalar>(
     arena: &Arena,
     value: &dyn Fn(u32) -> &'v [S],
@@ -32,6 +36,7 @@ pub(crate) fn accumulate<'v, S: GraphScalar>(
     op: Op,
     view: &NodeView,
     g: &[S],
+    fresh: [bool; 2],
     below: &mut Below<'_, S>,
 ) {
     let inputs = arena.inputs(node);
@@ -40,22 +45,32 @@ pub(crate) fn accumulate<'v, S: GraphScalar>(
         Op::Unary(u) => {
             let a = inputs[0];
             if wants(0) {
-                u.with_partial(UnaryVjp { adj: below.of(arena, a), x: value(a), g });
+                u.with_partial(UnaryVjp { adj: below.of(arena, a), x: value(a), g, fresh: fresh[0] });
             }
         }
         Op::Binary(b) if wants(0) && wants(1) && inputs[0] == inputs[1] => {
             // `x - x`, `x * x`: one input, whose partial is the sum of both sides' (as a
             // `Var` records it), so an exact zero absorbs as forward mode's `1 - 1` does.
-            b.with_partial(2, SameInputVjp { adj: below.of(arena, inputs[0]), x: value(inputs[0]), g });
+            let adj = below.of(arena, inputs[0]);
+            b.with_partial(2, SameInputVjp { adj, x: value(inputs[0]), g, fresh: fresh[0] });
         }
         Op::Binary(b) => {
             for side in 0..2 {
                 if wants(side) {
                     let shapes = [arena.shape(inputs[0]), arena.shape(inputs[1])];
                     let adj = below.of(arena, inputs[side]);
-                    b.with_partial(side, BinaryVjp { a: value(inputs[0]), b: value(inputs[1]), shapes, side, g, adj });
+                    let (a, b_values, fresh) = (value(inputs[0]), value(inputs[1]), fresh[side]);
+                    b.with_partial(side, BinaryVjp { a, b: b_values, shapes, side, g, adj, fresh });
                 }
             }
+        }
+        _ if fresh.contains(&true) => {
+            for k in 0..2 {
+                if fresh[k] {
+                    below.of(arena, inputs[k]).fill(S::zero());
+                }
+            }
+            accumulate(arena, value, node, op, view, g, [false; 2], below);
         }
         Op::Structural(s) => {
             each_wanted_input(arena, value, inputs, &wants, |k, args, adjoint| s.vjp(k, args, g, adjoint), below)
@@ -72,19 +87,31 @@ pub(crate) fn accumulate<'v, S: GraphScalar>(
 }
 
 /// `adj[k] += f(x[k], g[k])` for every `k`, split across threads when long.
-fn elementwise<S: Scalar>(adj: &mut [S], x: &[S], g: &[S], f: impl Fn(S, S) -> S + Sync) {
-    if adj.len() >= PARALLEL_ELEMENTS {
-        use rayon::prelude::*;
-        const CHUNK: usize = 4096;
-        adj.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).zip(g.par_chunks(CHUNK)).for_each(|((adj, x), g)| {
+/// `adj[k] = 0 + f(x[k], g[k])` where `fresh`: the slots held nothing yet.
+fn elementwise<S: Scalar>(adj: &mut [S], x: &[S], g: &[S], fresh: bool, f: impl Fn(S, S) -> S + Copy + Sync) {
+    // Each loop works on its own copy of `f`: what it captured (a broadcast operand) is then
+    // a local the compiler hoists out of the loop, not a load through a reference.
+    let run = move |adj: &mut [S], x: &[S], g: &[S]| {
+        let f = f;
+        if fresh {
+            for ((adj, &x), &g) in adj.iter_mut().zip(x).zip(g) {
+                *adj = S::zero() + f(x, g);
+            }
+        } else {
             for ((adj, &x), &g) in adj.iter_mut().zip(x).zip(g) {
                 *adj += f(x, g);
             }
-        });
-    } else {
-        for ((adj, &x), &g) in adj.iter_mut().zip(x).zip(g) {
-            *adj += f(x, g);
         }
+    };
+    if adj.len() >= PARALLEL_ELEMENTS {
+        use rayon::prelude::*;
+        const CHUNK: usize = 4096;
+        adj.par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK))
+            .zip(g.par_chunks(CHUNK))
+            .for_each(|((adj, x), g)| run(adj, x, g));
+    } else {
+        run(adj, x, g);
     }
 }
 
@@ -93,13 +120,14 @@ struct UnaryVjp<'a, S> {
     adj: &'a mut [S],
     x: &'a [S],
     g: &'a [S],
+    fresh: bool,
 }
 
 impl<S: Scalar> Kernel1<S> for UnaryVjp<'_, S> {
     type Output = ();
     #[inline(always)]
     fn run<F: Fn(S) -> S + Copy + Send + Sync>(self, partial: F) {
-        elementwise(self.adj, self.x, self.g, move |x, g| chain(g, partial(x)));
+        elementwise(self.adj, self.x, self.g, self.fresh, move |x, g| chain(g, partial(x)));
     }
 }
 
@@ -108,13 +136,14 @@ struct SameInputVjp<'a, S> {
     adj: &'a mut [S],
     x: &'a [S],
     g: &'a [S],
+    fresh: bool,
 }
 
 impl<S: Scalar> Kernel2<S> for SameInputVjp<'_, S> {
     type Output = ();
     #[inline(always)]
     fn run<F: Fn(S, S) -> S + Copy + Send + Sync>(self, partial: F) {
-        elementwise(self.adj, self.x, self.g, move |x, g| chain(g, partial(x, x)));
+        elementwise(self.adj, self.x, self.g, self.fresh, move |x, g| chain(g, partial(x, x)));
     }
 }
 
@@ -129,24 +158,28 @@ struct BinaryVjp<'a, S> {
     side: usize,
     g: &'a [S],
     adj: &'a mut [S],
+    fresh: bool,
 }
 
 impl<S: Scalar> Kernel2<S> for BinaryVjp<'_, S> {
     type Output = ();
     #[inline(always)]
     fn run<F: Fn(S, S) -> S + Copy + Send + Sync>(self, partial: F) {
-        let BinaryVjp { a, b, shapes, side, g, adj } = self;
+        let BinaryVjp { a, b, shapes, side, g, adj, fresh } = self;
         let other = shapes[1 - side];
         if shapes[0] == shapes[1] {
-            elementwise_pair(adj, a, b, g, move |x, y, g| chain(g, partial(x, y)));
+            elementwise_pair(adj, a, b, g, fresh, move |x, y, g| chain(g, partial(x, y)));
         } else if other.is_scalar() && side == 0 {
             // a tensor against a broadcast scalar (such as the exponent of `powi`)
             let y = b[0];
-            elementwise(adj, a, g, move |x, g| chain(g, partial(x, y)));
+            elementwise(adj, a, g, fresh, move |x, g| chain(g, partial(x, y)));
         } else if other.is_scalar() {
             let x = a[0];
-            elementwise(adj, b, g, move |y, g| chain(g, partial(x, y)));
+            elementwise(adj, b, g, fresh, move |y, g| chain(g, partial(x, y)));
         } else {
+            if fresh {
+                adj.fill(S::zero());
+            }
             let Some(layout) = Broadcast::of(shapes[0], shapes[1]) else {
                 unreachable!("a recorded elementwise node has shapes that broadcast")
             };
@@ -196,21 +229,37 @@ fn broadcast_vjp<S: Scalar>(
 }
 
 /// `adj[k] += f(x[k], y[k], g[k])`, split across threads when long.
-fn elementwise_pair<S: Scalar>(adj: &mut [S], x: &[S], y: &[S], g: &[S], f: impl Fn(S, S, S) -> S + Sync) {
+/// `adj[k] = 0 + f(...)` where `fresh`, as [`elementwise`].
+fn elementwise_pair<S: Scalar>(
+    adj: &mut [S],
+    x: &[S],
+    y: &[S],
+    g: &[S],
+    fresh: bool,
+    f: impl Fn(S, S, S) -> S + Copy + Sync,
+) {
+    let run = move |adj: &mut [S], x: &[S], y: &[S], g: &[S]| {
+        let f = f;
+        if fresh {
+            for (((adj, &x), &y), &g) in adj.iter_mut().zip(x).zip(y).zip(g) {
+                *adj = S::zero() + f(x, y, g);
+            }
+        } else {
+            for (((adj, &x), &y), &g) in adj.iter_mut().zip(x).zip(y).zip(g) {
+                *adj += f(x, y, g);
+            }
+        }
+    };
     if adj.len() >= PARALLEL_ELEMENTS {
         use rayon::prelude::*;
         const CHUNK: usize = 4096;
-        adj.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).zip(y.par_chunks(CHUNK)).zip(g.par_chunks(CHUNK)).for_each(
-            |(((adj, x), y), g)| {
-                for (((adj, &x), &y), &g) in adj.iter_mut().zip(x).zip(y).zip(g) {
-                    *adj += f(x, y, g);
-                }
-            },
-        );
+        adj.par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK))
+            .zip(y.par_chunks(CHUNK))
+            .zip(g.par_chunks(CHUNK))
+            .for_each(|(((adj, x), y), g)| run(adj, x, y, g));
     } else {
-        for (((adj, &x), &y), &g) in adj.iter_mut().zip(x).zip(y).zip(g) {
-            *adj += f(x, y, g);
-        }
+        run(adj, x, y, g);
     }
 }
 
