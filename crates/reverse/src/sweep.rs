@@ -200,11 +200,10 @@ impl<S: GraphScalar> Adjoints<S> {
             // A tensor input reached for the first time holds nothing yet: the VJP writes
             // it (or zeroes it first), so what the output does not reach is never written.
             let mut fresh = [false; 2];
-            for side in 0..2 {
-                let input = view.inputs[side];
-                if view.tracks[side] && !self.reached[(input - low) as usize] {
+            for ((fresh, &input), &tracks) in fresh.iter_mut().zip(&view.inputs).zip(&view.tracks) {
+                if tracks && !self.reached[(input - low) as usize] {
                     self.reached[(input - low) as usize] = true;
-                    fresh[side] = !arena.shape(input).is_scalar();
+                    *fresh = !arena.shape(input).is_scalar();
                 }
             }
             if view.scalar {
@@ -213,9 +212,9 @@ impl<S: GraphScalar> Adjoints<S> {
             } else if let Some((mut below, g)) = self.slots.split_at_tensor(arena, node) {
                 vjp::accumulate(arena, value, node, op, &view, g, fresh, &mut below);
             } else {
-                for side in 0..2 {
-                    if fresh[side] {
-                        self.slots.fill_node(arena, view.inputs[side], S::zero());
+                for (&fresh, &input) in fresh.iter().zip(&view.inputs) {
+                    if fresh {
+                        self.slots.fill_node(arena, input, S::zero());
                     }
                 }
             }

@@ -65,9 +65,9 @@ pub(crate) fn accumulate<'v, S: GraphScalar>(
             }
         }
         _ if fresh.contains(&true) => {
-            for k in 0..2 {
-                if fresh[k] {
-                    below.of(arena, inputs[k]).fill(S::zero());
+            for (&fresh, &input) in fresh.iter().zip(inputs) {
+                if fresh {
+                    below.of(arena, input).fill(S::zero());
                 }
             }
             accumulate(arena, value, node, op, view, g, [false; 2], below);
