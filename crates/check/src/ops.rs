@@ -9,10 +9,10 @@ use crate::rng::Rng;
 use crate::subject::{OpSubject, Subject};
 use crate::Options;
 
-/// A random value in a domain, at least `1e-6` from its kinks.
-fn sample(domain: &Domain, rng: &mut Rng) -> f64 {
+/// A random value for element `k` of `n` in a domain, at least `1e-6` from its kinks.
+fn sample(domain: &Domain, k: usize, n: usize, rng: &mut Rng) -> f64 {
     loop {
-        let x = domain.at(rng.uniform(0.0, 1.0));
+        let x = domain.at_element(rng.uniform(0.0, 1.0), k, n);
         if domain.kinks.iter().all(|k| (x - k.at).abs() > 1e-6) {
             return x;
         }
@@ -20,7 +20,11 @@ fn sample(domain: &Domain, rng: &mut Rng) -> f64 {
 }
 
 fn inputs(op: Op, shapes: &[Shape], rng: &mut Rng) -> Vec<(Shape, Vec<f64>)> {
-    shapes.iter().zip(op.domains()).map(|(&s, d)| (s, (0..s.len()).map(|_| sample(d, rng)).collect())).collect()
+    shapes
+        .iter()
+        .zip(op.domains())
+        .map(|(&s, d)| (s, (0..s.len()).map(|k| sample(d, k, s.len(), rng)).collect()))
+        .collect()
 }
 
 fn check(op: Op, inputs: &[(Shape, Vec<f64>)], options: &Options) -> Report {

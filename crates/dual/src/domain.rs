@@ -27,6 +27,10 @@ pub struct Domain {
     /// Two inputs on lattices offset by half a spacing never come near each other, which
     /// keeps a function with a kink where its inputs are equal (`maximum`) off the kink.
     pub lattice: Option<(f64, f64)>,
+    /// The elements of one input are drawn apart from each other (element `k` of `n` in the
+    /// `k`-th of `n` strata of the interval): for ops with a kink where two elements are equal
+    /// (`max` of a tensor).
+    pub spread: bool,
 }
 
 /// A point where an op is not differentiable, and the derivative slope reports there.
@@ -50,6 +54,7 @@ impl Domain {
             integer: false,
             constant: false,
             lattice: None,
+            spread: false,
         }
     }
 
@@ -67,6 +72,22 @@ impl Domain {
             }
             None => x,
         }
+    }
+
+    /// The sample for element `k` of `n` of one input at `unit ∈ [0, 1)`: [`Domain::at`],
+    /// or for a [`spread`](Domain::spread) domain inside the middle of the `k`-th of `n`
+    /// strata, so no two elements come within `0.4 / n` of the interval of each other.
+    pub fn at_element(&self, unit: f64, k: usize, n: usize) -> f64 {
+        if self.spread && n > 1 {
+            self.at((k as f64 + 0.3 + 0.4 * unit) / n as f64)
+        } else {
+            self.at(unit)
+        }
+    }
+
+    /// The elements of one input drawn apart (see [`Domain::spread`]).
+    pub const fn spread(self) -> Domain {
+        Domain { spread: true, ..self }
     }
 
     /// Samples near the lattice `offset + k · spacing` (see [`Domain::lattice`]).
@@ -180,5 +201,8 @@ pub const INDICES: Domain = Domain::interval(0.0, 2.0).integer().constant();
 /// losses: moderate magnitudes, where a finite difference's step stays small against the
 /// spread of `exp` (at `10^6` it is `10^4`, and the difference quotient means nothing).
 pub const NORMALIZING: Domain = Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12, 20.0, -20.0]);
+/// A reduction to the largest or smallest element, whose kink is where two elements are
+/// equal: the elements are drawn apart (and no edge case sets them all equal).
+pub const EXTREMUM: Domain = Domain::interval(-3.0, 3.0).spread();
 /// Class labels of at least 3 classes: constant integers.
 pub const CLASSES: Domain = Domain::interval(0.0, 2.0).integer().constant();

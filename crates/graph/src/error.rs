@@ -125,6 +125,12 @@ pub enum Error {
         /// The tensor's rank.
         rank: usize,
     },
+    /// A reduction that has no value on an empty tensor.
+    #[error("{op} of an empty tensor has no value; reduce a tensor with at least one element")]
+    EmptyReduction {
+        /// The op's method name.
+        op: &'static str,
+    },
     /// A class label of `cross_entropy` that is not a class.
     #[error("cross_entropy: label {label} is not a class; labels are whole numbers in 0..{classes}")]
     ClassLabel {

@@ -58,6 +58,11 @@ macro_rules! structural_table {
                 "Matrix transpose; the identity on vectors and scalars, as PyTorch's `t()`.";
             Slice: "slice", "SliceBackward0", [STRUCTURAL, INDICES], [[V(3), V(2)], [V(4), V(5)]],
                 "Elements of a vector picked by a constant vector of indices (`x[1:]`, `x[:-1]`).";
+            Max: "max", "MaxBackward1", [EXTREMUM], [[V(4)], [M(2, 3)], [S]],
+                "The largest element, a scalar (NaN if any element is; ties share the gradient \
+                 evenly, as in PyTorch).";
+            Min: "min", "MinBackward1", [EXTREMUM], [[V(4)], [M(2, 3)], [S]],
+                "The smallest element, a scalar (NaN if any element is; ties share the gradient).";
             Softmax: "softmax", "SoftmaxBackward0", [NORMALIZING], [[V(4)], [M(2, 3)], [S]],
                 "`exp(x) / sum(exp(x))` along the last dimension (each row of a matrix), computed stably.";
             LogSoftmax: "log_softmax", "LogSoftmaxBackward0", [NORMALIZING], [[V(4)], [M(2, 3)], [S]],

@@ -48,6 +48,10 @@ pub struct Matmul;
 pub struct Transpose;
 /// Elements picked by constant indices.
 pub struct Slice;
+/// The largest element.
+pub struct Max;
+/// The smallest element.
+pub struct Min;
 /// Softmax along the last dimension.
 pub struct Softmax;
 /// Log-softmax along the last dimension.
@@ -573,5 +577,68 @@ impl StructuralRule for CrossEntropy {
                 *a += chain(share, y);
             }
         }
+    }
+}
+
+/// The extreme element of `x` (`larger(a, b)`: `a` beats `b`), NaN if any element is NaN,
+/// and how many elements hold it (the NaNs, for NaN): PyTorch's even split of the gradient
+/// among ties.
+fn extreme_of<S: Scalar>(x: &[S], larger: impl Fn(S, S) -> bool) -> (S, usize) {
+    if let Some(&nan) = x.iter().find(|v| v.is_nan()) {
+        return (nan, x.iter().filter(|v| v.is_nan()).count());
+    }
+    let best = x.iter().skip(1).fold(x[0], |m, &v| if larger(v, m) { v } else { m });
+    (best, x.iter().filter(|&&v| v == best).count())
+}
+
+/// The primal of [`Max`] and [`Min`]: the extreme value, with the mean of the tied
+/// elements' derivatives (`x - detach(x)` is exactly zero in value), so forward mode splits
+/// a tie as the VJP does.
+fn extreme_primal<S: Scalar>(x: &[S], larger: impl Fn(S, S) -> bool, out: &mut Vec<S>) {
+    let (best, ties) = extreme_of(x, larger);
+    let tied = |v: S| v == best || (best.is_nan() && v.is_nan());
+    let share = x.iter().filter(|&&v| tied(v)).fold(S::zero(), |s, &v| s + (v - v.detach()));
+    out.push(best.detach() + share / count(ties));
+}
+
+/// The VJP of [`Max`] and [`Min`]: `g / ties` to each tied element.
+fn extreme_vjp<S: Scalar>(x: &[S], larger: impl Fn(S, S) -> bool, g: S, adjoint: &mut [S]) {
+    let (best, ties) = extreme_of(x, larger);
+    let share = g / count(ties);
+    for (adj, &v) in adjoint.iter_mut().zip(x) {
+        if v == best || (best.is_nan() && v.is_nan()) {
+            *adj += share;
+        }
+    }
+}
+
+fn non_empty(op: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
+    if inputs[0].is_empty() {
+        return Err(Error::EmptyReduction { op });
+    }
+    Ok(Shape::Scalar)
+}
+
+impl StructuralRule for Max {
+    fn output_shape(op: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
+        non_empty(op, inputs)
+    }
+    fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
+        extreme_primal(inputs[0].0, |a, b| a > b, out);
+    }
+    fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        extreme_vjp(inputs[0].0, |a, b| a > b, g[0], adjoint);
+    }
+}
+
+impl StructuralRule for Min {
+    fn output_shape(op: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
+        non_empty(op, inputs)
+    }
+    fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
+        extreme_primal(inputs[0].0, |a, b| a < b, out);
+    }
+    fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        extreme_vjp(inputs[0].0, |a, b| a < b, g[0], adjoint);
     }
 }

@@ -257,6 +257,42 @@ impl<'g> Tensor<'g> {
         or_panic(self.try_op(Op::Structural(StructuralOp::Sum), &[]))
     }
 
+    /// The largest element (PyTorch's `x.max()`, `MaxBackward1`): NaN if any element is,
+    /// and a tie shares the gradient evenly. Errors on an empty tensor.
+    ///
+    /// ```
+    /// use slope_graph::Graph;
+    ///
+    /// let g = Graph::new();
+    /// assert_eq!(g.vector(&[1.0, 5.0, 3.0]).try_max().unwrap().item().unwrap(), 5.0);
+    /// assert!(g.vector(&[]).try_max().is_err());
+    /// ```
+    pub fn try_max(self) -> Result<Tensor<'g>, Error> {
+        self.try_op(Op::Structural(StructuralOp::Max), &[])
+    }
+
+    /// The largest element.
+    ///
+    /// # Panics
+    /// On an empty tensor; see [`try_max`](Tensor::try_max).
+    pub fn max(self) -> Tensor<'g> {
+        or_panic(self.try_max())
+    }
+
+    /// The smallest element (PyTorch's `x.min()`, `MinBackward1`); see
+    /// [`try_max`](Tensor::try_max).
+    pub fn try_min(self) -> Result<Tensor<'g>, Error> {
+        self.try_op(Op::Structural(StructuralOp::Min), &[])
+    }
+
+    /// The smallest element.
+    ///
+    /// # Panics
+    /// On an empty tensor; see [`try_min`](Tensor::try_min).
+    pub fn min(self) -> Tensor<'g> {
+        or_panic(self.try_min())
+    }
+
     /// Mean of all elements.
     pub fn mean(self) -> Tensor<'g> {
         or_panic(self.try_op(Op::Structural(StructuralOp::Mean), &[]))

@@ -328,6 +328,40 @@ fn structural_ops_match_closed_forms() {
                     assert!(close(columns[j] + columns[3 + j], 1.0), "softmax along dim 0");
                 }
             }
+            StructuralOp::Max | StructuralOp::Min => {
+                // d max(x) / dx is the indicator of the largest element; a tie splits it evenly
+                fn pick(s: StructuralOp, y: Tensor<'_>) -> Tensor<'_> {
+                    if s == StructuralOp::Max {
+                        y.max()
+                    } else {
+                        y.min()
+                    }
+                }
+                let x = g.vector(&[0.5, -2.0, 3.0, 1.0]).requires_grad_();
+                let y = pick(s, x);
+                assert_eq!(y.grad_fn().unwrap().name(), s.grad_fn_name());
+                assert_eq!(y.item().unwrap(), if s == StructuralOp::Max { 3.0 } else { -2.0 });
+                y.backward().unwrap();
+                let want = if s == StructuralOp::Max { [0.0, 0.0, 1.0, 0.0] } else { [0.0, 1.0, 0.0, 0.0] };
+                assert_eq!(x.grad().unwrap().as_slice(), &want);
+                let tied = g.vector(&[2.0, -2.0, 2.0, -2.0, 2.0]).requires_grad_();
+                pick(s, tied).backward().unwrap();
+                let third = 1.0 / 3.0;
+                let want =
+                    if s == StructuralOp::Max { [third, 0.0, third, 0.0, third] } else { [0.0, 0.5, 0.0, 0.5, 0.0] };
+                assert_eq!(tied.grad().unwrap().as_slice(), &want);
+                // forward mode splits the tie alike: the primal on duals, element 0 seeded
+                let seeded: Vec<Dual<f64>> = [2.0, -2.0, 2.0, -2.0, 2.0]
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &v)| Dual::new(v, f64::from(u8::from(k == 0))))
+                    .collect();
+                let mut out = Vec::new();
+                s.primal(&[(&seeded[..], Shape::Vector(5))], &mut out);
+                assert_eq!(out[0].eps, want[0], "{} forward at a tie", op.name());
+                assert!(pick(s, g.vector(&[1.0, f64::NAN])).item().unwrap().is_nan());
+                assert!(g.vector(&[]).try_max().is_err() && g.vector(&[]).try_min().is_err());
+            }
             StructuralOp::MseLoss => {
                 let (a, b) = (numbers(12, 5), numbers(13, 5));
                 let (ta, tb) = (g.vector(&a).requires_grad_(), g.vector(&b).requires_grad_());
