@@ -100,6 +100,12 @@ fn record<'g>(nodes: &[Tensor<'g>], step: &Step) -> Option<Tensor<'g>> {
             v.sort_by(f64::total_cmp);
             v.windows(2).all(|w| w[1] - w[0] > 0.1).then(|| a.try_op(op, &[]).ok()).flatten()
         }
+        Op::Structural(StructuralOp::Clamp) => {
+            // constant bounds, kept away from every element (the kinks)
+            let (lo, hi) = (step.constant * 2.0 - 1.5, step.constant * 2.0 - 0.5);
+            let apart = a.to_vec().iter().all(|v| (v - lo).abs() > 0.1 && (v - hi).abs() > 0.1);
+            apart.then(|| a.try_clamp(lo, hi).ok()).flatten()
+        }
         Op::Structural(StructuralOp::CrossEntropy) => {
             // logits against a constant label drawn from the classes
             let classes = a.shape().len();

@@ -204,5 +204,9 @@ pub const NORMALIZING: Domain = Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, 
 /// A reduction to the largest or smallest element, whose kink is where two elements are
 /// equal: the elements are drawn apart (and no edge case sets them all equal).
 pub const EXTREMUM: Domain = Domain::interval(-3.0, 3.0).spread();
+/// The input of `clamp`: near the half-integers, so never near its bounds ([`BOUNDS`]).
+pub const CLAMPED: Domain = Domain::interval(-3.0, 3.0).near_lattice(1.0, 0.5);
+/// The bounds of `clamp`: constant whole numbers.
+pub const BOUNDS: Domain = Domain::interval(-1.0, 1.0).integer().constant();
 /// Class labels of at least 3 classes: constant integers.
 pub const CLASSES: Domain = Domain::interval(0.0, 2.0).integer().constant();

@@ -125,6 +125,12 @@ pub enum Error {
         /// The tensor's rank.
         rank: usize,
     },
+    /// Bounds of `clamp` that are not two numbers.
+    #[error("clamp: the bounds are {got} number(s); pass [lo, hi] (use -inf or inf for no bound)")]
+    ClampBounds {
+        /// How many numbers were given.
+        got: usize,
+    },
     /// A reduction that has no value on an empty tensor.
     #[error("{op} of an empty tensor has no value; reduce a tensor with at least one element")]
     EmptyReduction {

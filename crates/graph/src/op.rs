@@ -63,6 +63,10 @@ macro_rules! structural_table {
                  evenly, as in PyTorch).";
             Min: "min", "MinBackward1", [EXTREMUM], [[V(4)], [M(2, 3)], [S]],
                 "The smallest element, a scalar (NaN if any element is; ties share the gradient).";
+            Clamp: "clamp", "ClampBackward1", [CLAMPED, BOUNDS], [[V(4), V(2)], [M(2, 3), V(2)], [S, V(2)]],
+                "Each element clamped to `[lo, hi]`, the bounds a constant `[lo, hi]` (`hi` where \
+                 `lo > hi`, as PyTorch's `clamp(x, min, max)`); the gradient passes where \
+                 `lo <= x <= hi`, bounds included, as in PyTorch.";
             Softmax: "softmax", "SoftmaxBackward0", [NORMALIZING], [[V(4)], [M(2, 3)], [S]],
                 "`exp(x) / sum(exp(x))` along the last dimension (each row of a matrix), computed stably.";
             LogSoftmax: "log_softmax", "LogSoftmaxBackward0", [NORMALIZING], [[V(4)], [M(2, 3)], [S]],

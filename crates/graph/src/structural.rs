@@ -48,6 +48,8 @@ pub struct Matmul;
 pub struct Transpose;
 /// Elements picked by constant indices.
 pub struct Slice;
+/// Elements clamped to constant bounds.
+pub struct Clamp;
 /// The largest element.
 pub struct Max;
 /// The smallest element.
@@ -640,5 +642,38 @@ impl StructuralRule for Min {
     }
     fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
         extreme_vjp(inputs[0].0, |a, b| a < b, g[0], adjoint);
+    }
+}
+
+/// Whether `x` passes through `clamp` to `[lo, hi]` unchanged: PyTorch's gradient mask,
+/// bounds included (never where `lo > hi`, or for NaN).
+fn passes<S: Scalar>(x: S, lo: S, hi: S) -> bool {
+    x >= lo && x <= hi
+}
+
+impl StructuralRule for Clamp {
+    fn output_shape(_: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
+        match inputs[1] {
+            Shape::Vector(2) => Ok(inputs[0]),
+            other => Err(Error::ClampBounds { got: other.len() }),
+        }
+    }
+    /// `min(max(x, lo), hi)`: `x` itself where it passes, else the bound, a constant.
+    fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
+        let (x, bounds) = (inputs[0].0, inputs[1].0);
+        let (lo, hi) = (bounds[0].detach(), bounds[1].detach());
+        out.extend(x.iter().map(|&v| match v {
+            _ if v.is_nan() || passes(v, lo, hi) => v,
+            _ if v > hi || lo > hi => hi,
+            _ => lo,
+        }));
+    }
+    fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        let (x, bounds) = (inputs[0].0, inputs[1].0);
+        for ((adj, &v), &g) in adjoint.iter_mut().zip(x).zip(g) {
+            if passes(v, bounds[0], bounds[1]) {
+                *adj += g;
+            }
+        }
     }
 }

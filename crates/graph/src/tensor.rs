@@ -433,6 +433,30 @@ impl<'g> Tensor<'g> {
         or_panic(self.try_logsumexp(dim))
     }
 
+    /// Each element clamped to `[lo, hi]` (PyTorch's `clamp(x, min, max)`, `ClampBackward1`):
+    /// `hi` where `lo > hi`; pass `f64::NEG_INFINITY` or `f64::INFINITY` for no bound. The
+    /// gradient is 1 where `lo <= x <= hi`, bounds included, as in PyTorch.
+    ///
+    /// ```
+    /// use slope_graph::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let x = g.vector(&[-2.0, 0.5, 3.0]);
+    /// assert_eq!(x.try_clamp(-1.0, 1.0).unwrap().to_vec(), vec![-1.0, 0.5, 1.0]);
+    /// ```
+    pub fn try_clamp(self, lo: f64, hi: f64) -> Result<Tensor<'g>, Error> {
+        let bounds = self.graph.try_tensor(Shape::Vector(2), &[lo, hi])?;
+        self.try_op(Op::Structural(StructuralOp::Clamp), &[bounds])
+    }
+
+    /// Each element clamped to `[lo, hi]`.
+    ///
+    /// # Panics
+    /// Only if the graph is full; see [`try_clamp`](Tensor::try_clamp).
+    pub fn clamp(self, lo: f64, hi: f64) -> Tensor<'g> {
+        or_panic(self.try_clamp(lo, hi))
+    }
+
     /// Mean squared error against `target` of the same shape (PyTorch's
     /// `mse_loss(input, target)`, mean reduction); both are differentiated.
     pub fn try_mse_loss(self, target: Tensor<'g>) -> Result<Tensor<'g>, Error> {

@@ -328,6 +328,18 @@ fn structural_ops_match_closed_forms() {
                     assert!(close(columns[j] + columns[3 + j], 1.0), "softmax along dim 0");
                 }
             }
+            StructuralOp::Clamp => {
+                // by hand: the identity inside [lo, hi] (bounds included), the bound outside
+                let x = g.vector(&[-2.0, -1.0, 0.25, 1.0, 4.0]).requires_grad_();
+                let y = x.clamp(-1.0, 1.0);
+                assert_eq!(y.grad_fn().unwrap().name(), "ClampBackward1");
+                assert_eq!(y.to_vec(), vec![-1.0, -1.0, 0.25, 1.0, 1.0]);
+                (y * g.vector(&[1.0, 2.0, 3.0, 4.0, 5.0])).sum().backward().unwrap();
+                assert_eq!(x.grad().unwrap().as_slice(), &[0.0, 2.0, 3.0, 4.0, 0.0]);
+                assert_eq!(x.clamp(2.0, 1.0).to_vec(), vec![1.0; 5]); // lo > hi: hi
+                assert_eq!(x.clamp(f64::NEG_INFINITY, 0.0).to_vec(), vec![-2.0, -1.0, 0.0, 0.0, 0.0]);
+                assert!(g.vector(&[f64::NAN]).clamp(0.0, 1.0).item().unwrap().is_nan());
+            }
             StructuralOp::Max | StructuralOp::Min => {
                 // d max(x) / dx is the indicator of the largest element; a tie splits it evenly
                 fn pick(s: StructuralOp, y: Tensor<'_>) -> Tensor<'_> {
