@@ -49,14 +49,8 @@ impl<S: Clone> NodeSlots<S> {
     /// Makes room for the nodes `low..=high` of `arena` (`low <= high < arena.len()`),
     /// every slot set to `fill`.
     pub fn reset(&mut self, arena: &Arena, low: u32, high: u32, fill: S) {
-        self.low = low;
-        self.high = high;
-        self.scalars.clear();
-        self.scalars.resize((high - low) as usize + 1, fill.clone());
-        let window = tensor_window(arena, low, high);
-        self.tensor_base = window.start;
-        self.tensors.clear();
-        self.tensors.resize(window.len(), fill);
+        self.reset_scalars(arena, low, high, fill.clone());
+        self.tensors.fill(fill);
     }
 
     /// [`reset`](NodeSlots::reset), with only the scalar slots set to `fill`: a tensor

@@ -441,18 +441,30 @@ impl StructuralRule for Softmax {
     }
     /// `dx = y ∘ (g - Σ g ∘ y)` per row, with `y` the softmax.
     fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
-        let (x, shape) = inputs[0];
-        let (_, n) = rows_of(shape);
-        let mut y = vec![S::zero(); n];
-        for ((row, g), adj) in
-            x.chunks_exact(n.max(1)).zip(g.chunks_exact(n.max(1))).zip(adjoint.chunks_exact_mut(n.max(1)))
-        {
-            softmax_into(row, &mut y);
-            let along = sum_of(n, |k| g[k] * y[k]);
-            for ((a, &y), &g) in adj.iter_mut().zip(&y).zip(g) {
+        each_row_softmax(inputs[0], g, adjoint, |y, g, adj| {
+            let along = sum_of(y.len(), |k| g[k] * y[k]);
+            for ((a, &y), &g) in adj.iter_mut().zip(y).zip(g) {
                 *a += y * (g - along);
             }
-        }
+        });
+    }
+}
+
+/// Runs `rule(softmax(row), g_row, adjoint_row)` for each row along the last dimension:
+/// the shape of the VJPs of softmax and log-softmax.
+fn each_row_softmax<S: Scalar>(
+    (x, shape): Input<'_, S>,
+    g: &[S],
+    adjoint: &mut [S],
+    rule: impl Fn(&[S], &[S], &mut [S]),
+) {
+    let (_, n) = rows_of(shape);
+    let mut y = vec![S::zero(); n];
+    for ((row, g), adj) in
+        x.chunks_exact(n.max(1)).zip(g.chunks_exact(n.max(1))).zip(adjoint.chunks_exact_mut(n.max(1)))
+    {
+        softmax_into(row, &mut y);
+        rule(&y, g, adj);
     }
 }
 
@@ -470,18 +482,12 @@ impl StructuralRule for LogSoftmax {
     }
     /// `dx = g - softmax(x) · Σ g` per row.
     fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
-        let (x, shape) = inputs[0];
-        let (_, n) = rows_of(shape);
-        let mut y = vec![S::zero(); n];
-        for ((row, g), adj) in
-            x.chunks_exact(n.max(1)).zip(g.chunks_exact(n.max(1))).zip(adjoint.chunks_exact_mut(n.max(1)))
-        {
-            softmax_into(row, &mut y);
-            let total = sum_of(n, |k| g[k]);
-            for ((a, &y), &g) in adj.iter_mut().zip(&y).zip(g) {
+        each_row_softmax(inputs[0], g, adjoint, |y, g, adj| {
+            let total = sum_of(g.len(), |k| g[k]);
+            for ((a, &y), &g) in adj.iter_mut().zip(y).zip(g) {
                 *a += g - y * total;
             }
-        }
+        });
     }
 }
 

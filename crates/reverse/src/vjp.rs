@@ -87,20 +87,25 @@ pub(crate) fn accumulate<'v, S: GraphScalar>(
 }
 
 /// `adj[k] += f(x[k], g[k])` for every `k`, split across threads when long.
+/// What an adjoint slot adds to: zero where it is `fresh` (it holds nothing yet), else its
+/// value. The condition is the same for a whole loop, which the compiler takes out of it.
+#[inline(always)]
+fn start<S: Scalar>(fresh: bool, adj: S) -> S {
+    if fresh {
+        S::zero()
+    } else {
+        adj
+    }
+}
+
 /// `adj[k] = 0 + f(x[k], g[k])` where `fresh`: the slots held nothing yet.
 fn elementwise<S: Scalar>(adj: &mut [S], x: &[S], g: &[S], fresh: bool, f: impl Fn(S, S) -> S + Copy + Sync) {
     // Each loop works on its own copy of `f`: what it captured (a broadcast operand) is then
     // a local the compiler hoists out of the loop, not a load through a reference.
     let run = move |adj: &mut [S], x: &[S], g: &[S]| {
         let f = f;
-        if fresh {
-            for ((adj, &x), &g) in adj.iter_mut().zip(x).zip(g) {
-                *adj = S::zero() + f(x, g);
-            }
-        } else {
-            for ((adj, &x), &g) in adj.iter_mut().zip(x).zip(g) {
-                *adj += f(x, g);
-            }
+        for ((adj, &x), &g) in adj.iter_mut().zip(x).zip(g) {
+            *adj = start(fresh, *adj) + f(x, g);
         }
     };
     if adj.len() >= PARALLEL_ELEMENTS {
@@ -240,14 +245,8 @@ fn elementwise_pair<S: Scalar>(
 ) {
     let run = move |adj: &mut [S], x: &[S], y: &[S], g: &[S]| {
         let f = f;
-        if fresh {
-            for (((adj, &x), &y), &g) in adj.iter_mut().zip(x).zip(y).zip(g) {
-                *adj = S::zero() + f(x, y, g);
-            }
-        } else {
-            for (((adj, &x), &y), &g) in adj.iter_mut().zip(x).zip(y).zip(g) {
-                *adj += f(x, y, g);
-            }
+        for (((adj, &x), &y), &g) in adj.iter_mut().zip(x).zip(y).zip(g) {
+            *adj = start(fresh, *adj) + f(x, y, g);
         }
     };
     if adj.len() >= PARALLEL_ELEMENTS {
