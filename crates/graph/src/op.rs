@@ -58,6 +58,11 @@ macro_rules! structural_table {
                 "Matrix transpose; the identity on vectors and scalars, as PyTorch's `t()`.";
             Slice: "slice", "SliceBackward0", [STRUCTURAL, INDICES], [[V(3), V(2)], [V(4), V(5)]],
                 "Elements of a vector picked by a constant vector of indices (`x[1:]`, `x[:-1]`).";
+            SumToSize: "sum_to_size", "SumBackward1", [STRUCTURAL, SHAPE_ONLY],
+                [[M(2, 3), V(3)], [M(2, 3), M(2, 1)], [M(2, 3), M(1, 3)], [M(2, 3), S], [V(4), S], [V(4), V(1)]],
+                "Sums the input down to the shape of the second input (read for its shape only), \
+                 the reverse of broadcasting: each output element sums the input elements that \
+                 broadcast from it (PyTorch's `sum_to_size`; `sum(dim, keepdim)` is made of it).";
             Max: "max", "MaxBackward1", [EXTREMUM], [[V(4)], [M(2, 3)], [S]],
                 "The largest element, a scalar (NaN if any element is; ties share the gradient \
                  evenly, as in PyTorch).";

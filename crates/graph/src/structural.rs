@@ -9,6 +9,7 @@ use nalgebra::{DMatrixView, DMatrixViewMut, Dyn, MatrixView};
 use slope_dual::rules::chain;
 use slope_dual::Scalar;
 
+use crate::shape::Broadcast;
 use crate::{Error, Shape};
 
 /// An input of a structural op: its values and shape.
@@ -48,6 +49,8 @@ pub struct Matmul;
 pub struct Transpose;
 /// Elements picked by constant indices.
 pub struct Slice;
+/// A sum down to a shape that broadcasts to the input's.
+pub struct SumToSize;
 /// Elements clamped to constant bounds.
 pub struct Clamp;
 /// The largest element.
@@ -679,6 +682,49 @@ impl StructuralRule for Clamp {
         for ((adj, &v), &g) in adjoint.iter_mut().zip(x).zip(g) {
             if passes(v, bounds[0], bounds[1]) {
                 *adj += g;
+            }
+        }
+    }
+}
+
+/// The broadcast of the target shape to the input's, if the target broadcasts to it.
+fn sum_layout(input: Shape, target: Shape) -> Option<Broadcast> {
+    Broadcast::of(target, input).filter(|b| b.shape == input)
+}
+
+impl StructuralRule for SumToSize {
+    fn output_shape(op: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
+        match sum_layout(inputs[0], inputs[1]) {
+            Some(_) => Ok(inputs[1]),
+            None => Err(Error::ShapeMismatch { op, left: inputs[0], right: inputs[1] }),
+        }
+    }
+    /// Output element `t` sums, in element order, the input elements `(i, j)` that
+    /// broadcast from it (`t = i · row_stride + j · col_stride` of the target).
+    fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
+        let ((x, shape), target) = (inputs[0], inputs[1].1);
+        let Some(layout) = sum_layout(shape, target) else {
+            unreachable!("sum_to_size shapes are validated before evaluation")
+        };
+        let [(rs, cs), _] = layout.strides;
+        let start = out.len();
+        out.resize(start + target.len(), S::zero());
+        let sums = &mut out[start..];
+        for i in 0..layout.rows {
+            for j in 0..layout.cols {
+                sums[i * rs + j * cs] += x[i * layout.cols + j];
+            }
+        }
+    }
+    /// Broadcasting back: each input element receives its output element's adjoint.
+    fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        let Some(layout) = sum_layout(inputs[0].1, inputs[1].1) else {
+            unreachable!("a recorded sum_to_size has shapes that broadcast")
+        };
+        let [(rs, cs), _] = layout.strides;
+        for i in 0..layout.rows {
+            for j in 0..layout.cols {
+                adjoint[i * layout.cols + j] += g[i * rs + j * cs];
             }
         }
     }

@@ -293,6 +293,65 @@ impl<'g> Tensor<'g> {
         or_panic(self.try_min())
     }
 
+    /// Sums this tensor down to `shape`, which must broadcast to its shape (PyTorch's
+    /// `sum_to_size`, `SumBackward1`): the reverse of broadcasting.
+    pub fn try_sum_to_size(self, shape: Shape) -> Result<Tensor<'g>, Error> {
+        let target = self.graph.zeros(shape)?;
+        self.try_op(Op::Structural(StructuralOp::SumToSize), &[target])
+    }
+
+    /// Sum along dimension `dim` (PyTorch's `sum(x, dim, keepdim)`, `SumBackward1`), the
+    /// dimension kept with size 1 if `keepdim`: a matrix's column sums are `sum_dim(0, _)`,
+    /// its row sums `sum_dim(1, _)` (or `-1`).
+    ///
+    /// ```
+    /// use slope_graph::{Graph, Shape};
+    ///
+    /// let g = Graph::new();
+    /// let m = g.matrix(2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+    /// assert_eq!(m.try_sum_dim(0, false).unwrap().to_vec(), vec![5.0, 7.0, 9.0]);
+    /// let rows = m.try_sum_dim(1, true).unwrap();
+    /// assert_eq!((rows.shape(), rows.to_vec()), (Shape::Matrix(2, 1), vec![6.0, 15.0]));
+    /// assert!((m - m.try_mean_dim(1, true).unwrap()).sum().item().unwrap().abs() < 1e-12);
+    /// ```
+    pub fn try_sum_dim(self, dim: isize, keepdim: bool) -> Result<Tensor<'g>, Error> {
+        let last = self.is_last_dim("sum", dim)?;
+        match (self.shape(), last, keepdim) {
+            (Shape::Matrix(r, _), true, true) => self.try_sum_to_size(Shape::Matrix(r, 1)),
+            // row sums without the kept dimension: the transpose's column sums
+            (Shape::Matrix(r, _), true, false) => self.t().try_sum_to_size(Shape::Vector(r)),
+            (Shape::Matrix(_, c), false, true) => self.try_sum_to_size(Shape::Matrix(1, c)),
+            (Shape::Matrix(_, c), false, false) => self.try_sum_to_size(Shape::Vector(c)),
+            (Shape::Vector(_), _, true) => self.try_sum_to_size(Shape::Vector(1)),
+            (shape, ..) => self.try_sum_to_size(if keepdim { shape } else { Shape::Scalar }),
+        }
+    }
+
+    /// Sum along `dim`.
+    ///
+    /// # Panics
+    /// If the tensor has no dimension `dim`; see [`try_sum_dim`](Tensor::try_sum_dim).
+    pub fn sum_dim(self, dim: isize, keepdim: bool) -> Tensor<'g> {
+        or_panic(self.try_sum_dim(dim, keepdim))
+    }
+
+    /// Mean along `dim` (PyTorch's `mean(x, dim, keepdim)`): [`try_sum_dim`](Tensor::try_sum_dim)
+    /// divided by the dimension's size, so its `grad_fn` is `DivBackward0` (PyTorch's is
+    /// `MeanBackward1`).
+    pub fn try_mean_dim(self, dim: isize, keepdim: bool) -> Result<Tensor<'g>, Error> {
+        let sum = self.try_sum_dim(dim, keepdim)?;
+        let size = (self.shape().len() / sum.shape().len().max(1)) as f64;
+        self.graph.record_with_constant(BinaryOp::Div, sum.index, size, false).map(|i| Tensor::new(self.graph, i))
+    }
+
+    /// Mean along `dim`.
+    ///
+    /// # Panics
+    /// If the tensor has no dimension `dim`; see [`try_mean_dim`](Tensor::try_mean_dim).
+    pub fn mean_dim(self, dim: isize, keepdim: bool) -> Tensor<'g> {
+        or_panic(self.try_mean_dim(dim, keepdim))
+    }
+
     /// Mean of all elements.
     pub fn mean(self) -> Tensor<'g> {
         or_panic(self.try_op(Op::Structural(StructuralOp::Mean), &[]))

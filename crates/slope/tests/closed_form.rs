@@ -328,6 +328,25 @@ fn structural_ops_match_closed_forms() {
                     assert!(close(columns[j] + columns[3 + j], 1.0), "softmax along dim 0");
                 }
             }
+            StructuralOp::SumToSize => {
+                // by hand: column sums, row sums, and d/dx of sum(w ∘ sums) = w broadcast back
+                let x = numbers(16, 6);
+                let tx = g.matrix(2, 3, &x).unwrap().requires_grad_();
+                let columns = tx.sum_dim(0, false);
+                assert_eq!(columns.grad_fn().unwrap().name(), "SumBackward1");
+                let want: Vec<f64> = (0..3).map(|j| x[j] + x[3 + j]).collect();
+                assert!(all_close(&columns.to_vec(), &want));
+                let rows = tx.sum_dim(-1, true);
+                assert_eq!(rows.shape(), Shape::Matrix(2, 1));
+                assert!(all_close(&rows.to_vec(), &[x[0] + x[1] + x[2], x[3] + x[4] + x[5]]));
+                let loss = (columns * g.vector(&[1.0, 2.0, 3.0])).sum()
+                    + (rows * g.matrix(2, 1, &[10.0, 20.0]).unwrap()).sum();
+                loss.backward().unwrap();
+                assert_eq!(tx.grad().unwrap().as_slice(), &[11.0, 12.0, 13.0, 21.0, 22.0, 23.0]);
+                assert_eq!(tx.sum_dim(1, false).to_vec(), rows.to_vec());
+                assert!(tx.try_sum_to_size(Shape::Vector(2)).is_err()); // [2] does not broadcast to [2, 3]
+                assert!(tx.try_sum_dim(2, false).is_err());
+            }
             StructuralOp::Clamp => {
                 // by hand: the identity inside [lo, hi] (bounds included), the bound outside
                 let x = g.vector(&[-2.0, -1.0, 0.25, 1.0, 4.0]).requires_grad_();
