@@ -163,6 +163,14 @@ macro_rules! define_structural_ops {
                     $(StructuralOp::$variant => structural::$variant::vjp(input, inputs, g, adjoint),)*
                 }
             }
+
+            /// [`vjp`](StructuralOp::vjp) into an adjoint that holds nothing yet (a sweep's
+            /// first contribution to it): the result is that of zeroing it and adding.
+            pub fn vjp_fresh<S: Scalar>(self, input: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+                match self {
+                    $(StructuralOp::$variant => structural::$variant::vjp_fresh(input, inputs, g, adjoint),)*
+                }
+            }
         }
     };
 }

@@ -33,6 +33,14 @@ pub trait StructuralRule {
     /// Adds to `adjoint` (input `input`'s adjoint) the contribution of the output's adjoint
     /// `g`: the vector-Jacobian product for one input.
     fn vjp<S: Scalar>(input: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]);
+
+    /// [`vjp`](StructuralRule::vjp) into an adjoint that holds nothing yet: by default it is
+    /// zeroed and added to; a rule that can write it in one pass says so here, with the
+    /// same result bit for bit.
+    fn vjp_fresh<S: Scalar>(input: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        adjoint.fill(S::zero());
+        Self::vjp(input, inputs, g, adjoint);
+    }
 }
 
 /// Sum of all elements.
@@ -107,6 +115,9 @@ impl StructuralRule for Sum {
     fn vjp<S: Scalar>(_: usize, _: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
         adjoint.iter_mut().for_each(|adj| *adj += g[0]);
     }
+    fn vjp_fresh<S: Scalar>(_: usize, _: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        adjoint.fill(S::zero() + g[0]);
+    }
 }
 
 impl StructuralRule for Mean {
@@ -120,6 +131,9 @@ impl StructuralRule for Mean {
     fn vjp<S: Scalar>(_: usize, _: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
         let share = g[0] / count(adjoint.len());
         adjoint.iter_mut().for_each(|adj| *adj += share);
+    }
+    fn vjp_fresh<S: Scalar>(_: usize, _: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        adjoint.fill(S::zero() + g[0] / count(adjoint.len()));
     }
 }
 

@@ -64,16 +64,28 @@ pub(crate) fn accumulate<'v, S: GraphScalar>(
                 }
             }
         }
-        _ if fresh.contains(&true) => {
+        Op::Structural(s) => each_wanted_input(
+            arena,
+            value,
+            inputs,
+            &wants,
+            // (a node read twice, `dot(x, x)`, is fresh on its first side only)
+            |k, args, adjoint| {
+                if fresh[k] {
+                    s.vjp_fresh(k, args, g, adjoint)
+                } else {
+                    s.vjp(k, args, g, adjoint)
+                }
+            },
+            below,
+        ),
+        Op::Custom(_) if fresh.contains(&true) => {
             for (&fresh, &input) in fresh.iter().zip(inputs) {
                 if fresh {
                     below.of(arena, input).fill(S::zero());
                 }
             }
             accumulate(arena, value, node, op, view, g, [false; 2], below);
-        }
-        Op::Structural(s) => {
-            each_wanted_input(arena, value, inputs, &wants, |k, args, adjoint| s.vjp(k, args, g, adjoint), below)
         }
         Op::Custom(id) => each_wanted_input(
             arena,
