@@ -8,24 +8,8 @@ use std::hint::black_box;
 
 use slope::dual::{SparseDualVec, Workspace};
 use slope_benches::num_dual_peer::*;
-use slope_benches::race::{median, timed};
+use slope_benches::race::race;
 use slope_benches::*;
-
-fn race(reps: usize, runs: &mut [(&str, &mut dyn FnMut())]) {
-    let only = std::env::args().nth(3).unwrap_or_default();
-    let mut runs: Vec<_> = runs.iter_mut().filter(|(name, _)| name.contains(only.as_str())).collect();
-    let mut times = vec![Vec::new(); runs.len()];
-    for _ in 0..reps {
-        for (t, (_, f)) in times.iter_mut().zip(runs.iter_mut()) {
-            t.push(timed(*f));
-        }
-    }
-    let base = median(times[0].clone());
-    for ((name, _), t) in runs.iter().zip(times) {
-        let m = median(t);
-        println!("  {name:<22} {m:>10.2} µs  {:>5.2}x the first", m / base);
-    }
-}
 
 macro_rules! slope_run {
     ($n:literal, $f:expr, $x:expr, $g:expr) => {{
@@ -47,6 +31,7 @@ macro_rules! nd_run {
 }
 
 fn main() {
+    let only = std::env::args().nth(3).unwrap_or_default();
     let args: Vec<String> = std::env::args().collect();
     let which = args.get(1).map_or("w1", String::as_str);
     let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
@@ -59,6 +44,7 @@ fn main() {
             println!("W1 n = {n}");
             race(
                 reps,
+                &only,
                 &mut [
                     ("num-dual chunk 16", &mut nd_run!(16, rosenbrock_nd, &x, g0)),
                     ("num-dual chunk 8", &mut nd_run!(8, rosenbrock_nd, &x, g1)),
@@ -89,6 +75,7 @@ fn main() {
             println!("W4 64x64");
             race(
                 40,
+                &only,
                 &mut [
                     ("num-dual chunk 16", &mut nd_run!(16, |v| w4_nd(v, d), &w, g0)),
                     ("num-dual chunk 8", &mut nd_run!(8, |v| w4_nd(v, d), &w, g1)),

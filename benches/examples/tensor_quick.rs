@@ -6,26 +6,11 @@
 use std::hint::black_box;
 
 use slope::prelude::*;
-use slope_benches::race::{median, timed};
+use slope_benches::race::race;
 use slope_benches::*;
 
-fn race(reps: usize, runs: &mut [(&str, &mut dyn FnMut())]) {
-    let only = std::env::args().nth(2).unwrap_or_default();
-    let mut runs: Vec<_> = runs.iter_mut().filter(|(name, _)| name.contains(only.as_str())).collect();
-    let mut times = vec![Vec::new(); runs.len()];
-    for _ in 0..reps {
-        for (t, (_, f)) in times.iter_mut().zip(runs.iter_mut()) {
-            t.push(timed(*f));
-        }
-    }
-    let base = median(times[0].clone());
-    for ((name, _), t) in runs.iter().zip(times) {
-        let m = median(t);
-        println!("  {name:<22} {m:>10.2} µs  {:>5.2}x the first", m / base);
-    }
-}
-
 fn main() {
+    let only = std::env::args().nth(2).unwrap_or_default();
     let which = std::env::args().nth(1).unwrap_or_else(|| "w2".into());
     let reps = std::env::var("REPS").ok().and_then(|r| r.parse().ok()).unwrap_or(200);
     match which.as_str() {
@@ -55,6 +40,7 @@ fn main() {
             };
             race(
                 reps,
+                &only,
                 &mut [
                     ("hand", &mut || {
                         let mut s = 0.0;
@@ -80,6 +66,7 @@ fn main() {
             println!("W1 tensor n = {n}");
             race(
                 reps,
+                &only,
                 &mut [
                     ("primal", &mut || {
                         black_box(rosenbrock(black_box(&x)));
@@ -102,6 +89,7 @@ fn main() {
             println!("W4 tensor 64x64");
             race(
                 reps,
+                &only,
                 &mut [
                     ("primal", &mut || {
                         black_box(w4(black_box(&w), &data));

@@ -45,14 +45,14 @@ pub(crate) fn accumulate<'v, S: GraphScalar>(
         Op::Unary(u) => {
             let a = inputs[0];
             if wants(0) {
-                u.with_partial(UnaryVjp { adj: below.of(arena, a), x: value(a), g, fresh: fresh[0] });
+                u.with_partial(OneInputVjp { adj: below.of(arena, a), x: value(a), g, fresh: fresh[0] });
             }
         }
         Op::Binary(b) if wants(0) && wants(1) && inputs[0] == inputs[1] => {
             // `x - x`, `x * x`: one input, whose partial is the sum of both sides' (as a
             // `Var` records it), so an exact zero absorbs as forward mode's `1 - 1` does.
             let adj = below.of(arena, inputs[0]);
-            b.with_partial(2, SameInputVjp { adj, x: value(inputs[0]), g, fresh: fresh[0] });
+            b.with_partial(2, OneInputVjp { adj, x: value(inputs[0]), g, fresh: fresh[0] });
         }
         Op::Binary(b) => {
             for side in 0..2 {
@@ -132,15 +132,17 @@ fn elementwise<S: Scalar>(adj: &mut [S], x: &[S], g: &[S], fresh: bool, f: impl 
     }
 }
 
-/// `adj[k] += chain(g[k], f'(x[k]))`: a unary op's VJP, compiled for each op's partial.
-struct UnaryVjp<'a, S> {
+/// The VJP into the one input of a node: a unary op's (`adj[k] += chain(g[k], f'(x[k]))`,
+/// as a [`Kernel1`]) or a binary op's whose two inputs are one node (as a [`Kernel2`],
+/// handed the sum of both partials), compiled for each op's partial.
+struct OneInputVjp<'a, S> {
     adj: &'a mut [S],
     x: &'a [S],
     g: &'a [S],
     fresh: bool,
 }
 
-impl<S: Scalar> Kernel1<S> for UnaryVjp<'_, S> {
+impl<S: Scalar> Kernel1<S> for OneInputVjp<'_, S> {
     type Output = ();
     #[inline(always)]
     fn run<F: Fn(S) -> S + Copy + Send + Sync>(self, partial: F) {
@@ -148,19 +150,11 @@ impl<S: Scalar> Kernel1<S> for UnaryVjp<'_, S> {
     }
 }
 
-/// The VJP of a binary op whose two inputs are one node, handed the sum of both partials.
-struct SameInputVjp<'a, S> {
-    adj: &'a mut [S],
-    x: &'a [S],
-    g: &'a [S],
-    fresh: bool,
-}
-
-impl<S: Scalar> Kernel2<S> for SameInputVjp<'_, S> {
+impl<S: Scalar> Kernel2<S> for OneInputVjp<'_, S> {
     type Output = ();
     #[inline(always)]
     fn run<F: Fn(S, S) -> S + Copy + Send + Sync>(self, partial: F) {
-        elementwise(self.adj, self.x, self.g, self.fresh, move |x, g| chain(g, partial(x, x)));
+        Kernel1::run(self, move |x| partial(x, x));
     }
 }
 
