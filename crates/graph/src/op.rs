@@ -164,11 +164,12 @@ macro_rules! define_structural_ops {
                 }
             }
 
-            /// [`vjp`](StructuralOp::vjp) into an adjoint that holds nothing yet (a sweep's
-            /// first contribution to it): the result is that of zeroing it and adding.
-            pub fn vjp_fresh<S: Scalar>(self, input: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+            /// The one value every element of input `input`'s adjoint receives, where the op
+            /// spreads its output's adjoint evenly (`sum`, `mean`): what [`vjp`](StructuralOp::vjp)
+            /// adds to a zeroed adjoint at each element, bit for bit.
+            pub fn uniform_vjp<S: Scalar>(self, input: usize, inputs: &[Input<'_, S>], g: &[S]) -> Option<S> {
                 match self {
-                    $(StructuralOp::$variant => structural::$variant::vjp_fresh(input, inputs, g, adjoint),)*
+                    $(StructuralOp::$variant => structural::$variant::uniform_vjp(input, inputs, g),)*
                 }
             }
         }
@@ -444,6 +445,28 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A row's one value for an evenly spread adjoint is what its VJP adds to zeros, bit
+    /// for bit, at every element; `sum` and `mean` have one, and an op whose adjoint depends
+    /// on its input's values has none.
+    #[test]
+    fn uniform_vjps_are_the_vjp_into_zeros() {
+        let mut spread = Vec::new();
+        for &op in StructuralOp::ALL {
+            for case in op.shape_cases() {
+                let values: Vec<Vec<f64>> =
+                    case.iter().map(|s| (0..s.len()).map(|k| 0.25 + 0.5 * k as f64).collect()).collect();
+                let inputs: Vec<Input<'_, f64>> = values.iter().map(|v| &v[..]).zip(case.iter().copied()).collect();
+                let Some(u) = op.uniform_vjp(0, &inputs, &[-0.75]) else { continue };
+                let mut adjoint = vec![0.0; case[0].len()];
+                op.vjp(0, &inputs, &[-0.75], &mut adjoint);
+                assert!(adjoint.iter().all(|a| a.to_bits() == u.to_bits()), "{}: {adjoint:?} against {u}", op.name());
+                spread.push(op.name());
+            }
+        }
+        spread.dedup();
+        assert_eq!(spread, ["sum", "mean"]);
     }
 
     #[test]

@@ -34,12 +34,12 @@ pub trait StructuralRule {
     /// `g`: the vector-Jacobian product for one input.
     fn vjp<S: Scalar>(input: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]);
 
-    /// [`vjp`](StructuralRule::vjp) into an adjoint that holds nothing yet: by default it is
-    /// zeroed and added to; a rule that can write it in one pass says so here, with the
-    /// same result bit for bit.
-    fn vjp_fresh<S: Scalar>(input: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
-        adjoint.fill(S::zero());
-        Self::vjp(input, inputs, g, adjoint);
+    /// The one value every element of input `input`'s adjoint receives, where the op
+    /// spreads its output's adjoint evenly (`sum`, `mean`), else `None`: bit for bit what
+    /// [`vjp`](StructuralRule::vjp) adds to a zeroed adjoint at each element. A sweep keeps
+    /// such an adjoint as that value, and an elementwise VJP reads it without a buffer.
+    fn uniform_vjp<S: Scalar>(_input: usize, _inputs: &[Input<'_, S>], _g: &[S]) -> Option<S> {
+        None
     }
 }
 
@@ -115,8 +115,8 @@ impl StructuralRule for Sum {
     fn vjp<S: Scalar>(_: usize, _: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
         adjoint.iter_mut().for_each(|adj| *adj += g[0]);
     }
-    fn vjp_fresh<S: Scalar>(_: usize, _: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
-        adjoint.fill(S::zero() + g[0]);
+    fn uniform_vjp<S: Scalar>(_: usize, _: &[Input<'_, S>], g: &[S]) -> Option<S> {
+        Some(S::zero() + g[0])
     }
 }
 
@@ -132,8 +132,8 @@ impl StructuralRule for Mean {
         let share = g[0] / count(adjoint.len());
         adjoint.iter_mut().for_each(|adj| *adj += share);
     }
-    fn vjp_fresh<S: Scalar>(_: usize, _: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
-        adjoint.fill(S::zero() + g[0] / count(adjoint.len()));
+    fn uniform_vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S]) -> Option<S> {
+        Some(S::zero() + g[0] / count(inputs[0].0.len()))
     }
 }
 

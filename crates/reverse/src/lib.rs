@@ -45,6 +45,8 @@ pub use vjp::PARALLEL_ELEMENTS;
 
 use core::cell::RefCell;
 
+use sweep::Reads;
+
 use slope_graph::{FrozenGraph, Graph, NodeId, Tensor, Value, Var};
 
 /// `backward` on tensors, as in PyTorch.
@@ -77,7 +79,7 @@ impl Backward for Tensor<'_> {
         let output = self.id().index();
         graph.with_arena(|arena| {
             with_adjoints(|adjoints| -> Result<_, Error> {
-                adjoints.sweep_index(arena, output, seed)?;
+                adjoints.sweep_index(arena, output, seed, Reads::Retained)?;
                 for i in adjoints.window() {
                     if adjoints.reached(i) && (arena.is_leaf(i) || arena.retains_grad(i)) {
                         if let Some(g) = adjoints.of_index(arena, i) {
@@ -148,7 +150,8 @@ pub fn grad_with<'g>(output: Tensor<'g>, seed: &[f64], inputs: &[Tensor<'g>]) ->
     }
     graph.with_arena(|arena| {
         with_adjoints(|adjoints| {
-            adjoints.sweep_index(arena, output.id().index(), seed)?;
+            let indices: Vec<u32> = ids.iter().map(|id| id.index()).collect();
+            adjoints.sweep_index(arena, output.id().index(), seed, Reads::Nodes(&indices))?;
             Ok(ids.iter().map(|id| collect(arena, adjoints, id.index())).collect())
         })
     })
@@ -291,6 +294,6 @@ pub fn graph_vjp(
 ) -> Result<Vec<Value>, Error> {
     let arena = graph.arena();
     let (out, indices) = parallel::resolve(arena, output, wrt)?;
-    adjoints.sweep_index(arena, out, seed)?;
+    adjoints.sweep_index(arena, out, seed, Reads::Nodes(&indices))?;
     Ok(indices.into_iter().map(|i| collect(arena, adjoints, i)).collect())
 }

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use slope_dual::Dual;
 use slope_graph::{forward, Arena, FrozenGraph, NodeId};
 
+use crate::sweep::Reads;
 use crate::{Adjoints, Error};
 
 /// The indices of `output` and of `wrt`; every `wrt` must require grad, as for `grad`.
@@ -43,7 +44,7 @@ pub fn graph_vjp_batch(
     seeds
         .par_iter()
         .map_init(Adjoints::new, |adjoints, seed| {
-            adjoints.sweep_index(arena, out, seed)?;
+            adjoints.sweep_index(arena, out, seed, Reads::Nodes(&wrt))?;
             Ok(flatten(arena, adjoints, &wrt))
         })
         .collect()

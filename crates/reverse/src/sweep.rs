@@ -3,7 +3,8 @@
 use slope_dual::rules::chain;
 use slope_graph::{Arena, GraphScalar, NodeId, NodeSlots, Operand};
 
-use crate::{vjp, Error};
+use crate::vjp::{self, Grad};
+use crate::Error;
 
 /// Adjoint buffers for backward sweeps, kept apart from the graph so that one graph can be
 /// swept many times (and, frozen, by many threads) without allocating after the first
@@ -17,13 +18,16 @@ pub struct Adjoints<S = f64> {
     /// Per node of the window: whether the sweep reached it. Empty after a values-only
     /// sweep.
     reached: Vec<bool>,
+    /// Tensor nodes whose adjoint is one value at every element (sent by `sum` or `mean`),
+    /// kept in the node's scalar slot and not yet written to its elements.
+    uniform: Vec<u32>,
     /// The arena the last sweep ran on, so a result is never read against another graph.
     swept: Option<u64>,
 }
 
 impl<S> Default for Adjoints<S> {
     fn default() -> Self {
-        Adjoints { slots: NodeSlots::default(), reached: Vec::new(), swept: None }
+        Adjoints { slots: NodeSlots::default(), reached: Vec::new(), uniform: Vec::new(), swept: None }
     }
 }
 
@@ -35,7 +39,7 @@ impl Adjoints<f64> {
     /// results with [`scalar_adjoint`](Adjoints::scalar_adjoint).
     pub(crate) fn sweep_gradient(&mut self, arena: &Arena, output: u32) -> Result<(), Error> {
         if output as usize >= arena.len() || !arena.shape(output).is_scalar() || !arena.cached_only(arena.low(output)) {
-            return self.sweep_index(arena, output, &[1.0]);
+            return self.sweep_index(arena, output, &[1.0], Reads::All);
         }
         let low = arena.low(output);
         self.slots.reset(arena, low, output, 0.0);
@@ -65,7 +69,7 @@ impl Adjoints<f64> {
             true
         });
         if !complete {
-            return self.sweep_index(arena, output, &[1.0]);
+            return self.sweep_index(arena, output, &[1.0], Reads::All);
         }
         Ok(())
     }
@@ -85,6 +89,29 @@ impl Adjoints<f64> {
                 _ => 0.0,
             })
             .collect()
+    }
+}
+
+/// Whose adjoints a caller reads after a sweep. An adjoint sent as one value for every
+/// element (by `sum` or `mean`) and read by elementwise VJPs only is never written out,
+/// unless it is read afterwards: a leaf's always is.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Reads<'a> {
+    /// Any node's (the public sweeps).
+    All,
+    /// Leaves' and those of tensors that called `retain_grad` (`backward`).
+    Retained,
+    /// These nodes' (what `grad` and the vector-Jacobian products return).
+    Nodes(&'a [u32]),
+}
+
+impl Reads<'_> {
+    fn includes(self, arena: &Arena, node: u32) -> bool {
+        match self {
+            Reads::All => true,
+            Reads::Retained => arena.retains_grad(node),
+            Reads::Nodes(nodes) => nodes.contains(&node),
+        }
     }
 }
 
@@ -136,12 +163,19 @@ impl Adjoints<f64> {
     ///
     /// Errors if `output` is not a node of `arena` or the seed does not have its shape.
     pub fn sweep(&mut self, arena: &Arena, output: NodeId, seed: &[f64]) -> Result<(), Error> {
-        self.sweep_index(arena, arena.resolve(output)?, seed)
+        self.sweep_index(arena, arena.resolve(output)?, seed, Reads::All)
     }
 
-    /// [`sweep`](Adjoints::sweep) from an index the caller resolved against `arena`.
-    pub(crate) fn sweep_index(&mut self, arena: &Arena, output: u32, seed: &[f64]) -> Result<(), Error> {
-        self.run(arena, &|i| arena.value(i), &Cached, output, seed)
+    /// [`sweep`](Adjoints::sweep) from an index the caller resolved against `arena`, for a
+    /// caller that reads the adjoints `reads` names.
+    pub(crate) fn sweep_index(
+        &mut self,
+        arena: &Arena,
+        output: u32,
+        seed: &[f64],
+        reads: Reads<'_>,
+    ) -> Result<(), Error> {
+        self.run(arena, &|i| arena.value(i), &Cached, output, seed, reads)
     }
 }
 
@@ -155,7 +189,7 @@ impl<S: GraphScalar> Adjoints<S> {
             return Err(Error::ValuesDoNotCover);
         }
         let value = |i: u32| values.get(arena, i).unwrap_or(&[]);
-        self.run(arena, &value, &FromValues(values), output, seed)
+        self.run(arena, &value, &FromValues(values), output, seed, Reads::All)
     }
 
     fn run<'v>(
@@ -165,6 +199,7 @@ impl<S: GraphScalar> Adjoints<S> {
         rule: &impl LocalPartials<S>,
         output: u32,
         seed: &[S],
+        reads: Reads<'_>,
     ) -> Result<(), Error> {
         if output as usize >= arena.len() {
             return Err(slope_graph::Error::NoSuchNode { index: output, len: arena.len() }.into());
@@ -178,6 +213,7 @@ impl<S: GraphScalar> Adjoints<S> {
         self.slots.reset_scalars(arena, low, output, S::zero());
         self.reached.clear();
         self.reached.resize(self.slots.scalars.len(), false);
+        self.uniform.clear();
         if let Some(own) = self.slots.get_mut(arena, output) {
             own.clone_from_slice(seed);
         }
@@ -196,30 +232,64 @@ impl<S: GraphScalar> Adjoints<S> {
                 continue;
             }
             let view = arena.view(node);
+            let mut uniform = self.take_uniform(node);
+            if let Some(u) = uniform {
+                let read_later = view.op.is_none() || reads.includes(arena, node);
+                if read_later || !view.op.is_some_and(vjp::reads_uniform) {
+                    self.slots.fill_node(arena, node, u);
+                }
+                if !view.op.is_some_and(vjp::reads_uniform) {
+                    uniform = None;
+                }
+            }
             let Some(op) = view.op else { continue };
             // A tensor input reached for the first time holds nothing yet: the VJP writes
             // it (or zeroes it first), so what the output does not reach is never written.
             let mut fresh = [false; 2];
             for ((fresh, &input), &tracks) in fresh.iter_mut().zip(&view.inputs).zip(&view.tracks) {
-                if tracks && !self.reached[(input - low) as usize] {
+                if !tracks {
+                    continue;
+                }
+                if !self.reached[(input - low) as usize] {
                     self.reached[(input - low) as usize] = true;
                     *fresh = !arena.shape(input).is_scalar();
+                } else if let Some(u) = self.take_uniform(input) {
+                    self.slots.fill_node(arena, input, u);
                 }
             }
-            if view.scalar {
+            let sent = if view.scalar {
                 let g = [self.slots.scalars[k]];
-                vjp::accumulate(arena, value, node, op, &view, &g, fresh, &mut self.slots.below_all());
+                vjp::accumulate(arena, value, node, op, &view, Grad::Slots(&g), fresh, &mut self.slots.below_all())
             } else if let Some((mut below, g)) = self.slots.split_at_tensor(arena, node) {
-                vjp::accumulate(arena, value, node, op, &view, g, fresh, &mut below);
+                let g = match uniform {
+                    Some(u) => Grad::Uniform(u),
+                    None => Grad::Slots(g),
+                };
+                vjp::accumulate(arena, value, node, op, &view, g, fresh, &mut below)
             } else {
                 for (&fresh, &input) in fresh.iter().zip(&view.inputs) {
                     if fresh {
                         self.slots.fill_node(arena, input, S::zero());
                     }
                 }
+                [None, None]
+            };
+            for (u, &input) in sent.into_iter().zip(&view.inputs) {
+                if let Some(u) = u {
+                    self.slots.scalars[(input - low) as usize] = u;
+                    self.uniform.push(input);
+                }
             }
         }
         self.check_modified(arena, low, output)
+    }
+
+    /// The one value node `node`'s adjoint holds at every element, if it is kept so; the
+    /// node's adjoint is its slots from then on (the caller writes them).
+    fn take_uniform(&mut self, node: u32) -> Option<S> {
+        let at = self.uniform.iter().rposition(|&n| n == node)?;
+        self.uniform.swap_remove(at);
+        Some(self.slots.scalars[(node - self.slots.low()) as usize])
     }
 
     /// Sweeps down from `start` while nodes have cached partials; returns the first node

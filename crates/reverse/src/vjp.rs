@@ -12,6 +12,8 @@
 //! or from a re-evaluation at another scalar type. Scalar elementwise nodes of scalar
 //! inputs do not come here: the sweep applies their cached partials itself.
 
+use core::ops::Range;
+
 use slope_dual::ops::{Kernel1, Kernel2};
 use slope_dual::rules::chain;
 use slope_dual::Scalar;
@@ -23,11 +25,39 @@ use slope_graph::{Arena, Below, Broadcast, GraphScalar, NodeView, Op, Shape};
 /// split lost 4-20 % up to 32768 elements and won 14 % at 131072 and 32 % at 10^6.
 pub const PARALLEL_ELEMENTS: usize = 1 << 16;
 
+/// A node's adjoint as a VJP reads it: its slots, or one value for every element (what
+/// `sum` and `mean` send down, kept unwritten until something needs the elements).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Grad<'a, S> {
+    /// One slot per element.
+    Slots(&'a [S]),
+    /// The same value at every element.
+    Uniform(S),
+}
+
+impl<S: Copy> Grad<'_, S> {
+    #[inline(always)]
+    fn at(self, k: usize) -> S {
+        match self {
+            Grad::Slots(g) => g[k],
+            Grad::Uniform(g) => g,
+        }
+    }
+}
+
+/// Whether a VJP of `op` reads a [`Grad::Uniform`] adjoint as it is (the elementwise
+/// loops); the sweep writes the slots out for the others.
+pub(crate) fn reads_uniform(op: Op) -> bool {
+    matches!(op, Op::Unary(_) | Op::Binary(_))
+}
+
 /// Adds the contribution of node `node`, whose adjoint is `g`, to the adjoints of its
 /// inputs in `below`. `value` gives every node's value. An input marked `fresh` is reached
 /// for the first time and its slots hold nothing yet: an elementwise VJP writes them
 /// (`0 + v`, bitwise what zeroing and adding gives) in the same pass; other VJPs see them
-/// zeroed first.
+/// zeroed first, unless the op sends the input one value at every element
+/// ([`StructuralOp::uniform_vjp`](slope_graph::StructuralOp::uniform_vjp)): then nothing is
+/// written and that value is returned for the input, for the sweep to keep.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn accumulate<'v, S: GraphScalar>(
     arena: &Arena,
@@ -35,11 +65,22 @@ pub(crate) fn accumulate<'v, S: GraphScalar>(
     node: u32,
     op: Op,
     view: &NodeView,
-    g: &[S],
+    g: Grad<'_, S>,
     fresh: [bool; 2],
     below: &mut Below<'_, S>,
-) {
+) -> [Option<S>; 2] {
+    let mut uniform = [None; 2];
     let inputs = arena.inputs(node);
+    // Structural and custom VJPs read slots; the sweep hands them slots (this copy is the
+    // fall-back should a uniform adjoint reach them).
+    let owned;
+    let slots = match g {
+        Grad::Slots(g) => g,
+        Grad::Uniform(u) => {
+            owned = vec![u; arena.shape(node).len()];
+            &owned[..]
+        }
+    };
     let wants = |k: usize| view.tracks[k];
     match op {
         Op::Unary(u) => {
@@ -72,10 +113,13 @@ pub(crate) fn accumulate<'v, S: GraphScalar>(
             // (a node read twice, `dot(x, x)`, is fresh on its first side only)
             |k, args, adjoint| {
                 if fresh[k] {
-                    s.vjp_fresh(k, args, g, adjoint)
-                } else {
-                    s.vjp(k, args, g, adjoint)
+                    uniform[k] = s.uniform_vjp(k, args, slots).filter(|_| inputs.len() == 1);
+                    if uniform[k].is_some() {
+                        return;
+                    }
+                    adjoint.fill(S::zero());
                 }
+                s.vjp(k, args, slots, adjoint)
             },
             below,
         ),
@@ -85,20 +129,20 @@ pub(crate) fn accumulate<'v, S: GraphScalar>(
                     below.of(arena, input).fill(S::zero());
                 }
             }
-            accumulate(arena, value, node, op, view, g, [false; 2], below);
+            return accumulate(arena, value, node, op, view, g, [false; 2], below);
         }
         Op::Custom(id) => each_wanted_input(
             arena,
             value,
             inputs,
             &wants,
-            |k, args, adjoint| S::custom_vjp(id.op(), k, args, g, adjoint),
+            |k, args, adjoint| S::custom_vjp(id.op(), k, args, slots, adjoint),
             below,
         ),
     }
+    uniform
 }
 
-/// `adj[k] += f(x[k], g[k])` for every `k`, split across threads when long.
 /// What an adjoint slot adds to: zero where it is `fresh` (it holds nothing yet), else its
 /// value. The condition is the same for a whole loop, which the compiler takes out of it.
 #[inline(always)]
@@ -110,25 +154,41 @@ fn start<S: Scalar>(fresh: bool, adj: S) -> S {
     }
 }
 
-/// `adj[k] = 0 + f(x[k], g[k])` where `fresh`: the slots held nothing yet.
-fn elementwise<S: Scalar>(adj: &mut [S], x: &[S], g: &[S], fresh: bool, f: impl Fn(S, S) -> S + Copy + Sync) {
+/// Runs `run(chunk, range)` over `adj` split into chunks on rayon's threads when it is long
+/// (and there is more than one thread), else once over the whole: `range` is where the
+/// chunk lies in `adj`, for the loop to slice its operands alike.
+fn over_chunks<S: Send>(adj: &mut [S], run: impl Fn(&mut [S], Range<usize>) + Sync) {
+    const CHUNK: usize = 4096;
+    if adj.len() >= PARALLEL_ELEMENTS && rayon::current_num_threads() > 1 {
+        use rayon::prelude::*;
+        adj.par_chunks_mut(CHUNK).enumerate().for_each(|(i, chunk)| {
+            let start = i * CHUNK;
+            run(chunk, start..start + chunk.len())
+        });
+    } else {
+        let len = adj.len();
+        run(adj, 0..len);
+    }
+}
+
+/// `adj[k] += f(x[k], g[k])` for every `k` (`adj[k] = 0 + f(...)` where `fresh`: the slots
+/// held nothing yet), split across threads when long.
+fn elementwise<S: Scalar>(adj: &mut [S], x: &[S], g: Grad<'_, S>, fresh: bool, f: impl Fn(S, S) -> S + Copy + Sync) {
     // Each loop works on its own copy of `f`: what it captured (a broadcast operand) is then
     // a local the compiler hoists out of the loop, not a load through a reference.
-    let run = move |adj: &mut [S], x: &[S], g: &[S]| {
-        let f = f;
-        for ((adj, &x), &g) in adj.iter_mut().zip(x).zip(g) {
-            *adj = start(fresh, *adj) + f(x, g);
-        }
-    };
-    if adj.len() >= PARALLEL_ELEMENTS {
-        use rayon::prelude::*;
-        const CHUNK: usize = 4096;
-        adj.par_chunks_mut(CHUNK)
-            .zip(x.par_chunks(CHUNK))
-            .zip(g.par_chunks(CHUNK))
-            .for_each(|((adj, x), g)| run(adj, x, g));
-    } else {
-        run(adj, x, g);
+    match g {
+        Grad::Slots(g) => over_chunks(adj, move |adj, r| {
+            let f = f;
+            for ((adj, &x), &g) in adj.iter_mut().zip(&x[r.clone()]).zip(&g[r]) {
+                *adj = start(fresh, *adj) + f(x, g);
+            }
+        }),
+        Grad::Uniform(g) => over_chunks(adj, move |adj, r| {
+            let f = f;
+            for (adj, &x) in adj.iter_mut().zip(&x[r]) {
+                *adj = start(fresh, *adj) + f(x, g);
+            }
+        }),
     }
 }
 
@@ -138,7 +198,7 @@ fn elementwise<S: Scalar>(adj: &mut [S], x: &[S], g: &[S], fresh: bool, f: impl 
 struct OneInputVjp<'a, S> {
     adj: &'a mut [S],
     x: &'a [S],
-    g: &'a [S],
+    g: Grad<'a, S>,
     fresh: bool,
 }
 
@@ -167,7 +227,7 @@ struct BinaryVjp<'a, S> {
     b: &'a [S],
     shapes: [Shape; 2],
     side: usize,
-    g: &'a [S],
+    g: Grad<'a, S>,
     adj: &'a mut [S],
     fresh: bool,
 }
@@ -205,13 +265,13 @@ fn broadcast_vjp<S: Scalar>(
     a: &[S],
     b: &[S],
     side: usize,
-    g: &[S],
+    g: Grad<'_, S>,
     adj: &mut [S],
     partial: impl Fn(S, S) -> S,
 ) {
     let [(ar, ac), (br, bc)] = layout.strides;
     let (own_row, own_col) = layout.strides[side];
-    let term = |i: usize, j: usize| chain(g[i * layout.cols + j], partial(a[i * ar + j * ac], b[i * br + j * bc]));
+    let term = |i: usize, j: usize| chain(g.at(i * layout.cols + j), partial(a[i * ar + j * ac], b[i * br + j * bc]));
     if own_row == 0 && own_col == 0 {
         // repeated everywhere (a scalar, or `[1]`, `[1, 1]`): one sum
         let mut sum = S::zero();
@@ -239,32 +299,29 @@ fn broadcast_vjp<S: Scalar>(
     }
 }
 
-/// `adj[k] += f(x[k], y[k], g[k])`, split across threads when long.
-/// `adj[k] = 0 + f(...)` where `fresh`, as [`elementwise`].
+/// `adj[k] += f(x[k], y[k], g[k])` (`adj[k] = 0 + f(...)` where `fresh`), split across
+/// threads when long, as [`elementwise`].
 fn elementwise_pair<S: Scalar>(
     adj: &mut [S],
     x: &[S],
     y: &[S],
-    g: &[S],
+    g: Grad<'_, S>,
     fresh: bool,
     f: impl Fn(S, S, S) -> S + Copy + Sync,
 ) {
-    let run = move |adj: &mut [S], x: &[S], y: &[S], g: &[S]| {
-        let f = f;
-        for (((adj, &x), &y), &g) in adj.iter_mut().zip(x).zip(y).zip(g) {
-            *adj = start(fresh, *adj) + f(x, y, g);
-        }
-    };
-    if adj.len() >= PARALLEL_ELEMENTS {
-        use rayon::prelude::*;
-        const CHUNK: usize = 4096;
-        adj.par_chunks_mut(CHUNK)
-            .zip(x.par_chunks(CHUNK))
-            .zip(y.par_chunks(CHUNK))
-            .zip(g.par_chunks(CHUNK))
-            .for_each(|(((adj, x), y), g)| run(adj, x, y, g));
-    } else {
-        run(adj, x, y, g);
+    match g {
+        Grad::Slots(g) => over_chunks(adj, move |adj, r| {
+            let f = f;
+            for (((adj, &x), &y), &g) in adj.iter_mut().zip(&x[r.clone()]).zip(&y[r.clone()]).zip(&g[r]) {
+                *adj = start(fresh, *adj) + f(x, y, g);
+            }
+        }),
+        Grad::Uniform(g) => over_chunks(adj, move |adj, r| {
+            let f = f;
+            for ((adj, &x), &y) in adj.iter_mut().zip(&x[r.clone()]).zip(&y[r]) {
+                *adj = start(fresh, *adj) + f(x, y, g);
+            }
+        }),
     }
 }
 
@@ -274,7 +331,7 @@ fn each_wanted_input<'v, S: GraphScalar>(
     value: &dyn Fn(u32) -> &'v [S],
     inputs: &[u32],
     wants: &dyn Fn(usize) -> bool,
-    vjp: impl Fn(usize, &[(&[S], Shape)], &mut [S]),
+    mut vjp: impl FnMut(usize, &[(&[S], Shape)], &mut [S]),
     below: &mut Below<'_, S>,
 ) {
     let mut args: [(&[S], Shape); 2] = [(&[], Shape::Scalar); 2];

@@ -144,6 +144,47 @@ fn reused_adjoint_buffers_hold_only_the_current_sweep() {
     assert_eq!(y.grad().unwrap().as_slice(), &[4.0, 4.0, 4.0]);
 }
 
+/// `sum` and `mean` send one value to every element of their input, which a sweep keeps
+/// unwritten while only elementwise VJPs read it: each way such an adjoint ends (read by an
+/// elementwise VJP, by a broadcast one, by a structural one, added to by a second path,
+/// arriving at a leaf, read by `retain_grad` and by `grad`) gives forward mode's gradient.
+#[test]
+fn adjoints_sent_as_one_value_give_forward_modes_gradients() {
+    let g = Graph::new();
+    let x = g.vector(&[0.5, -1.25, 2.0, 0.75]).requires_grad_();
+    let m = g.matrix(2, 2, &[0.3, -0.7, 1.1, 0.2]).unwrap().requires_grad_();
+    let row = g.vector(&[0.25, -0.5]).requires_grad_();
+    let y = x.sin();
+    y.retain_grad().unwrap();
+    let outputs: Vec<(&str, Tensor<'_>)> = vec![
+        ("leaf", x.sum()),
+        ("elementwise", x.exp().mean()),
+        ("second path", (y * y).sum() + y.sum()),
+        ("broadcast", (m + row).tanh().mean()),
+        ("structural", m.matmul(x.slice(0, 2)).sum()),
+        ("mean of a mean-weighted leaf", (x * 3.0).mean() * x.sum()),
+    ];
+    for (what, out) in outputs {
+        for leaf in [x, m, row] {
+            let reverse = slope::reverse::grad(out, &[leaf]).unwrap();
+            let forward = slope::graph::forward::gradient(out, &[leaf]).unwrap();
+            for (r, f) in reverse[0].as_slice().iter().zip(forward[0].as_slice()) {
+                assert!((r - f).abs() <= 1e-14 * (1.0 + f.abs()), "{what}: {r} against {f}");
+            }
+        }
+    }
+    // an intermediate's adjoint, read by `grad` (after a sweep that wrote other values
+    // there) and by `retain_grad`
+    slope::reverse::grad((y * y).sum(), &[x]).unwrap();
+    assert_eq!(slope::reverse::grad(y.sum() * 3.0, &[y]).unwrap()[0].as_slice(), &[3.0; 4]);
+    let out = y.sum() * 2.0;
+    out.backward().unwrap();
+    assert_eq!(y.grad().unwrap().as_slice(), &[2.0; 4]);
+    assert_eq!(slope::reverse::grad(out, &[y]).unwrap()[0].as_slice(), &[2.0; 4]);
+    let cos: Vec<f64> = [0.5_f64, -1.25, 2.0, 0.75].iter().map(|v| 2.0 * v.cos()).collect();
+    assert_eq!(x.grad().unwrap().as_slice(), &cos[..]);
+}
+
 #[test]
 fn non_leaf_grads_only_with_retain_grad() {
     let g = Graph::new();
