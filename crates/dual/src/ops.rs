@@ -118,6 +118,37 @@ pub trait Kernel2<T> {
     type Output;
     /// Runs the loop with `f(a, b)`, the op's primal or one partial.
     fn run<F: Fn(T, T) -> T + Copy + Send + Sync>(self, f: F) -> Self::Output;
+
+    /// [`run`](Kernel2::run) for a function of an `exponent` row (`powi`, `powf`), which
+    /// reads its right operand only for its value: a loop whose right operand is one
+    /// constant may hand it to [`exponent_loop`], which compiles the loop for the common
+    /// exponents.
+    fn run_exponent<F: Fn(T, T) -> T + Copy + Send + Sync>(self, f: F) -> Self::Output
+    where
+        Self: Sized,
+    {
+        self.run(f)
+    }
+}
+
+/// Runs `kernel` with `f(·, c)` where `c` is the exponent 2 or 3, as a function of its left
+/// operand with the exponent a literal, so the compiler folds `powi`'s squaring (and
+/// `powf`'s `pow`) into plain products for the loop; any other `c`, with `f` as it is.
+/// For a function that reads its right operand only for its value (an `exponent` row's),
+/// the results are those of `f(·, c)` bit for bit, at every scalar type.
+#[inline(always)]
+pub fn exponent_loop<T: Scalar, K: Kernel2<T>, F: Fn(T, T) -> T + Copy + Send + Sync>(
+    c: T,
+    f: F,
+    kernel: K,
+) -> K::Output {
+    // The exponent is made in the closure's body, not captured: a captured value is data
+    // of the loop's function, a constant made in the body folds into it.
+    match c.to_f64() {
+        Some(v) if v == 2.0 => kernel.run(move |x, _| f(x, T::one() + T::one())),
+        Some(v) if v == 3.0 => kernel.run(move |x, _| f(x, T::one() + T::one() + T::one())),
+        _ => kernel.run(f),
+    }
 }
 
 macro_rules! define_unary_ops {
@@ -192,6 +223,16 @@ macro_rules! define_unary_ops {
 }
 unary_table!(define_unary_ops);
 
+/// `kernel.run(f)`, or for an `exponent` row `kernel.run_exponent(f)`.
+macro_rules! run_row {
+    (exponent, $kernel:ident, $f:expr) => {
+        $kernel.run_exponent($f)
+    };
+    ($kind:ident, $kernel:ident, $f:expr) => {
+        $kernel.run($f)
+    };
+}
+
 macro_rules! define_binary_ops {
     ($($variant:ident: $kind:ident $method:ident, $name:literal, $grad_fn:literal, $domains:ident,
        |$a:ident, $b:ident| $primal:expr, $doc:literal;)*) => {
@@ -224,7 +265,7 @@ macro_rules! define_binary_ops {
                 #[allow(unused_imports)]
                 use num_traits::{Float as _, ToPrimitive as _};
                 match self {
-                    $(BinaryOp::$variant => kernel.run(#[inline(always)] |$a: T, $b: T| $primal),)*
+                    $(BinaryOp::$variant => run_row!($kind, kernel, #[inline(always)] |$a: T, $b: T| $primal),)*
                 }
             }
 
@@ -238,7 +279,7 @@ macro_rules! define_binary_ops {
                 use num_traits::{Float as _, ToPrimitive as _};
                 match (self, side) {
                     $(
-                        (BinaryOp::$variant, 0) => kernel.run(#[inline(always)] |a: T, b: T| {
+                        (BinaryOp::$variant, 0) => run_row!($kind, kernel, #[inline(always)] |a: T, b: T| {
                             let ($a, $b): (Dual<T>, Dual<T>) = (Dual::variable(a), Dual::constant(b));
                             $primal.eps
                         }),
@@ -380,6 +421,41 @@ mod tests {
             assert!(same_bits(&op.with_partial(0, Probe2(pairs.clone())), &left), "{}", op.name());
             assert!(same_bits(&op.with_partial(1, Probe2(pairs.clone())), &right), "{}", op.name());
             assert!(same_bits(&op.with_partial(2, Probe2(pairs.clone())), &both), "{}", op.name());
+        }
+    }
+
+    /// A tensor against one constant right operand: `run_exponent` hands the loop to
+    /// [`exponent_loop`], as the graph's kernels do.
+    struct AgainstConstant<T>(Vec<T>, T);
+    impl<T: Scalar> Kernel2<T> for AgainstConstant<T> {
+        type Output = Vec<T>;
+        fn run<F: Fn(T, T) -> T + Copy + Send + Sync>(self, f: F) -> Vec<T> {
+            let c = self.1;
+            self.0.into_iter().map(|a| f(a, c)).collect()
+        }
+        fn run_exponent<F: Fn(T, T) -> T + Copy + Send + Sync>(self, f: F) -> Vec<T> {
+            exponent_loop(self.1, f, self)
+        }
+    }
+
+    /// The loops compiled for the exponents 2 and 3 give every row's primal and partial bit
+    /// for bit, on `f64` and on duals carrying a tangent (whose exponent is a constant).
+    #[test]
+    fn loops_compiled_for_an_exponent_give_the_rows_values() {
+        let xs: Vec<f64> = (0..40).map(|k| -3.0 + 0.15 * k as f64).chain([0.0, -0.0, 1e-300, 1e200]).collect();
+        for &op in BinaryOp::ALL {
+            for c in [2.0, 3.0, -1.0, 0.5] {
+                let primal: Vec<f64> = xs.iter().map(|&a| op.eval(a, c)).collect();
+                let left: Vec<f64> = xs.iter().map(|&a| op.partial_left(a, c)).collect();
+                assert!(same_bits(&op.with_primal(AgainstConstant(xs.clone(), c)), &primal), "{} {c}", op.name());
+                assert!(same_bits(&op.with_partial(0, AgainstConstant(xs.clone(), c)), &left), "{} {c}", op.name());
+                let duals: Vec<Dual<f64>> = xs.iter().map(|&a| Dual::new(a, 0.5 - a)).collect();
+                let on_duals = op.with_primal(AgainstConstant(duals.clone(), Dual::constant(c)));
+                for (d, got) in duals.iter().zip(on_duals) {
+                    let want = op.eval(*d, Dual::constant(c));
+                    assert!(same_bits(&[got.re, got.eps], &[want.re, want.eps]), "{} {c} at {d:?}", op.name());
+                }
+            }
         }
     }
 

@@ -12,8 +12,8 @@
 
 use slope_dual::Scalar;
 
+use slope_dual::ops::{exponent_loop, Kernel1, Kernel2};
 pub use slope_dual::ops::{BinaryOp, Domain, Kink, UnaryOp};
-use slope_dual::ops::{Kernel1, Kernel2};
 
 use crate::custom::{CustomOpId, GraphScalar};
 use crate::shape::Broadcast;
@@ -383,8 +383,15 @@ struct MapBinary<'a, T> {
     out: &'a mut [T],
 }
 
-impl<T: Copy> Kernel2<T> for MapBinary<'_, T> {
+impl<T: Scalar> Kernel2<T> for MapBinary<'_, T> {
     type Output = ();
+    #[inline(always)]
+    fn run_exponent<F: Fn(T, T) -> T + Copy + Send + Sync>(self, f: F) {
+        match self.b {
+            ([c], shape) if shape.is_scalar() => exponent_loop(*c, f, self),
+            _ => self.run(f),
+        }
+    }
     #[inline(always)]
     fn run<F: Fn(T, T) -> T + Copy + Send + Sync>(self, f: F) {
         let ((a, sa), (b, sb)) = (self.a, self.b);

@@ -14,7 +14,7 @@
 
 use core::ops::Range;
 
-use slope_dual::ops::{Kernel1, Kernel2};
+use slope_dual::ops::{exponent_loop, Kernel1, Kernel2};
 use slope_dual::rules::chain;
 use slope_dual::Scalar;
 use slope_graph::{Arena, Below, Broadcast, GraphScalar, NodeView, Op, Shape};
@@ -234,6 +234,13 @@ struct BinaryVjp<'a, S> {
 
 impl<S: Scalar> Kernel2<S> for BinaryVjp<'_, S> {
     type Output = ();
+    #[inline(always)]
+    fn run_exponent<F: Fn(S, S) -> S + Copy + Send + Sync>(self, partial: F) {
+        match self.b {
+            [c] if self.side == 0 && self.shapes[1].is_scalar() => exponent_loop(*c, partial, self),
+            _ => self.run(partial),
+        }
+    }
     #[inline(always)]
     fn run<F: Fn(S, S) -> S + Copy + Send + Sync>(self, partial: F) {
         let BinaryVjp { a, b, shapes, side, g, adj, fresh } = self;
