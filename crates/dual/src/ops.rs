@@ -145,8 +145,8 @@ pub fn exponent_loop<T: Scalar, K: Kernel2<T>, F: Fn(T, T) -> T + Copy + Send + 
     // The exponent is made in the closure's body, not captured: a captured value is data
     // of the loop's function, a constant made in the body folds into it.
     match c.to_f64() {
-        Some(v) if v == 2.0 => kernel.run(move |x, _| f(x, T::one() + T::one())),
-        Some(v) if v == 3.0 => kernel.run(move |x, _| f(x, T::one() + T::one() + T::one())),
+        Some(2.0) => kernel.run(move |x, _| f(x, T::one() + T::one())),
+        Some(3.0) => kernel.run(move |x, _| f(x, T::one() + T::one() + T::one())),
         _ => kernel.run(f),
     }
 }
