@@ -2,7 +2,8 @@
 //! three spellings, W1 in tensor form, W4 in tensor form. Each repetition times every
 //! contender back to back and the medians are printed with their ratio to the first. A
 //! development aid beside the criterion benches: `cargo run --release -p slope-benches
-//! --example tensor_quick [w2|w1|w4] [name filter]`.
+//! --example tensor_quick [w2|w1|w4] [name filter]`, `N=` the length for W2
+//! (10^5 unless set), `RAYON_NUM_THREADS=1` for one thread.
 use std::hint::black_box;
 
 use slope::prelude::*;
@@ -15,7 +16,7 @@ fn main() {
     let reps = std::env::var("REPS").ok().and_then(|r| r.parse().ok()).unwrap_or(200);
     match which.as_str() {
         "w2" => {
-            let n = 100_000;
+            let n = std::env::var("N").ok().and_then(|n| n.parse().ok()).unwrap_or(100_000);
             let x = slope::expr::linspace(-10.0, 10.0, n);
             let mut grad = vec![0.0; n];
             println!("W2 n = {n}");
@@ -53,6 +54,7 @@ fn main() {
                     ("powi(2).sum()", &mut spell(|t| t.powi(2).sum())),
                     ("(x*x).sum()", &mut spell(|t| (t * t).sum())),
                     ("x.dot(x)", &mut spell(|t| t.dot(t))),
+                    ("tanh(x).sum()", &mut spell(|t| t.tanh().sum())),
                     ("kept powi(2).sum()", &mut kept(|t| t.powi(2).sum())),
                     ("kept (x*x).sum()", &mut kept(|t| (t * t).sum())),
                     ("kept x.dot(x)", &mut kept(|t| t.dot(t))),

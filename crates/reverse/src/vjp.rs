@@ -13,6 +13,7 @@
 //! inputs do not come here: the sweep applies their cached partials itself.
 
 use core::ops::Range;
+use std::time::{Duration, Instant};
 
 use slope_dual::ops::{exponent_loop, Kernel1, Kernel2};
 use slope_dual::rules::chain;
@@ -24,6 +25,10 @@ use slope_graph::{Arena, Below, Broadcast, GraphScalar, NodeView, Op, Shape};
 /// (`cargo run --release -p slope-benches --example w2_backward`, 2 threads against 1): the
 /// split lost 4-20 % up to 32768 elements and won 14 % at 131072 and 32 % at 10^6.
 pub const PARALLEL_ELEMENTS: usize = 1 << 16;
+
+/// A first chunk of an elementwise loop (4096 elements) that takes longer than this is
+/// compute-bound, and the rest of the loop runs on rayon's threads (see `over_chunks`).
+const COMPUTE_BOUND_CHUNK: Duration = Duration::from_micros(10);
 
 /// A node's adjoint as a VJP reads it: its slots, or one value for every element (what
 /// `sum` and `mean` send down, kept unwritten until something needs the elements).
@@ -76,6 +81,7 @@ pub(crate) fn accumulate<'v, S: GraphScalar>(
     let owned;
     let slots = match g {
         Grad::Slots(g) => g,
+        Grad::Uniform(_) if reads_uniform(op) => &[],
         Grad::Uniform(u) => {
             owned = vec![u; arena.shape(node).len()];
             &owned[..]
@@ -154,21 +160,31 @@ fn start<S: Scalar>(fresh: bool, adj: S) -> S {
     }
 }
 
-/// Runs `run(chunk, range)` over `adj` split into chunks on rayon's threads when it is long
-/// (and there is more than one thread), else once over the whole: `range` is where the
-/// chunk lies in `adj`, for the loop to slice its operands alike.
+/// Runs `run(chunk, range)` over `adj` in chunks, `range` being where the chunk lies in
+/// `adj` (for the loop to slice its operands alike). A loop of at least
+/// [`PARALLEL_ELEMENTS`] runs its first chunk alone and timed: where that chunk took more
+/// than [`COMPUTE_BOUND_CHUNK`] (a transcendental partial, tens of nanoseconds an element)
+/// the rest is split across rayon's threads; a loop bound by memory (a product's or a
+/// power's partial, under a nanosecond an element) ran slower split than on one core of
+/// this two-core machine (W2 `powi(2).sum()`, n = 10^5: 171 µs split against 107 µs), so it
+/// stays on one. Each element is independent, so the result is the same bit for bit.
 fn over_chunks<S: Send>(adj: &mut [S], run: impl Fn(&mut [S], Range<usize>) + Sync) {
     const CHUNK: usize = 4096;
-    if adj.len() >= PARALLEL_ELEMENTS && rayon::current_num_threads() > 1 {
-        use rayon::prelude::*;
-        adj.par_chunks_mut(CHUNK).enumerate().for_each(|(i, chunk)| {
-            let start = i * CHUNK;
-            run(chunk, start..start + chunk.len())
-        });
-    } else {
-        let len = adj.len();
-        run(adj, 0..len);
+    let len = adj.len();
+    if len < PARALLEL_ELEMENTS || rayon::current_num_threads() == 1 {
+        return run(adj, 0..len);
     }
+    let (first, rest) = adj.split_at_mut(CHUNK);
+    let started = Instant::now();
+    run(first, 0..CHUNK);
+    if started.elapsed() < COMPUTE_BOUND_CHUNK {
+        return run(rest, CHUNK..len);
+    }
+    use rayon::prelude::*;
+    rest.par_chunks_mut(CHUNK).enumerate().for_each(|(i, chunk)| {
+        let start = CHUNK * (i + 1);
+        run(chunk, start..start + chunk.len())
+    });
 }
 
 /// `adj[k] += f(x[k], g[k])` for every `k` (`adj[k] = 0 + f(...)` where `fresh`: the slots
