@@ -112,6 +112,18 @@ fn record<'g>(nodes: &[Tensor<'g>], step: &Step) -> Option<Tensor<'g>> {
             let label = a.graph().scalar((step.constant * classes as f64).floor());
             a.try_op(op, &[label]).ok()
         }
+        Op::Structural(StructuralOp::IndexSelect) => {
+            // constant rows drawn from the rows there are, one repeated
+            let rows = a.shape().len().max(1);
+            let pick = (step.constant * rows as f64).floor() as usize;
+            a.try_index_select(&[pick, 0, pick]).ok()
+        }
+        Op::Structural(StructuralOp::Where) => {
+            // a constant mask from the bits of the step's number
+            let bits = (step.constant * 256.0) as usize;
+            let mask: Vec<bool> = (0..a.shape().len()).map(|k| (bits >> k) & 1 == 1).collect();
+            a.try_where_(&mask, b).ok()
+        }
         Op::Structural(_) | Op::Custom(_) => a.try_op(op, &[b]).ok().or_else(|| a.try_op(op, &[]).ok()),
     }?;
     let values = result.to_vec();

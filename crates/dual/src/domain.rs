@@ -210,5 +210,7 @@ pub const CLAMPED: Domain = Domain::interval(-3.0, 3.0).near_lattice(1.0, 0.5);
 pub const BOUNDS: Domain = Domain::interval(-1.0, 1.0).integer().constant();
 /// An input read only for its shape (the target of `sum_to_size`): a constant.
 pub const SHAPE_ONLY: Domain = Domain::interval(0.0, 1.0).constant();
+/// The mask of `where`: constant zeros and ones.
+pub const MASK: Domain = Domain::interval(0.0, 1.0).integer().constant();
 /// Class labels of at least 3 classes: constant integers.
 pub const CLASSES: Domain = Domain::interval(0.0, 2.0).integer().constant();

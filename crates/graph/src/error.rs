@@ -113,6 +113,42 @@ pub enum Error {
         /// Length of the sliced vector.
         len: usize,
     },
+    /// A row index of `index_select` that is not a whole number among the rows.
+    #[error("index_select: row {index} is not a whole number in 0..{rows}; pick rows of the {rows} there are")]
+    RowIndex {
+        /// The index given.
+        index: f64,
+        /// Rows of the input (elements of a vector).
+        rows: usize,
+    },
+    /// A mask of `where` with an element that is neither 0 nor 1.
+    #[error("where: mask element {value} is neither 0 nor 1; pass one bool per element")]
+    MaskValue {
+        /// The element given.
+        value: f64,
+    },
+    /// An op whose result would have more than two dimensions.
+    #[error("{op}: tensors of shape {shape} would make a tensor of rank 3; slope's tensors have rank 0 to 2 (stack scalars or vectors, cat matrices)")]
+    RankAboveTwo {
+        /// The op's method name.
+        op: &'static str,
+        /// The inputs' shape.
+        shape: Shape,
+    },
+    /// A reshape to a shape that does not hold the input's elements.
+    #[error(
+        "{op}: a tensor of shape {shape} cannot be reshaped to {}; the new shape must hold its {} element(s)",
+        match rows { Some(r) => format!("{r} row(s)"), None => "a scalar".to_string() },
+        shape.len()
+    )]
+    Reshape {
+        /// The op's method name.
+        op: &'static str,
+        /// The input's shape.
+        shape: Shape,
+        /// Rows asked for, `None` for a scalar.
+        rows: Option<usize>,
+    },
     /// A dimension that the tensor does not have.
     #[error("{op}: dim {dim} is out of range for shape {shape}; use -1 (the last dimension) or 0..{rank}")]
     Dim {

@@ -305,6 +305,14 @@ impl Graph {
         Ok(self.handle(index))
     }
 
+    /// Runs `record`, which records several nodes for one call (a constant and the op that
+    /// reads it), and drops what it recorded if it fails: a failed call leaves the graph as
+    /// it was. No handle made inside outlives a failure (`record` returns only an error).
+    pub(crate) fn all_or_nothing<T>(&self, record: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+        let before = self.arena.borrow().checkpoint();
+        record().inspect_err(|_| self.arena.borrow_mut().undo_to(before))
+    }
+
     /// A leaf of zeros.
     pub fn zeros(&self, shape: Shape) -> Result<Tensor<'_>, Error> {
         self.filled(shape, 0.0)

@@ -86,6 +86,23 @@ macro_rules! structural_table {
                 "Cross-entropy of logits against class labels, the mean over the batch of \
                  `logsumexp(row) - row[label]` (PyTorch's `cross_entropy`: logits `[C]` with one \
                  label or `[B, C]` with `B` labels, whole numbers in `0..C`).";
+            Reshape: "reshape", "ViewBackward0", [STRUCTURAL, SHAPE_ONLY], [[V(6), V(2)], [M(2, 3), V(3)], [M(2, 3), V(1)], [V(1), S]],
+                "The input's elements, in order, as a matrix of as many rows as the second input \
+                 has elements (read for its shape only; it must divide the input's length), or \
+                 as a scalar for a scalar second input and a one-element input (what \
+                 `Tensor::reshape` records; PyTorch's `reshape`).";
+            Flatten: "flatten", "ViewBackward0", [STRUCTURAL], [[M(2, 3)], [V(4)], [S]],
+                "The input's elements, in order, as a vector (PyTorch's `flatten`).";
+            Cat: "cat", "CatBackward0", [STRUCTURAL, STRUCTURAL], [[V(2), V(3)], [M(1, 3), M(2, 3)]],
+                "Two vectors, or two matrices of one width, joined along the first dimension \
+                 (what `Tensor::cat` and `Tensor::stack` record, a pair at a time).";
+            IndexSelect: "index_select", "IndexSelectBackward0", [STRUCTURAL, INDICES], [[V(4), V(3)], [M(3, 2), V(4)]],
+                "Rows of a matrix (elements of a vector) picked by a constant vector of row \
+                 indices, repeats allowed: PyTorch's `index_select(0, indices)`, `x[indices]`.";
+            Where: "where", "WhereBackward0", [STRUCTURAL, MASK], [[V(6), V(3)], [M(4, 3), M(2, 3)], [V(2), S]],
+                "PyTorch's `where(mask, x, y)`: `x` where the constant mask is 1, `y` where it \
+                 is 0, the first input being `x` and `y` joined by `cat` (`Tensor::where_` \
+                 records both); the gradient goes to the element picked.";
         }
     };
 }

@@ -75,6 +75,16 @@ pub struct LogSumExp;
 pub struct MseLoss;
 /// Cross-entropy of logits against class labels.
 pub struct CrossEntropy;
+/// The input's elements in rows.
+pub struct Reshape;
+/// The input's elements as a vector.
+pub struct Flatten;
+/// Two tensors joined along the first dimension.
+pub struct Cat;
+/// Rows (a vector's elements) picked by constant indices.
+pub struct IndexSelect;
+/// Elements of one of two tensors, picked by a constant mask.
+pub struct Where;
 
 /// Lanes of [`sum_of`]: independent partial sums, so the additions overlap instead of each
 /// waiting for the one before (a sequential sum runs at one addition per latency) and the
@@ -739,6 +749,169 @@ impl StructuralRule for SumToSize {
         for i in 0..layout.rows {
             for j in 0..layout.cols {
                 adjoint[i * layout.cols + j] += g[i * rs + j * cs];
+            }
+        }
+    }
+}
+
+/// Rows of [`Reshape`]'s output: the length of its second input (read for its shape
+/// only), or `None` for a scalar output.
+fn reshape_rows(carrier: Shape) -> Option<usize> {
+    match carrier {
+        Shape::Scalar => None,
+        shape => Some(shape.len()),
+    }
+}
+
+impl StructuralRule for Reshape {
+    fn output_shape(op: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
+        let (input, carrier) = (inputs[0], inputs[1]);
+        let len = input.len();
+        match reshape_rows(carrier) {
+            None if len == 1 => Ok(Shape::Scalar),
+            Some(rows) if rows > 0 && matches!(carrier, Shape::Vector(_)) && len % rows == 0 => {
+                Ok(Shape::Matrix(rows, len / rows))
+            }
+            _ => Err(Error::Reshape { op, shape: input, rows: reshape_rows(carrier) }),
+        }
+    }
+    fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
+        out.extend_from_slice(inputs[0].0);
+    }
+    fn vjp<S: Scalar>(_: usize, _: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        adjoint.iter_mut().zip(g).for_each(|(adj, &g)| *adj += g);
+    }
+}
+
+impl StructuralRule for Flatten {
+    fn output_shape(_: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
+        Ok(Shape::Vector(inputs[0].len()))
+    }
+    fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
+        out.extend_from_slice(inputs[0].0);
+    }
+    fn vjp<S: Scalar>(_: usize, _: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        adjoint.iter_mut().zip(g).for_each(|(adj, &g)| *adj += g);
+    }
+}
+
+impl StructuralRule for Cat {
+    fn output_shape(op: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
+        match (inputs[0], inputs[1]) {
+            (Shape::Vector(a), Shape::Vector(b)) => Ok(Shape::Vector(a + b)),
+            (Shape::Matrix(r1, c1), Shape::Matrix(r2, c2)) if c1 == c2 => Ok(Shape::Matrix(r1 + r2, c1)),
+            (left, right) => Err(Error::ShapeMismatch { op, left, right }),
+        }
+    }
+    fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
+        out.extend_from_slice(inputs[0].0);
+        out.extend_from_slice(inputs[1].0);
+    }
+    /// The first input's adjoint is the output's leading part, the second's the rest.
+    fn vjp<S: Scalar>(input: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        let part = if input == 0 { &g[..inputs[0].0.len()] } else { &g[inputs[0].0.len()..] };
+        adjoint.iter_mut().zip(part).for_each(|(adj, &g)| *adj += g);
+    }
+}
+
+/// Row `i` of [`IndexSelect`] as `usize`; recording has checked it is a whole number among
+/// the rows (a re-evaluation at moved index leaves gets `usize::MAX`, out of range).
+fn row_index<T: Scalar>(i: T) -> usize {
+    i.to_usize().unwrap_or(usize::MAX)
+}
+
+/// `(rows, row length)` of the input of [`IndexSelect`]: a vector's elements are its rows.
+fn selectable(shape: Shape) -> Option<(usize, usize)> {
+    match shape {
+        Shape::Vector(n) => Some((n, 1)),
+        Shape::Matrix(r, c) => Some((r, c)),
+        Shape::Scalar => None,
+    }
+}
+
+impl StructuralRule for IndexSelect {
+    fn output_shape(op: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
+        match (inputs[0], inputs[1]) {
+            (Shape::Vector(_), Shape::Vector(k)) => Ok(Shape::Vector(k)),
+            (Shape::Matrix(_, c), Shape::Vector(k)) => Ok(Shape::Matrix(k, c)),
+            (left, right) => Err(Error::ShapeMismatch { op, left, right }),
+        }
+    }
+    fn check_values(inputs: &[Input<'_, f64>]) -> Result<(), Error> {
+        let rows = selectable(inputs[0].1).map_or(0, |(rows, _)| rows);
+        let valid = |i: f64| i >= 0.0 && i < rows as f64 && (i as usize) as f64 == i;
+        match inputs[1].0.iter().find(|&&i| !valid(i)) {
+            None => Ok(()),
+            Some(&index) => Err(Error::RowIndex { index, rows }),
+        }
+    }
+    /// A row index outside the input (a re-evaluation with moved index leaves) gives a row
+    /// of NaN rather than a panic.
+    fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
+        let ((x, shape), indices) = (inputs[0], inputs[1].0);
+        let Some((_, width)) = selectable(shape) else { return };
+        for &i in indices {
+            match x.get(row_index(i).saturating_mul(width)..).and_then(|rest| rest.get(..width)) {
+                Some(row) => out.extend_from_slice(row),
+                None => out.extend((0..width).map(|_| S::nan())),
+            }
+        }
+    }
+    /// Each picked row's adjoint is added into the row it was picked from (a row picked
+    /// twice receives both).
+    fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        let Some((_, width)) = selectable(inputs[0].1) else { return };
+        for (&i, g) in inputs[1].0.iter().zip(g.chunks_exact(width.max(1))) {
+            let start = row_index(i).saturating_mul(width);
+            if let Some(row) = adjoint.get_mut(start..).and_then(|rest| rest.get_mut(..width)) {
+                row.iter_mut().zip(g).for_each(|(adj, &g)| *adj += g);
+            }
+        }
+    }
+}
+
+/// Whether element `k` of a mask of [`Where`] picks the first tensor (recording has checked
+/// every element is 0 or 1).
+#[inline]
+fn picks_first<S: Scalar>(mask: S) -> bool {
+    mask.to_f64().is_some_and(|m| m > 0.5)
+}
+
+impl StructuralRule for Where {
+    /// The first input is the two tensors joined along the first dimension (`cat`), each of
+    /// the mask's shape: `[2]` for a scalar mask, `[2n]` for `[n]`, `[2r, c]` for `[r, c]`.
+    fn output_shape(op: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
+        let joined = match inputs[1] {
+            Shape::Scalar => Shape::Vector(2),
+            Shape::Vector(n) => Shape::Vector(2 * n),
+            Shape::Matrix(r, c) => Shape::Matrix(2 * r, c),
+        };
+        if inputs[0] == joined {
+            Ok(inputs[1])
+        } else {
+            Err(Error::ShapeMismatch { op, left: inputs[0], right: inputs[1] })
+        }
+    }
+    fn check_values(inputs: &[Input<'_, f64>]) -> Result<(), Error> {
+        match inputs[1].0.iter().find(|&&m| m != 0.0 && m != 1.0) {
+            None => Ok(()),
+            Some(&value) => Err(Error::MaskValue { value }),
+        }
+    }
+    fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
+        let (joined, mask) = (inputs[0].0, inputs[1].0);
+        let (first, second) = joined.split_at(mask.len());
+        out.extend(mask.iter().zip(first.iter().zip(second)).map(|(&m, (&a, &b))| if picks_first(m) { a } else { b }));
+    }
+    /// The output's adjoint goes to the element that was picked; the other receives zero.
+    fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        let mask = inputs[1].0;
+        let (first, second) = adjoint.split_at_mut(mask.len());
+        for (((&m, &g), a), b) in mask.iter().zip(g).zip(first).zip(second) {
+            if picks_first(m) {
+                *a += g;
+            } else {
+                *b += g;
             }
         }
     }

@@ -296,8 +296,10 @@ impl<'g> Tensor<'g> {
     /// Sums this tensor down to `shape`, which must broadcast to its shape (PyTorch's
     /// `sum_to_size`, `SumBackward1`): the reverse of broadcasting.
     pub fn try_sum_to_size(self, shape: Shape) -> Result<Tensor<'g>, Error> {
-        let target = self.graph.zeros(shape)?;
-        self.try_op(Op::Structural(StructuralOp::SumToSize), &[target])
+        self.graph.all_or_nothing(|| {
+            let target = self.graph.zeros(shape)?;
+            self.try_op(Op::Structural(StructuralOp::SumToSize), &[target])
+        })
     }
 
     /// Sum along dimension `dim` (PyTorch's `sum(x, dim, keepdim)`, `SumBackward1`), the
@@ -406,8 +408,227 @@ impl<'g> Tensor<'g> {
             return Err(Error::SliceRange { start, end, shape: self.shape() });
         }
         let indices: Vec<f64> = (start..end).map(|i| i as f64).collect();
-        let idx = self.graph.try_tensor(Shape::Vector(indices.len()), &indices)?;
-        self.try_op(Op::Structural(StructuralOp::Slice), &[idx])
+        self.graph.all_or_nothing(|| {
+            let idx = self.graph.try_tensor(Shape::Vector(indices.len()), &indices)?;
+            self.try_op(Op::Structural(StructuralOp::Slice), &[idx])
+        })
+    }
+
+    /// The same elements, in order, in shape `shape` (PyTorch's `reshape`, `ViewBackward0`;
+    /// slope copies them): a vector (`flatten`), a matrix of the same number of elements,
+    /// or a scalar from one element.
+    ///
+    /// ```
+    /// use slope_graph::{Graph, Shape};
+    ///
+    /// let g = Graph::new();
+    /// let x = g.vector(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).requires_grad_();
+    /// let m = x.try_reshape(Shape::Matrix(2, 3)).unwrap();
+    /// assert_eq!((m.shape(), m.grad_fn().unwrap().name()), (Shape::Matrix(2, 3), "ViewBackward0"));
+    /// assert!(x.try_reshape(Shape::Matrix(4, 2)).is_err()); // 8 elements asked of 6
+    /// ```
+    pub fn try_reshape(self, shape: Shape) -> Result<Tensor<'g>, Error> {
+        let mismatch = |rows| Error::Reshape { op: "reshape", shape: self.shape(), rows };
+        match shape {
+            Shape::Vector(n) if n == self.shape().len() => self.try_op(Op::Structural(StructuralOp::Flatten), &[]),
+            Shape::Vector(n) => Err(mismatch(Some(n))),
+            Shape::Matrix(r, c) if r.checked_mul(c) != Some(self.shape().len()) => Err(mismatch(Some(r))),
+            Shape::Matrix(r, _) => self.graph.all_or_nothing(|| {
+                let rows = self.graph.zeros(Shape::Vector(r))?;
+                self.try_op(Op::Structural(StructuralOp::Reshape), &[rows])
+            }),
+            Shape::Scalar => self.graph.all_or_nothing(|| {
+                let scalar = self.graph.zeros(Shape::Scalar)?;
+                self.try_op(Op::Structural(StructuralOp::Reshape), &[scalar])
+            }),
+        }
+    }
+
+    /// The same elements in shape `shape`.
+    ///
+    /// # Panics
+    /// If the shape does not hold the elements; see [`try_reshape`](Tensor::try_reshape).
+    pub fn reshape(self, shape: Shape) -> Tensor<'g> {
+        or_panic(self.try_reshape(shape))
+    }
+
+    /// The elements, in order, as a vector (PyTorch's `flatten`, `ViewBackward0`).
+    ///
+    /// # Panics
+    /// Only if the graph is full.
+    pub fn flatten(self) -> Tensor<'g> {
+        or_panic(self.try_op(Op::Structural(StructuralOp::Flatten), &[]))
+    }
+
+    /// `tensors` joined along `dim` (PyTorch's `cat`, `CatBackward0`): vectors end to end, or
+    /// matrices of one width stacked (`dim` 0) or of one height side by side (`dim` 1,
+    /// recorded through transposes).
+    ///
+    /// ```
+    /// use slope_graph::{forward, Graph, Shape, Tensor};
+    ///
+    /// let g = Graph::new();
+    /// let a = g.matrix(1, 2, &[1.0, 2.0]).unwrap().requires_grad_();
+    /// let b = g.matrix(1, 2, &[3.0, 4.0]).unwrap();
+    /// let rows = Tensor::try_cat(&[a, b, a], 0).unwrap();
+    /// assert_eq!((rows.shape(), rows.to_vec()), (Shape::Matrix(3, 2), vec![1.0, 2.0, 3.0, 4.0, 1.0, 2.0]));
+    /// let side = Tensor::try_cat(&[a, b], 1).unwrap();
+    /// assert_eq!((side.shape(), side.to_vec()), (Shape::Matrix(1, 4), vec![1.0, 2.0, 3.0, 4.0]));
+    /// let da = forward::gradient(rows.sum(), &[a]).unwrap();
+    /// assert_eq!(da[0].as_slice(), &[2.0, 2.0]); // joined twice
+    /// assert!(Tensor::try_cat(&[a, g.vector(&[1.0])], 0).is_err());
+    /// ```
+    pub fn try_cat(tensors: &[Tensor<'g>], dim: isize) -> Result<Tensor<'g>, Error> {
+        let Some((&first, rest)) = tensors.split_first() else {
+            return Err(Error::Arity { op: "cat", expected: 1, got: 0 });
+        };
+        let along_rows = first.is_last_dim("cat", dim)? && first.shape().rank() == 2;
+        first.graph.all_or_nothing(|| {
+            let turn =
+                |t: Tensor<'g>| if along_rows { t.try_op(Op::Structural(StructuralOp::Transpose), &[]) } else { Ok(t) };
+            let mut joined = turn(first)?;
+            for &t in rest {
+                joined = joined.try_op(Op::Structural(StructuralOp::Cat), &[turn(t)?])?;
+            }
+            turn(joined)
+        })
+    }
+
+    /// `tensors` joined along `dim`.
+    ///
+    /// # Panics
+    /// If the shapes do not join; see [`try_cat`](Tensor::try_cat).
+    pub fn cat(tensors: &[Tensor<'g>], dim: isize) -> Tensor<'g> {
+        or_panic(Tensor::try_cat(tensors, dim))
+    }
+
+    /// `tensors` stacked along a new dimension `dim`.
+    ///
+    /// # Panics
+    /// If the shapes differ; see [`try_stack`](Tensor::try_stack).
+    pub fn stack(tensors: &[Tensor<'g>], dim: isize) -> Tensor<'g> {
+        or_panic(Tensor::try_stack(tensors, dim))
+    }
+
+    /// `tensors`, each of one shape, stacked along a new dimension `dim` (PyTorch's
+    /// `stack`): scalars into a vector, vectors into the rows (`dim` 0) or the columns
+    /// (`dim` 1) of a matrix. Recorded as reshapes and `cat` (`grad_fn` `CatBackward0`
+    /// where PyTorch says `StackBackward0`).
+    ///
+    /// ```
+    /// use slope_graph::{Graph, Shape, Tensor};
+    ///
+    /// let g = Graph::new();
+    /// let a = g.vector(&[1.0, 2.0]);
+    /// let b = g.vector(&[3.0, 4.0]);
+    /// assert_eq!(Tensor::try_stack(&[a, b], 0).unwrap().to_vec(), vec![1.0, 2.0, 3.0, 4.0]);
+    /// let columns = Tensor::try_stack(&[a, b], 1).unwrap();
+    /// assert_eq!((columns.shape(), columns.to_vec()), (Shape::Matrix(2, 2), vec![1.0, 3.0, 2.0, 4.0]));
+    /// ```
+    pub fn try_stack(tensors: &[Tensor<'g>], dim: isize) -> Result<Tensor<'g>, Error> {
+        let Some(&first) = tensors.first() else {
+            return Err(Error::Arity { op: "stack", expected: 1, got: 0 });
+        };
+        let shape = first.shape();
+        let (rank, span) = (shape.rank() + 1, shape.rank() as isize + 1);
+        if rank > 2 {
+            return Err(Error::RankAboveTwo { op: "stack", shape });
+        }
+        if !(-span..span).contains(&dim) {
+            return Err(Error::Dim { op: "stack", dim, shape, rank });
+        }
+        if let Some(other) = tensors.iter().find(|t| t.shape() != shape) {
+            return Err(Error::ShapeMismatch { op: "stack", left: shape, right: other.shape() });
+        }
+        first.graph.all_or_nothing(|| {
+            let row = Shape::Matrix(1, shape.len());
+            let rows: Vec<Tensor<'g>> = tensors
+                .iter()
+                .map(|t| if rank == 1 { t.try_reshape(Shape::Vector(1)) } else { t.try_reshape(row) })
+                .collect::<Result<_, _>>()?;
+            let stacked = Tensor::try_cat(&rows, 0)?;
+            if rank == 2 && dim.rem_euclid(span) == 1 {
+                stacked.try_op(Op::Structural(StructuralOp::Transpose), &[])
+            } else {
+                Ok(stacked)
+            }
+        })
+    }
+
+    /// Rows of a matrix, or elements of a vector, picked by `indices` in any order, repeats
+    /// allowed (PyTorch's `index_select(0, indices)` and `x[indices]`,
+    /// `IndexSelectBackward0`); a picked row's gradient adds into the row it came from.
+    ///
+    /// ```
+    /// use slope_graph::{forward, Graph, Shape};
+    ///
+    /// let g = Graph::new();
+    /// let m = g.matrix(3, 2, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap().requires_grad_();
+    /// let picked = m.try_index_select(&[2, 0, 2]).unwrap();
+    /// assert_eq!((picked.shape(), picked.to_vec()), (Shape::Matrix(3, 2), vec![5.0, 6.0, 1.0, 2.0, 5.0, 6.0]));
+    /// let dm = forward::gradient(picked.sum(), &[m]).unwrap();
+    /// assert_eq!(dm[0].as_slice(), &[1.0, 1.0, 0.0, 0.0, 2.0, 2.0]);
+    /// assert!(m.try_index_select(&[3]).is_err());
+    /// ```
+    pub fn try_index_select(self, indices: &[usize]) -> Result<Tensor<'g>, Error> {
+        let rows: Vec<f64> = indices.iter().map(|&i| i as f64).collect();
+        self.graph.all_or_nothing(|| {
+            let idx = self.graph.try_tensor(Shape::Vector(rows.len()), &rows)?;
+            self.try_op(Op::Structural(StructuralOp::IndexSelect), &[idx])
+        })
+    }
+
+    /// Rows (elements) picked by `indices`.
+    ///
+    /// # Panics
+    /// If an index is out of range; see [`try_index_select`](Tensor::try_index_select).
+    pub fn index_select(self, indices: &[usize]) -> Tensor<'g> {
+        or_panic(self.try_index_select(indices))
+    }
+
+    /// PyTorch's `where(mask, self, other)` (`self.where(mask, other)`, `WhereBackward0`):
+    /// each element of `self` where `mask` is true, of `other` where it is false; `mask`
+    /// holds one `bool` per element, and `self`, `other` share one shape. The gradient goes
+    /// to the element picked. Recorded as `cat(self, other)` and a selection by the mask.
+    ///
+    /// ```
+    /// use slope_graph::{forward, Graph};
+    ///
+    /// let g = Graph::new();
+    /// let x = g.vector(&[-1.0, 2.0, -3.0]).requires_grad_();
+    /// let leak = x * 0.1;
+    /// let mask: Vec<bool> = x.to_vec().iter().map(|&v| v > 0.0).collect();
+    /// let y = x.try_where_(&mask, leak).unwrap(); // a leaky relu
+    /// assert_eq!(y.grad_fn().unwrap().name(), "WhereBackward0");
+    /// assert_eq!(y.to_vec(), vec![-0.1, 2.0, -0.30000000000000004]);
+    /// let dx = forward::gradient(y.sum(), &[x]).unwrap();
+    /// assert_eq!(dx[0].as_slice(), &[0.1, 1.0, 0.1]);
+    /// ```
+    #[doc(alias = "where")]
+    pub fn try_where_(self, mask: &[bool], other: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+        let shape = self.shape();
+        if other.shape() != shape {
+            return Err(Error::ShapeMismatch { op: "where", left: shape, right: other.shape() });
+        }
+        let bits: Vec<f64> = mask.iter().map(|&m| if m { 1.0 } else { 0.0 }).collect();
+        self.graph.all_or_nothing(|| {
+            let mask = self.graph.try_tensor(shape, &bits)?;
+            let joined = match shape {
+                Shape::Scalar => {
+                    Tensor::try_cat(&[self.try_reshape(Shape::Vector(1))?, other.try_reshape(Shape::Vector(1))?], 0)?
+                }
+                _ => self.try_op(Op::Structural(StructuralOp::Cat), &[other])?,
+            };
+            joined.try_op(Op::Structural(StructuralOp::Where), &[mask])
+        })
+    }
+
+    /// `self` where `mask` is true, `other` elsewhere.
+    ///
+    /// # Panics
+    /// If the shapes differ; see [`try_where_`](Tensor::try_where_).
+    pub fn where_(self, mask: &[bool], other: Tensor<'g>) -> Tensor<'g> {
+        or_panic(self.try_where_(mask, other))
     }
 
     /// Whether `dim` is this tensor's last dimension (`false` for the first of a matrix),

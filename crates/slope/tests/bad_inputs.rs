@@ -5,7 +5,7 @@ use std::process::Command;
 
 use slope::expr::{ErrorKind, Formula, Point};
 use slope::prelude::*;
-use slope::{Error, FrozenGraph, GraphError, Shape};
+use slope::{Error, FrozenGraph, GraphError, Op, Shape, StructuralOp};
 
 /// After a failure, the graph still records and differentiates correctly.
 fn still_usable(g: &Graph) {
@@ -67,6 +67,40 @@ fn library_api() {
     assert!(slope::graph::forward::jvp_tensors(v3.sum(), &[(v2, &[1.0, 1.0])]).is_err());
     // nothing was recorded by the failures (the `* 2.0` and `.sum()` operands aside)
     assert!(g.len() <= nodes + 8, "failed operations left nodes behind");
+    still_usable(&g);
+}
+
+/// The ops that record a constant beside the op (a target shape, indices, a mask, a pair
+/// to select from) fail whole: each error leaves exactly the nodes there were.
+#[test]
+fn compound_recordings_fail_whole() {
+    let g = Graph::new();
+    let v3 = g.vector(&[1.0, 2.0, 3.0]).requires_grad_();
+    let m = g.matrix(2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap().requires_grad_();
+    let nodes = g.len();
+    let err = v3.try_reshape(Shape::Matrix(2, 2)).unwrap_err();
+    assert!(matches!(err, GraphError::Reshape { rows: Some(2), .. }), "{err}");
+    assert!(err.to_string().contains("must hold its 3 element(s)"), "{err}");
+    assert!(matches!(m.try_reshape(Shape::Scalar), Err(GraphError::Reshape { rows: None, .. })));
+    assert!(matches!(m.try_reshape(Shape::Vector(5)), Err(GraphError::Reshape { .. })));
+    assert!(matches!(Tensor::try_cat(&[v3, m], 0), Err(GraphError::ShapeMismatch { op: "cat", .. })));
+    assert!(matches!(Tensor::try_cat(&[m, m, v3], 1), Err(GraphError::ShapeMismatch { .. })));
+    assert!(matches!(Tensor::try_cat(&[], 0), Err(GraphError::Arity { .. })));
+    assert!(matches!(Tensor::try_cat(&[m], 2), Err(GraphError::Dim { .. })));
+    assert!(matches!(Tensor::try_stack(&[v3, m], 0), Err(GraphError::ShapeMismatch { .. })));
+    assert!(matches!(Tensor::try_stack(&[m, m], 0), Err(GraphError::RankAboveTwo { .. })));
+    assert!(matches!(Tensor::try_stack(&[v3, v3], 2), Err(GraphError::Dim { .. })));
+    let err = m.try_index_select(&[0, 2]).unwrap_err();
+    assert_eq!(err, GraphError::RowIndex { index: 2.0, rows: 2 });
+    assert!(matches!(v3.try_where_(&[true; 3], m), Err(GraphError::ShapeMismatch { .. })));
+    assert!(matches!(v3.try_where_(&[true; 2], v3), Err(GraphError::DataLength { .. })));
+    assert!(matches!(m.try_sum_to_size(Shape::Vector(2)), Err(GraphError::ShapeMismatch { .. })));
+    assert_eq!(g.len(), nodes, "a failed call left nodes behind");
+    // a mask read from a file is checked when recorded
+    let pair = Tensor::cat(&[v3, v3], 0);
+    let mask = g.vector(&[1.0, 0.5, 0.0]);
+    let err = pair.try_op(Op::Structural(StructuralOp::Where), &[mask]).unwrap_err();
+    assert_eq!(err, GraphError::MaskValue { value: 0.5 });
     still_usable(&g);
 }
 

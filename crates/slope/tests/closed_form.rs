@@ -424,6 +424,64 @@ fn structural_ops_match_closed_forms() {
                 loss.backward().unwrap();
                 assert!(all_close(tx.grad().unwrap().as_slice(), &grad));
             }
+            StructuralOp::Reshape | StructuralOp::Flatten => {
+                // loss = sum(W ∘ reshape(x))  =>  dx = W's elements in order
+                let (x, w) = (numbers(16, 6), numbers(17, 6));
+                let tx = g.matrix(2, 3, &x).unwrap().requires_grad_();
+                let y = if s == StructuralOp::Reshape { tx.reshape(Shape::Matrix(3, 2)) } else { tx.flatten() };
+                assert_eq!(y.grad_fn().unwrap().name(), "ViewBackward0");
+                assert_eq!(y.to_vec(), x);
+                (y * g.try_tensor(y.shape(), &w).unwrap()).sum().backward().unwrap();
+                assert_eq!(tx.grad().unwrap().as_slice(), &w[..]);
+                let one = g.vector(&[2.5]).requires_grad_().reshape(Shape::Scalar);
+                assert_eq!((one.shape(), one.item().ok()), (Shape::Scalar, Some(2.5)));
+            }
+            StructuralOp::Cat => {
+                // loss = sum(w ∘ cat(a, b))  =>  da, db = w's leading part and the rest
+                let (a, b, w) = (numbers(18, 2), numbers(19, 3), numbers(20, 5));
+                let (ta, tb) = (g.vector(&a).requires_grad_(), g.vector(&b).requires_grad_());
+                let c = Tensor::cat(&[ta, tb], 0);
+                assert_eq!(c.grad_fn().unwrap().name(), "CatBackward0");
+                assert_eq!(c.to_vec(), [a.clone(), b.clone()].concat());
+                (c * g.vector(&w)).sum().backward().unwrap();
+                assert_eq!(
+                    (ta.grad().unwrap().as_slice().to_vec(), tb.grad().unwrap().as_slice().to_vec()),
+                    (w[..2].to_vec(), w[2..].to_vec())
+                );
+                // matrices side by side (dim 1): row i is a's row i then b's
+                let (ma, mb) =
+                    (g.matrix(2, 1, &a).unwrap().requires_grad_(), g.matrix(2, 2, &b[..2].repeat(2)).unwrap());
+                let side = Tensor::cat(&[ma, mb], 1);
+                assert_eq!(side.to_vec(), vec![a[0], b[0], b[1], a[1], b[0], b[1]]);
+                (side * g.matrix(2, 3, &numbers(21, 6)).unwrap()).sum().backward().unwrap();
+                let w = numbers(21, 6);
+                assert_eq!(ma.grad().unwrap().as_slice(), &[w[0], w[3]]);
+            }
+            StructuralOp::IndexSelect => {
+                // loss = sum(W ∘ M[rows])  =>  dM[r] = Σ of W's rows that picked r
+                let (m, w) = (numbers(22, 6), numbers(23, 8));
+                let tm = g.matrix(3, 2, &m).unwrap().requires_grad_();
+                let picked = tm.index_select(&[1, 1, 0, 2]);
+                assert_eq!(picked.grad_fn().unwrap().name(), "IndexSelectBackward0");
+                assert_eq!(picked.to_vec(), [&m[2..4], &m[2..4], &m[0..2], &m[4..6]].concat());
+                (picked * g.matrix(4, 2, &w).unwrap()).sum().backward().unwrap();
+                assert_eq!(tm.grad().unwrap().as_slice(), &[w[4], w[5], w[0] + w[2], w[1] + w[3], w[6], w[7]]);
+            }
+            StructuralOp::Where => {
+                // loss = sum(w ∘ where(m, x, y))  =>  dx = w where m, dy = w elsewhere
+                let (x, y, w) = (numbers(24, 4), numbers(25, 4), numbers(26, 4));
+                let mask = [true, false, false, true];
+                let (tx, ty) = (g.vector(&x).requires_grad_(), g.vector(&y).requires_grad_());
+                let picked = tx.where_(&mask, ty);
+                assert_eq!(picked.grad_fn().unwrap().name(), "WhereBackward0");
+                assert_eq!(picked.to_vec(), vec![x[0], y[1], y[2], x[3]]);
+                (picked * g.vector(&w)).sum().backward().unwrap();
+                assert_eq!(tx.grad().unwrap().as_slice(), &[w[0], 0.0, 0.0, w[3]]);
+                assert_eq!(ty.grad().unwrap().as_slice(), &[0.0, w[1], w[2], 0.0]);
+                // a NaN not picked does not reach the value
+                let nan = g.vector(&[f64::NAN; 4]);
+                assert_eq!(tx.where_(&[true; 4], nan).to_vec(), x);
+            }
             StructuralOp::Transpose => {
                 // loss = sum(W ∘ Aᵀ)  =>  dA = Wᵀ
                 let (a, w) = (numbers(7, 6), numbers(8, 6));

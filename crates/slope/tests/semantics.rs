@@ -185,6 +185,33 @@ fn adjoints_sent_as_one_value_give_forward_modes_gradients() {
     assert_eq!(x.grad().unwrap().as_slice(), &cos[..]);
 }
 
+/// `stack` and `where_` are recorded through other rows (reshapes, `cat`): values and
+/// gradients as PyTorch gives them, in every shape they take.
+#[test]
+fn stack_and_where_give_pytorchs_values_and_gradients() {
+    let g = Graph::new();
+    let a = g.vector(&[1.0, 2.0, 3.0]).requires_grad_();
+    let b = g.vector(&[4.0, 5.0, 6.0]).requires_grad_();
+    let w = g.matrix(3, 2, &[1.0, 10.0, 100.0, 1000.0, 1e4, 1e5]).unwrap();
+    let columns = Tensor::stack(&[a, b], -1);
+    assert_eq!((columns.shape(), columns.to_vec()), (Shape::Matrix(3, 2), vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]));
+    (columns * w).sum().backward().unwrap();
+    assert_eq!(a.grad().unwrap().as_slice(), &[1.0, 100.0, 1e4]);
+    assert_eq!(b.grad().unwrap().as_slice(), &[10.0, 1000.0, 1e5]);
+    let (s, t) = (g.scalar(2.0).requires_grad_(), g.scalar(-3.0).requires_grad_());
+    let pair = Tensor::stack(&[s, t, s], 0);
+    assert_eq!((pair.shape(), pair.to_vec()), (Shape::Vector(3), vec![2.0, -3.0, 2.0]));
+    (pair * g.vector(&[1.0, 2.0, 4.0])).sum().backward().unwrap();
+    assert_eq!((s.grad().unwrap().item(), t.grad().unwrap().item()), (Some(5.0), Some(2.0)));
+    let picked = s.where_(&[false], t);
+    assert_eq!((picked.shape(), picked.item().ok()), (Shape::Scalar, Some(-3.0)));
+    let m = g.matrix(2, 2, &[1.0, -2.0, -3.0, 4.0]).unwrap().requires_grad_();
+    let relu = m.where_(&[true, false, false, true], g.zeros(Shape::Matrix(2, 2)).unwrap());
+    assert_eq!(relu.to_vec(), m.relu().to_vec());
+    relu.sum().backward().unwrap();
+    assert_eq!(m.grad().unwrap().as_slice(), &[1.0, 0.0, 0.0, 1.0]);
+}
+
 #[test]
 fn non_leaf_grads_only_with_retain_grad() {
     let g = Graph::new();
