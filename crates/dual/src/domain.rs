@@ -195,6 +195,9 @@ pub const ATAN2: [Domain; 2] =
     [Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12, 1e6, -1e6]), POSITIVE.edges(&[1e-6, 1e6])];
 /// Inputs of reductions and products.
 pub const STRUCTURAL: Domain = Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12, 1e6, -1e6]);
+/// The `[start, len]` of a slice of a vector of at least 4 elements: constant whole
+/// numbers up to 2.
+pub const RANGE: Domain = Domain::interval(0.0, 2.0).integer().constant();
 /// Indices into a vector of at least 3 elements: constant integers.
 pub const INDICES: Domain = Domain::interval(0.0, 2.0).integer().constant();
 /// Inputs of the normalising ops (softmax, log-softmax, logsumexp, cross-entropy) and of

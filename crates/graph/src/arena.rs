@@ -297,6 +297,9 @@ pub struct Arena {
     specials: Vec<u32>,
     /// The nodes below this index are all leaves (such as a gradient's variables).
     leaf_prefix: u32,
+    /// Where a structural op's output is evaluated before it is appended to `values` (its
+    /// inputs are borrowed from there); empty between records, its capacity kept.
+    scratch: Vec<f64>,
 }
 
 impl Default for Arena {
@@ -317,6 +320,7 @@ impl Arena {
             paused: false,
             specials: Vec::new(),
             leaf_prefix: 0,
+            scratch: Vec::new(),
         }
     }
 
@@ -796,7 +800,7 @@ impl Arena {
         for (slot, &i) in shapes.iter_mut().zip(inputs) {
             *slot = self.shape(i);
         }
-        let shape = op.output_shape(&shapes[..inputs.len()])?;
+        let shape = op.output_shape(&self.input_values(inputs)[..inputs.len()])?;
         op.check_values(&self.input_values(inputs)[..inputs.len()])?;
         let mut tracks = [false; 2];
         for (k, &i) in inputs.iter().enumerate() {
@@ -836,13 +840,15 @@ impl Arena {
                 eval_elementwise(op, &args[..inputs.len()], out);
             }
             Op::Structural(_) | Op::Custom(_) => {
-                let mut out = Vec::with_capacity(shape.len());
+                let mut out = core::mem::take(&mut self.scratch);
                 eval_into(op, &self.input_values(inputs)[..inputs.len()], &mut out);
                 if shape.is_scalar() {
                     scalar_value = out.first().copied().unwrap_or(f64::NAN);
                 } else {
                     self.values.extend_from_slice(&out);
                 }
+                out.clear();
+                self.scratch = out;
             }
         }
         if !(tracks[0] || tracks[1]) {

@@ -56,8 +56,10 @@ macro_rules! structural_table {
                 "Matrix product: `[m,k]@[k,n]`, `[m,k]@[k]`, `[k]@[k,n]`, `[k]@[k]` (`grad_fn` of the 2-D case).";
             Transpose: "t", "TBackward0", [STRUCTURAL], [[V(4)], [M(2, 3)], [S]],
                 "Matrix transpose; the identity on vectors and scalars, as PyTorch's `t()`.";
-            Slice: "slice", "SliceBackward0", [STRUCTURAL, INDICES], [[V(3), V(2)], [V(4), V(5)]],
-                "Elements of a vector picked by a constant vector of indices (`x[1:]`, `x[:-1]`).";
+            Slice: "slice", "SliceBackward0", [STRUCTURAL, RANGE], [[V(4), V(2)], [V(5), V(2)]],
+                "The elements `start..start + len` of a vector, the range a constant `[start, len]` \
+                 (`x[1:]`, `x[:-1]`; `Tensor::slice` records it): a copy of the range, and its \
+                 gradient an addition into it.";
             SumToSize: "sum_to_size", "SumBackward1", [STRUCTURAL, SHAPE_ONLY],
                 [[M(2, 3), V(3)], [M(2, 3), M(2, 1)], [M(2, 3), M(1, 3)], [M(2, 3), S], [V(4), S], [V(4), V(1)]],
                 "Sums the input down to the shape of the second input (read for its shape only), \
@@ -154,7 +156,7 @@ macro_rules! define_structural_ops {
                 }
             }
 
-            fn output_shape(self, inputs: &[Shape]) -> Result<Shape, Error> {
+            fn output_shape(self, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
                 match self {
                     $(StructuralOp::$variant => structural::$variant::output_shape($name, inputs),)*
                 }
@@ -178,6 +180,14 @@ macro_rules! define_structural_ops {
             pub fn vjp<S: Scalar>(self, input: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
                 match self {
                     $(StructuralOp::$variant => structural::$variant::vjp(input, inputs, g, adjoint),)*
+                }
+            }
+
+            /// [`vjp`](StructuralOp::vjp) into an adjoint that holds nothing yet (a sweep's
+            /// first contribution to it): the result is that of zeroing it and adding.
+            pub fn vjp_fresh<S: Scalar>(self, input: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+                match self {
+                    $(StructuralOp::$variant => structural::$variant::vjp_fresh(input, inputs, g, adjoint),)*
                 }
             }
 
@@ -319,16 +329,20 @@ impl Op {
         Op::all().find(|op| op.name() == name).or_else(|| crate::custom::lookup(name))
     }
 
-    /// The output shape for these input shapes, or the error a caller should see.
-    pub fn output_shape(self, inputs: &[Shape]) -> Result<Shape, Error> {
+    /// The output shape for these inputs (values and shapes), or the error a caller should
+    /// see. Only a parameter input's values are read (`slice`'s range); the rest is shapes.
+    pub fn output_shape(self, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
         if inputs.len() != self.arity() {
             return Err(Error::Arity { op: self.name(), expected: self.arity(), got: inputs.len() });
         }
         match self {
-            Op::Unary(_) => Ok(inputs[0]),
-            Op::Binary(op) => broadcast(op.name(), inputs[0], inputs[1]),
+            Op::Unary(_) => Ok(inputs[0].1),
+            Op::Binary(op) => broadcast(op.name(), inputs[0].1, inputs[1].1),
             Op::Structural(op) => op.output_shape(inputs),
-            Op::Custom(id) => id.op().output_shape(inputs),
+            Op::Custom(id) => {
+                let shapes: Vec<Shape> = inputs.iter().map(|&(_, shape)| shape).collect();
+                id.op().output_shape(&shapes)
+            }
         }
     }
 
@@ -493,6 +507,32 @@ mod tests {
         assert_eq!(spread, ["sum", "mean"]);
     }
 
+    /// Every row's VJP into a fresh adjoint (holding anything: NaN here) is its VJP into
+    /// zeros, bit for bit, for each differentiated input at each shape case.
+    #[test]
+    fn vjps_into_fresh_adjoints_are_the_vjp_into_zeros() {
+        for &op in StructuralOp::ALL {
+            for case in op.shape_cases() {
+                let values: Vec<Vec<f64>> = case
+                    .iter()
+                    .zip(op.domains())
+                    .map(|(s, d)| (0..s.len()).map(|k| d.at_element(0.3 + 0.1 * k as f64 % 0.6, k, s.len())).collect())
+                    .collect();
+                let inputs: Vec<Input<'_, f64>> = values.iter().map(|v| &v[..]).zip(case.iter().copied()).collect();
+                let shape = op.output_shape(&inputs).unwrap();
+                let g: Vec<f64> = (0..shape.len()).map(|k| 0.5 - 0.25 * k as f64).collect();
+                for k in (0..case.len()).filter(|&k| op.differentiates(k)) {
+                    let mut zeroed = vec![0.0; case[k].len()];
+                    op.vjp(k, &inputs, &g, &mut zeroed);
+                    let mut fresh = vec![f64::NAN; case[k].len()];
+                    op.vjp_fresh(k, &inputs, &g, &mut fresh);
+                    let same = zeroed.iter().zip(&fresh).all(|(a, b)| a.to_bits() == b.to_bits());
+                    assert!(same, "{} input {k} at {case:?}: {fresh:?} against {zeroed:?}", op.name());
+                }
+            }
+        }
+    }
+
     #[test]
     fn differentiates_is_what_the_domains_say() {
         for op in Op::all() {
@@ -515,7 +555,7 @@ mod tests {
 
     #[test]
     fn matmul_shapes_follow_pytorch() {
-        let mm = |a, b| Op::Structural(StructuralOp::Matmul).output_shape(&[a, b]);
+        let mm = |a, b| Op::Structural(StructuralOp::Matmul).output_shape(&[(&[], a), (&[], b)]);
         assert_eq!(mm(Shape::Matrix(2, 3), Shape::Matrix(3, 4)), Ok(Shape::Matrix(2, 4)));
         assert_eq!(mm(Shape::Matrix(2, 3), Shape::Vector(3)), Ok(Shape::Vector(2)));
         assert_eq!(mm(Shape::Vector(3), Shape::Matrix(3, 4)), Ok(Shape::Vector(4)));

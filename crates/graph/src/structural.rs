@@ -18,9 +18,10 @@ pub type Input<'a, S> = (&'a [S], Shape);
 /// What a row of the structural table must provide; the table's generated `match`es call
 /// these, so a row without all of them does not compile.
 pub trait StructuralRule {
-    /// The output shape for these input shapes (their number is the row's arity), or the
-    /// error a caller should see.
-    fn output_shape(op: &'static str, inputs: &[Shape]) -> Result<Shape, Error>;
+    /// The output shape for these inputs (their number is the row's arity), or the error a
+    /// caller should see. Most rows read the shapes only; a row whose constant input is a
+    /// parameter (`slice`'s range) reads its values.
+    fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error>;
 
     /// Checks input values recording needs beyond their shapes (indices in range).
     fn check_values(_inputs: &[Input<'_, f64>]) -> Result<(), Error> {
@@ -33,6 +34,14 @@ pub trait StructuralRule {
     /// Adds to `adjoint` (input `input`'s adjoint) the contribution of the output's adjoint
     /// `g`: the vector-Jacobian product for one input.
     fn vjp<S: Scalar>(input: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]);
+
+    /// [`vjp`](StructuralRule::vjp) into an adjoint that holds nothing yet (a sweep's first
+    /// contribution to it): by default it is zeroed and added to; a rule that writes it in
+    /// one pass says so here, with the same result bit for bit.
+    fn vjp_fresh<S: Scalar>(input: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        adjoint.fill(S::zero());
+        Self::vjp(input, inputs, g, adjoint);
+    }
 
     /// The one value every element of input `input`'s adjoint receives, where the op
     /// spreads its output's adjoint evenly (`sum`, `mean`), else `None`: bit for bit what
@@ -55,7 +64,7 @@ pub struct Dot;
 pub struct Matmul;
 /// Matrix transpose.
 pub struct Transpose;
-/// Elements picked by constant indices.
+/// A range of a vector's elements.
 pub struct Slice;
 /// A sum down to a shape that broadcasts to the input's.
 pub struct SumToSize;
@@ -115,7 +124,7 @@ fn count<S: Scalar>(n: usize) -> S {
 }
 
 impl StructuralRule for Sum {
-    fn output_shape(_: &'static str, _: &[Shape]) -> Result<Shape, Error> {
+    fn output_shape(_: &'static str, _: &[Input<'_, f64>]) -> Result<Shape, Error> {
         Ok(Shape::Scalar)
     }
     fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
@@ -131,7 +140,7 @@ impl StructuralRule for Sum {
 }
 
 impl StructuralRule for Mean {
-    fn output_shape(_: &'static str, _: &[Shape]) -> Result<Shape, Error> {
+    fn output_shape(_: &'static str, _: &[Input<'_, f64>]) -> Result<Shape, Error> {
         Ok(Shape::Scalar)
     }
     fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
@@ -148,7 +157,7 @@ impl StructuralRule for Mean {
 }
 
 impl StructuralRule for Prod {
-    fn output_shape(_: &'static str, _: &[Shape]) -> Result<Shape, Error> {
+    fn output_shape(_: &'static str, _: &[Input<'_, f64>]) -> Result<Shape, Error> {
         Ok(Shape::Scalar)
     }
     fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
@@ -171,8 +180,8 @@ impl StructuralRule for Prod {
 }
 
 impl StructuralRule for Dot {
-    fn output_shape(op: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
-        match (inputs[0], inputs[1]) {
+    fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+        match (inputs[0].1, inputs[1].1) {
             (Shape::Vector(n), Shape::Vector(m)) if n == m => Ok(Shape::Scalar),
             (left, right) => Err(Error::ShapeMismatch { op, left, right }),
         }
@@ -185,11 +194,15 @@ impl StructuralRule for Dot {
         let other = inputs[1 - input].0;
         adjoint.iter_mut().zip(other).for_each(|(adj, &o)| *adj += chain(g[0], o));
     }
+    fn vjp_fresh<S: Scalar>(input: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        let other = inputs[1 - input].0;
+        adjoint.iter_mut().zip(other).for_each(|(adj, &o)| *adj = S::zero() + chain(g[0], o));
+    }
 }
 
 impl StructuralRule for Transpose {
-    fn output_shape(_: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
-        Ok(match inputs[0] {
+    fn output_shape(_: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+        Ok(match inputs[0].1 {
             Shape::Matrix(r, c) => Shape::Matrix(c, r),
             other => other,
         })
@@ -215,62 +228,52 @@ impl StructuralRule for Transpose {
     }
 }
 
-/// An index of [`Slice`] as `usize`; recording has checked it is a whole number inside the
-/// sliced vector (a re-evaluation at moved index leaves gets `usize::MAX`, out of range).
-fn slice_index<T: Scalar>(i: T) -> usize {
-    i.to_usize().unwrap_or(usize::MAX)
-}
-
-/// The first index when the indices are `start, start + 1, ...` inside a vector of `len`
-/// (what `x[a:b]` records): the slice is then a copy of a range, and its VJP an addition
-/// into one.
-fn contiguous_start<T: Scalar>(indices: &[T], len: usize) -> Option<usize> {
-    let start = slice_index(*indices.first()?);
-    // Steps of exactly one between neighbours (exact for whole numbers below 2^53): a
-    // subtraction and a comparison per index, no branch or conversion, so it vectorises.
-    let contiguous = indices.windows(2).fold(true, |all, w| all & (w[1] - w[0] == T::one()));
-    (contiguous && start.checked_add(indices.len())? <= len).then_some(start)
+/// The range `[start, len]` of [`Slice`] as indices; recording has checked it lies inside
+/// the vector (a re-evaluation at a moved range leaf may not, and gets an empty or
+/// out-of-range range, which the rules answer with NaN or nothing, never a panic).
+fn slice_range<T: Scalar>(range: &[T], len: usize) -> core::ops::Range<usize> {
+    let at = |k: usize| range.get(k).and_then(|v| v.to_usize()).unwrap_or(usize::MAX);
+    let start = at(0).min(len.saturating_add(1));
+    start..start.saturating_add(at(1).min(len))
 }
 
 impl StructuralRule for Slice {
-    fn output_shape(op: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
-        match (inputs[0], inputs[1]) {
-            (Shape::Vector(_), Shape::Vector(k)) => Ok(Shape::Vector(k)),
-            (left, right) => Err(Error::ShapeMismatch { op, left, right }),
+    /// The range is `[start, len]`, whole numbers with `start + len` inside the vector.
+    fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+        let ((_, shape), (range, range_shape)) = (inputs[0], inputs[1]);
+        let (Shape::Vector(n), Shape::Vector(2)) = (shape, range_shape) else {
+            return Err(Error::ShapeMismatch { op, left: shape, right: range_shape });
+        };
+        let whole = |v: f64| v >= 0.0 && v <= n as f64 && (v as usize) as f64 == v;
+        if let Some(&index) = range.iter().find(|&&v| !whole(v)) {
+            return Err(Error::SliceIndex { index, len: n });
         }
+        let (start, len) = (range[0] as usize, range[1] as usize);
+        if start + len > n {
+            return Err(Error::SliceRange { start, end: start + len, shape });
+        }
+        Ok(Shape::Vector(len))
     }
-    fn check_values(inputs: &[Input<'_, f64>]) -> Result<(), Error> {
-        let len = inputs[0].1.len();
-        let first_valid = inputs[1].0.first().is_none_or(|&i| i >= 0.0 && i < len as f64 && i.fract() == 0.0);
-        if first_valid && contiguous_start(inputs[1].0, len).is_some() {
-            return Ok(());
-        }
-        // `(i as usize) as f64 == i` is the whole-number test without a call to `trunc`
-        let valid = |i: f64| i >= 0.0 && i < len as f64 && (i as usize) as f64 == i;
-        match inputs[1].0.iter().find(|&&i| !valid(i)) {
-            None => Ok(()),
-            Some(&index) => Err(Error::SliceIndex { index, len }),
-        }
-    }
-    // A graph re-evaluated with moved index leaves gets NaN for an index outside the vector
-    // rather than a panic.
     fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
-        let (x, indices) = (inputs[0].0, inputs[1].0);
-        match contiguous_start(indices, x.len()) {
-            Some(start) => out.extend_from_slice(&x[start..start + indices.len()]),
-            None => out.extend(indices.iter().map(|&i| x.get(slice_index(i)).copied().unwrap_or_else(S::nan))),
+        let (x, range) = (inputs[0].0, slice_range(inputs[1].0, inputs[0].0.len()));
+        match x.get(range.clone()) {
+            Some(part) => out.extend_from_slice(part),
+            // a re-evaluation with a moved range leaf: NaN rather than a panic
+            None => out.extend(range.map(|_| S::nan())),
         }
     }
     fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
-        let indices = inputs[1].0;
-        if let Some(start) = contiguous_start(indices, adjoint.len()) {
-            adjoint[start..start + g.len()].iter_mut().zip(g).for_each(|(adj, &g)| *adj += g);
-            return;
+        let range = slice_range(inputs[1].0, adjoint.len());
+        if let Some(part) = adjoint.get_mut(range) {
+            part.iter_mut().zip(g).for_each(|(adj, &g)| *adj += g);
         }
-        for (&i, &g) in indices.iter().zip(g) {
-            if let Some(adj) = adjoint.get_mut(slice_index(i)) {
-                *adj += g;
-            }
+    }
+    /// The range's adjoint is the output's, copied, and zero around it.
+    fn vjp_fresh<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        let range = slice_range(inputs[1].0, adjoint.len());
+        adjoint.fill(S::zero());
+        if let Some(part) = adjoint.get_mut(range) {
+            part.iter_mut().zip(g).for_each(|(adj, &g)| *adj = S::zero() + g);
         }
     }
 }
@@ -319,8 +322,8 @@ fn blocked<S: 'static>(dims: [usize; 3]) -> bool {
 }
 
 impl StructuralRule for Matmul {
-    fn output_shape(_: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
-        matmul_dims(inputs[0], inputs[1]).map(|(.., out)| out)
+    fn output_shape(_: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+        matmul_dims(inputs[0].1, inputs[1].1).map(|(.., out)| out)
     }
     fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
         let ((x, xs), (y, ys)) = (inputs[0], inputs[1]);
@@ -454,8 +457,8 @@ fn softmax_into<S: Scalar>(row: &[S], out: &mut [S]) {
 }
 
 impl StructuralRule for Softmax {
-    fn output_shape(_: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
-        Ok(inputs[0])
+    fn output_shape(_: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+        Ok(inputs[0].1)
     }
     fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
         let (x, shape) = inputs[0];
@@ -496,8 +499,8 @@ fn each_row_softmax<S: Scalar>(
 }
 
 impl StructuralRule for LogSoftmax {
-    fn output_shape(_: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
-        Ok(inputs[0])
+    fn output_shape(_: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+        Ok(inputs[0].1)
     }
     fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
         let (x, shape) = inputs[0];
@@ -519,8 +522,8 @@ impl StructuralRule for LogSoftmax {
 }
 
 impl StructuralRule for LogSumExp {
-    fn output_shape(_: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
-        Ok(match inputs[0] {
+    fn output_shape(_: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+        Ok(match inputs[0].1 {
             Shape::Matrix(r, _) => Shape::Vector(r),
             _ => Shape::Scalar,
         })
@@ -545,8 +548,8 @@ impl StructuralRule for LogSumExp {
 }
 
 impl StructuralRule for MseLoss {
-    fn output_shape(op: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
-        match (inputs[0], inputs[1]) {
+    fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+        match (inputs[0].1, inputs[1].1) {
             (left, right) if left == right => Ok(Shape::Scalar),
             (left, right) => Err(Error::ShapeMismatch { op, left, right }),
         }
@@ -573,8 +576,8 @@ fn class_of<S: Scalar>(label: S) -> usize {
 }
 
 impl StructuralRule for CrossEntropy {
-    fn output_shape(op: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
-        match (inputs[0], inputs[1]) {
+    fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+        match (inputs[0].1, inputs[1].1) {
             (Shape::Vector(_), Shape::Scalar) => Ok(Shape::Scalar),
             (Shape::Matrix(b, _), Shape::Vector(labels)) if b == labels => Ok(Shape::Scalar),
             (left, right) => Err(Error::ShapeMismatch { op, left, right }),
@@ -647,15 +650,15 @@ fn extreme_vjp<S: Scalar>(x: &[S], larger: impl Fn(S, S) -> bool, g: S, adjoint:
     }
 }
 
-fn non_empty(op: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
-    if inputs[0].is_empty() {
+fn non_empty(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+    if inputs[0].1.is_empty() {
         return Err(Error::EmptyReduction { op });
     }
     Ok(Shape::Scalar)
 }
 
 impl StructuralRule for Max {
-    fn output_shape(op: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
+    fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
         non_empty(op, inputs)
     }
     fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
@@ -667,7 +670,7 @@ impl StructuralRule for Max {
 }
 
 impl StructuralRule for Min {
-    fn output_shape(op: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
+    fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
         non_empty(op, inputs)
     }
     fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
@@ -685,9 +688,9 @@ fn passes<S: Scalar>(x: S, lo: S, hi: S) -> bool {
 }
 
 impl StructuralRule for Clamp {
-    fn output_shape(_: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
-        match inputs[1] {
-            Shape::Vector(2) => Ok(inputs[0]),
+    fn output_shape(_: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+        match inputs[1].1 {
+            Shape::Vector(2) => Ok(inputs[0].1),
             other => Err(Error::ClampBounds { got: other.len() }),
         }
     }
@@ -717,10 +720,10 @@ fn sum_layout(input: Shape, target: Shape) -> Option<Broadcast> {
 }
 
 impl StructuralRule for SumToSize {
-    fn output_shape(op: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
-        match sum_layout(inputs[0], inputs[1]) {
-            Some(_) => Ok(inputs[1]),
-            None => Err(Error::ShapeMismatch { op, left: inputs[0], right: inputs[1] }),
+    fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+        match sum_layout(inputs[0].1, inputs[1].1) {
+            Some(_) => Ok(inputs[1].1),
+            None => Err(Error::ShapeMismatch { op, left: inputs[0].1, right: inputs[1].1 }),
         }
     }
     /// Output element `t` sums, in element order, the input elements `(i, j)` that
@@ -764,8 +767,8 @@ fn reshape_rows(carrier: Shape) -> Option<usize> {
 }
 
 impl StructuralRule for Reshape {
-    fn output_shape(op: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
-        let (input, carrier) = (inputs[0], inputs[1]);
+    fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+        let (input, carrier) = (inputs[0].1, inputs[1].1);
         let len = input.len();
         match reshape_rows(carrier) {
             None if len == 1 => Ok(Shape::Scalar),
@@ -784,8 +787,8 @@ impl StructuralRule for Reshape {
 }
 
 impl StructuralRule for Flatten {
-    fn output_shape(_: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
-        Ok(Shape::Vector(inputs[0].len()))
+    fn output_shape(_: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+        Ok(Shape::Vector(inputs[0].1.len()))
     }
     fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
         out.extend_from_slice(inputs[0].0);
@@ -796,8 +799,8 @@ impl StructuralRule for Flatten {
 }
 
 impl StructuralRule for Cat {
-    fn output_shape(op: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
-        match (inputs[0], inputs[1]) {
+    fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+        match (inputs[0].1, inputs[1].1) {
             (Shape::Vector(a), Shape::Vector(b)) => Ok(Shape::Vector(a + b)),
             (Shape::Matrix(r1, c1), Shape::Matrix(r2, c2)) if c1 == c2 => Ok(Shape::Matrix(r1 + r2, c1)),
             (left, right) => Err(Error::ShapeMismatch { op, left, right }),
@@ -830,8 +833,8 @@ fn selectable(shape: Shape) -> Option<(usize, usize)> {
 }
 
 impl StructuralRule for IndexSelect {
-    fn output_shape(op: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
-        match (inputs[0], inputs[1]) {
+    fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+        match (inputs[0].1, inputs[1].1) {
             (Shape::Vector(_), Shape::Vector(k)) => Ok(Shape::Vector(k)),
             (Shape::Matrix(_, c), Shape::Vector(k)) => Ok(Shape::Matrix(k, c)),
             (left, right) => Err(Error::ShapeMismatch { op, left, right }),
@@ -880,16 +883,16 @@ fn picks_first<S: Scalar>(mask: S) -> bool {
 impl StructuralRule for Where {
     /// The first input is the two tensors joined along the first dimension (`cat`), each of
     /// the mask's shape: `[2]` for a scalar mask, `[2n]` for `[n]`, `[2r, c]` for `[r, c]`.
-    fn output_shape(op: &'static str, inputs: &[Shape]) -> Result<Shape, Error> {
-        let joined = match inputs[1] {
+    fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+        let joined = match inputs[1].1 {
             Shape::Scalar => Shape::Vector(2),
             Shape::Vector(n) => Shape::Vector(2 * n),
             Shape::Matrix(r, c) => Shape::Matrix(2 * r, c),
         };
-        if inputs[0] == joined {
-            Ok(inputs[1])
+        if inputs[0].1 == joined {
+            Ok(inputs[1].1)
         } else {
-            Err(Error::ShapeMismatch { op, left: inputs[0], right: inputs[1] })
+            Err(Error::ShapeMismatch { op, left: inputs[0].1, right: inputs[1].1 })
         }
     }
     fn check_values(inputs: &[Input<'_, f64>]) -> Result<(), Error> {

@@ -407,10 +407,9 @@ impl<'g> Tensor<'g> {
         if !matches!(self.shape(), Shape::Vector(_)) || start > end || end > len {
             return Err(Error::SliceRange { start, end, shape: self.shape() });
         }
-        let indices: Vec<f64> = (start..end).map(|i| i as f64).collect();
         self.graph.all_or_nothing(|| {
-            let idx = self.graph.try_tensor(Shape::Vector(indices.len()), &indices)?;
-            self.try_op(Op::Structural(StructuralOp::Slice), &[idx])
+            let range = self.graph.try_tensor(Shape::Vector(2), &[start as f64, (end - start) as f64])?;
+            self.try_op(Op::Structural(StructuralOp::Slice), &[range])
         })
     }
 

@@ -124,7 +124,7 @@ impl<'g> Var<'g> {
         // recorded: a refused op leaves the graph as it was.
         let values: Vec<[f64; 1]> = operands.iter().map(|v| [v.value]).collect();
         let inputs: Vec<(&[f64], Shape)> = values.iter().map(|v| (&v[..], Shape::Scalar)).collect();
-        let shape = op.output_shape(&vec![Shape::Scalar; inputs.len()])?;
+        let shape = op.output_shape(&inputs)?;
         if !shape.is_scalar() {
             return Err(Error::NeedsScalar { what: op.name(), shape });
         }

@@ -120,12 +120,12 @@ pub(crate) fn accumulate<'v, S: GraphScalar>(
             |k, args, adjoint| {
                 if fresh[k] {
                     uniform[k] = s.uniform_vjp(k, args, slots).filter(|_| inputs.len() == 1);
-                    if uniform[k].is_some() {
-                        return;
+                    if uniform[k].is_none() {
+                        s.vjp_fresh(k, args, slots, adjoint);
                     }
-                    adjoint.fill(S::zero());
+                } else {
+                    s.vjp(k, args, slots, adjoint)
                 }
-                s.vjp(k, args, slots, adjoint)
             },
             below,
         ),

@@ -154,7 +154,7 @@ fn deserialization() {
         (r#"{"version":1,"nodes":[{"op":"exp","inputs":[0],"shape":[]}]}"#, "earlier"), // 39
         (r#"{"version":1,"nodes":[{"shape":[],"values":[1.0]},{"op":"exp","inputs":[0],"shape":[]}]}"#, "leaf"), // 40
         (
-            r#"{"version":1,"nodes":[{"shape":[3],"values":[1,2,3],"requires_grad":true},{"shape":[1],"values":[7]},{"op":"slice","inputs":[0,1],"shape":[1],"requires_grad":true}]}"#,
+            r#"{"version":1,"nodes":[{"shape":[3],"values":[1,2,3],"requires_grad":true},{"shape":[2],"values":[7,1]},{"op":"slice","inputs":[0,1],"shape":[1],"requires_grad":true}]}"#,
             "slice index",
         ), // 41
         (r#"{"version":1,"nodes":[{"shape":[],"values":[null]}]}"#, "not a graph file"), // 42
@@ -193,18 +193,22 @@ fn command_line() {
 }
 
 #[test]
-fn slice_indices_recorded_directly_are_checked_one_by_one() {
+fn slice_ranges_recorded_directly_are_checked() {
     use slope::{Op, StructuralOp};
     let g = Graph::new();
     let x = g.vector(&[1.0, 2.0, 3.0]).requires_grad_();
     let slice = Op::Structural(StructuralOp::Slice);
-    for bad in [-1.0, 1.5, 3.0] {
-        let idx = g.vector(&[0.0, bad]);
+    for (range, want) in [
+        ([-1.0, 1.0], GraphError::SliceIndex { index: -1.0, len: 3 }),
+        ([0.0, 1.5], GraphError::SliceIndex { index: 1.5, len: 3 }),
+        ([0.0, 4.0], GraphError::SliceIndex { index: 4.0, len: 3 }),
+        ([2.0, 2.0], GraphError::SliceRange { start: 2, end: 4, shape: Shape::Vector(3) }),
+    ] {
+        let range = g.vector(&range);
         let nodes = g.len();
-        let err = x.try_op(slice, &[idx]).unwrap_err();
-        assert_eq!(err, GraphError::SliceIndex { index: bad, len: 3 }, "index {bad}");
+        assert_eq!(x.try_op(slice, &[range]).unwrap_err(), want);
         assert_eq!(g.len(), nodes, "a refused slice records nothing");
     }
-    let idx = g.vector(&[2.0, 0.0]);
-    assert_eq!(x.try_op(slice, &[idx]).unwrap().to_vec(), vec![3.0, 1.0]);
+    assert!(matches!(x.try_op(slice, &[g.vector(&[0.0])]), Err(GraphError::ShapeMismatch { .. })));
+    assert_eq!(x.try_op(slice, &[g.vector(&[2.0, 1.0])]).unwrap().to_vec(), vec![3.0]);
 }
