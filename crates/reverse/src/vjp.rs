@@ -20,10 +20,12 @@ use slope_dual::rules::chain;
 use slope_dual::Scalar;
 use slope_graph::{Arena, Below, Broadcast, GraphScalar, NodeView, Op, Shape};
 
-/// Elementwise loops longer than this run on rayon's threads. Each element is independent,
-/// so the result is bitwise the same as the sequential loop. Chosen by measurement
-/// (`cargo run --release -p slope-benches --example w2_backward`, 2 threads against 1): the
-/// split lost 4-20 % up to 32768 elements and won 14 % at 131072 and 32 % at 10^6.
+/// Elementwise loops of at least this many elements may run on rayon's threads, if their
+/// first chunk shows them compute-bound (`over_chunks`). Each element is independent, so
+/// the result is bitwise the same as the sequential loop. Chosen by measurement when every
+/// partial was evaluated on duals (`cargo run --release -p slope-benches --example
+/// w2_backward`, 2 threads against 1): the split lost 4-20 % up to 32768 elements and won
+/// 14 % at 131072 and 32 % at 10^6.
 pub const PARALLEL_ELEMENTS: usize = 1 << 16;
 
 /// A first chunk of an elementwise loop (4096 elements) that takes longer than this is
