@@ -786,15 +786,16 @@ impl StructuralRule for Reshape {
     }
 }
 
+/// A reshape to a vector: [`Reshape`]'s copy and addition.
 impl StructuralRule for Flatten {
     fn output_shape(_: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
         Ok(Shape::Vector(inputs[0].1.len()))
     }
     fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
-        out.extend_from_slice(inputs[0].0);
+        Reshape::primal(inputs, out)
     }
-    fn vjp<S: Scalar>(_: usize, _: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
-        adjoint.iter_mut().zip(g).for_each(|(adj, &g)| *adj += g);
+    fn vjp<S: Scalar>(input: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        Reshape::vjp(input, inputs, g, adjoint)
     }
 }
 
