@@ -294,6 +294,7 @@ pub fn graph_vjp(
 ) -> Result<Vec<Value>, Error> {
     let arena = graph.arena();
     let (out, indices) = parallel::resolve(arena, output, wrt)?;
-    adjoints.sweep_index(arena, out, seed, Reads::Nodes(&indices))?;
+    // the caller's buffers: any node's adjoint may be read from them afterwards
+    adjoints.sweep_index(arena, out, seed, Reads::All)?;
     Ok(indices.into_iter().map(|i| collect(arena, adjoints, i)).collect())
 }
