@@ -800,8 +800,9 @@ impl Arena {
         for (slot, &i) in shapes.iter_mut().zip(inputs) {
             *slot = self.shape(i);
         }
-        let shape = op.output_shape(&self.input_values(inputs)[..inputs.len()])?;
-        op.check_values(&self.input_values(inputs)[..inputs.len()])?;
+        let values = self.input_values(inputs);
+        let shape = op.output_shape(&values[..inputs.len()])?;
+        op.check_values(&values[..inputs.len()])?;
         let mut tracks = [false; 2];
         for (k, &i) in inputs.iter().enumerate() {
             tracks[k] = !self.paused && op.differentiates(k) && self.requires_grad(i);

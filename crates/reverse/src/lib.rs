@@ -143,16 +143,15 @@ pub fn grad_with<'g>(output: Tensor<'g>, seed: &[f64], inputs: &[Tensor<'g>]) ->
         if !t.requires_grad() {
             return Err(slope_graph::Error::NotTracked { what: "grad() with respect to a tensor" }.into());
         }
-        ids.push(t.id());
+        ids.push(t.id().index());
     }
     if !output.requires_grad() {
         return Err(slope_graph::Error::NotTracked { what: "grad() of an output" }.into());
     }
     graph.with_arena(|arena| {
         with_adjoints(|adjoints| {
-            let indices: Vec<u32> = ids.iter().map(|id| id.index()).collect();
-            adjoints.sweep_index(arena, output.id().index(), seed, Reads::Nodes(&indices))?;
-            Ok(ids.iter().map(|id| collect(arena, adjoints, id.index())).collect())
+            adjoints.sweep_index(arena, output.id().index(), seed, Reads::Nodes(&ids))?;
+            Ok(ids.iter().map(|&index| collect(arena, adjoints, index)).collect())
         })
     })
 }

@@ -232,15 +232,15 @@ impl<S: GraphScalar> Adjoints<S> {
                 continue;
             }
             let view = arena.view(node);
+            // a leaf, or a VJP that reads slots, gets the one value written out; so does a
+            // node the caller reads afterwards
+            let reads_uniform = view.op.is_some_and(vjp::reads_uniform);
             let mut uniform = self.take_uniform(node);
             if let Some(u) = uniform {
-                let read_later = view.op.is_none() || reads.includes(arena, node);
-                if read_later || !view.op.is_some_and(vjp::reads_uniform) {
+                if !reads_uniform || reads.includes(arena, node) {
                     self.slots.fill_node(arena, node, u);
                 }
-                if !view.op.is_some_and(vjp::reads_uniform) {
-                    uniform = None;
-                }
+                uniform = uniform.filter(|_| reads_uniform);
             }
             let Some(op) = view.op else { continue };
             // A tensor input reached for the first time holds nothing yet: the VJP writes
