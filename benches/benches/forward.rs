@@ -15,7 +15,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use num_dual::Dual64;
-use slope::dual::{gradient, hessian, jacobian, jvp, Function, SparseDualVec, Workspace};
+use slope::dual::{gradient, hessian, jacobian, jvp, Function, ChunkDual, Workspace};
 use slope::Dual;
 use slope_benches::num_dual_peer::*;
 use slope_benches::*;
@@ -57,7 +57,7 @@ impl Function for W4<'_> {
 macro_rules! slope_chunks {
     ($group:expr, $x:expr, $f:expr, $($n:literal),*) => {$(
         $group.bench_function(BenchmarkId::new(concat!("slope_chunk", $n), $x.len()), |b| {
-            b.iter(|| gradient::<f64, $n>(|d: &[SparseDualVec<f64, $n>]| $f(d), black_box($x)))
+            b.iter(|| gradient::<f64, $n>(|d: &[ChunkDual<f64, $n>]| $f(d), black_box($x)))
         });
     )*};
 }
@@ -83,7 +83,7 @@ fn w1_gradient(c: &mut Criterion) {
         slope_chunks!(group, x, rosenbrock, 8, 16, 32);
         let mut workspace = Workspace::<f64, 16>::new();
         group.bench_function(BenchmarkId::new("slope_workspace16", n), |b| {
-            b.iter(|| workspace.gradient(|d: &[SparseDualVec<f64, 16>]| rosenbrock(d), black_box(x), &mut grad))
+            b.iter(|| workspace.gradient(|d: &[ChunkDual<f64, 16>]| rosenbrock(d), black_box(x), &mut grad))
         });
         group.bench_function(BenchmarkId::new("slope_function", n), |b| b.iter(|| Rosenbrock.gradient(black_box(x))));
         num_dual_chunks!(group, x, rosenbrock_nd, 8, 16, 32);
@@ -104,9 +104,9 @@ fn w4_forward(c: &mut Criterion) {
     let mut group = c.benchmark_group("w4_forward");
     let (w, d) = w4_data(64);
     let (w, d) = (w.as_slice(), d.as_slice());
-    let constants: Vec<SparseDualVec<f64, 16>> = d.iter().map(|&v| SparseDualVec::constant(v)).collect();
-    let constants32: Vec<SparseDualVec<f64, 32>> = d.iter().map(|&v| SparseDualVec::constant(v)).collect();
-    let constants64: Vec<SparseDualVec<f64, 64>> = d.iter().map(|&v| SparseDualVec::constant(v)).collect();
+    let constants: Vec<ChunkDual<f64, 16>> = d.iter().map(|&v| ChunkDual::constant(v)).collect();
+    let constants32: Vec<ChunkDual<f64, 32>> = d.iter().map(|&v| ChunkDual::constant(v)).collect();
+    let constants64: Vec<ChunkDual<f64, 64>> = d.iter().map(|&v| ChunkDual::constant(v)).collect();
     let mut grad = vec![0.0; w.len()];
     let n = w.len();
     group.bench_function(BenchmarkId::new("primal", n), |b| b.iter(|| w4(black_box(w), d)));
@@ -125,10 +125,10 @@ fn jacobian_hessian_jvp(c: &mut Criterion) {
     let mut group = c.benchmark_group("forward_other");
     let (w, d) = w4_data(64);
     let (w, d) = (w.as_slice(), d.as_slice());
-    let layer = |x: &[SparseDualVec<f64, 16>]| -> Vec<SparseDualVec<f64, 16>> {
+    let layer = |x: &[ChunkDual<f64, 16>]| -> Vec<ChunkDual<f64, 16>> {
         (0..64)
             .map(|i| {
-                let mut z = SparseDualVec::constant(0.0);
+                let mut z = ChunkDual::constant(0.0);
                 for j in 0..64 {
                     z += x[j] * w[i * 64 + j];
                 }

@@ -6,7 +6,7 @@
 //! forward_quick [w1|w4] [n]`.
 use std::hint::black_box;
 
-use slope::dual::{SparseDualVec, Workspace};
+use slope::dual::{ChunkDual, Workspace};
 use slope_benches::num_dual_peer::*;
 use slope_benches::race::race;
 use slope_benches::*;
@@ -16,7 +16,7 @@ macro_rules! slope_run {
         let mut ws = Workspace::<f64, $n>::new();
         let (x, g): (&[f64], &mut [f64]) = ($x, $g);
         move || {
-            let _ = black_box(ws.gradient(|d: &[SparseDualVec<f64, $n>]| $f(d), black_box(x), g));
+            let _ = black_box(ws.gradient(|d: &[ChunkDual<f64, $n>]| $f(d), black_box(x), g));
         }
     }};
 }
@@ -39,8 +39,8 @@ fn main() {
     match which {
         "w1" => {
             let x = rosenbrock_point(n);
-            let mut g: Vec<Vec<f64>> = vec![vec![0.0; n]; 8];
-            let [g0, g1, g2, g3, g4, g5, g6, g7] = g.as_mut_slice() else { unreachable!() };
+            let mut g: Vec<Vec<f64>> = vec![vec![0.0; n]; 9];
+            let [g0, g1, g2, g3, g4, g5, g6, g7, g8] = g.as_mut_slice() else { unreachable!() };
             println!("W1 n = {n}");
             race(
                 reps,
@@ -49,15 +49,16 @@ fn main() {
                     ("num-dual chunk 16", &mut nd_run!(16, rosenbrock_nd, &x, g0)),
                     ("num-dual chunk 8", &mut nd_run!(8, rosenbrock_nd, &x, g1)),
                     ("num-dual chunk 32", &mut nd_run!(32, rosenbrock_nd, &x, g2)),
-                    ("slope chunk 8", &mut slope_run!(8, rosenbrock, &x, g3)),
-                    ("slope chunk 16", &mut slope_run!(16, rosenbrock, &x, g4)),
-                    ("slope chunk 32", &mut slope_run!(32, rosenbrock, &x, g5)),
-                    ("slope chunk 64", &mut slope_run!(64, rosenbrock, &x, g6)),
+                    ("slope chunk 16", &mut slope_run!(16, rosenbrock, &x, g3)),
+                    ("slope chunk 32", &mut slope_run!(32, rosenbrock, &x, g4)),
+                    ("slope chunk 64", &mut slope_run!(64, rosenbrock, &x, g5)),
+                    ("slope chunk 128", &mut slope_run!(128, rosenbrock, &x, g6)),
+                    ("slope chunk 255", &mut slope_run!(255, rosenbrock, &x, g7)),
                     ("primal", &mut || {
                         black_box(rosenbrock(black_box(&x)));
                     }),
                     ("hand", &mut || {
-                        black_box(rosenbrock_gradient(black_box(&x), g7));
+                        black_box(rosenbrock_gradient(black_box(&x), g8));
                     }),
                 ],
             );
@@ -65,13 +66,15 @@ fn main() {
         _ => {
             let (w, data) = w4_data(64);
             let d = data.as_slice();
-            let dc: &[_] = &d.iter().map(|&v| SparseDualVec::constant(v)).collect::<Vec<_>>();
-            let dc16: &[_] = &d.iter().map(|&v| SparseDualVec::constant(v)).collect::<Vec<_>>();
-            let dc32: &[_] = &d.iter().map(|&v| SparseDualVec::constant(v)).collect::<Vec<_>>();
-            let dc64: &[_] = &d.iter().map(|&v| SparseDualVec::constant(v)).collect::<Vec<_>>();
-            let nw = w.len();
-            let mut g: Vec<Vec<f64>> = vec![vec![0.0; nw]; 8];
-            let [g0, g1, g2, g3, g4, g5, g6, g7] = g.as_mut_slice() else { unreachable!() };
+            macro_rules! slope_w4 {
+                ($n:literal, $g:expr) => {{
+                    let constants: &[ChunkDual<f64, $n>] =
+                        Vec::leak(d.iter().map(|&v| ChunkDual::constant(v)).collect());
+                    slope_run!($n, |v| w4(v, constants), &w, $g)
+                }};
+            }
+            let mut g: Vec<Vec<f64>> = vec![vec![0.0; w.len()]; 9];
+            let [g0, g1, g2, g3, g4, g5, g6, g7, g8] = g.as_mut_slice() else { unreachable!() };
             println!("W4 64x64");
             race(
                 40,
@@ -80,10 +83,10 @@ fn main() {
                     ("num-dual chunk 16", &mut nd_run!(16, |v| w4_nd(v, d), &w, g0)),
                     ("num-dual chunk 8", &mut nd_run!(8, |v| w4_nd(v, d), &w, g1)),
                     ("num-dual chunk 32", &mut nd_run!(32, |v| w4_nd(v, d), &w, g2)),
-                    ("slope chunk 8", &mut slope_run!(8, |v| w4(v, dc), &w, g3)),
-                    ("slope chunk 16", &mut slope_run!(16, |v| w4(v, dc16), &w, g4)),
-                    ("slope chunk 32", &mut slope_run!(32, |v| w4(v, dc32), &w, g5)),
-                    ("slope chunk 64", &mut slope_run!(64, |v| w4(v, dc64), &w, g6)),
+                    ("slope chunk 32", &mut slope_w4!(32, g3)),
+                    ("slope chunk 64", &mut slope_w4!(64, g4)),
+                    ("slope chunk 128", &mut slope_w4!(128, g5)),
+                    ("slope chunk 255", &mut slope_w4!(255, g6)),
                     ("primal", &mut || {
                         black_box(w4(black_box(&w), d));
                     }),
@@ -92,6 +95,7 @@ fn main() {
                     }),
                 ],
             );
+            let _ = g8;
         }
     }
 }

@@ -1,23 +1,25 @@
 //! Derivatives of functions written over `Float`: derivative, gradient (chunked),
 //! Jacobian, Hessian and Jacobian-vector products, all in forward mode.
 
-use crate::{Dual, Error, HyperDual, Scalar, SparseDualVec};
+use crate::pass::Pass;
+use crate::{ChunkDual, Dual, Error, HyperDual, LaneScalar, Scalar};
 
-/// The chunk [`Function::gradient`] takes for `n` inputs: the fastest of 8, 16, 32 and 64 in
-/// `cargo bench -p slope-benches --bench forward` (W1 at n = 10, 100, 1000, W4 at 4096;
-/// figures in the README). Fewer, wider passes win as `n` grows; the figures also show how
-/// much the best chunk depends on the function, so measure yours where it matters.
+/// The chunk [`Function::gradient`] takes for `n` inputs: the fastest of 64, 128 and 255 in
+/// `cargo run --release -p slope-benches --example forward_quick` (W1 at n = 100 and 1000,
+/// W4 at 4096; figures in the README). A pass costs about the primal plus the tangents of
+/// what its seeded inputs reach, so fewer, wider passes win until the running sums of a pass
+/// (as wide as the chunk) dominate; how soon depends on the function, so measure yours where
+/// it matters.
 ///
 /// ```
-/// assert_eq!(slope_dual::recommended_chunk(10), 8);
-/// assert_eq!(slope_dual::recommended_chunk(4096), 64);
+/// assert_eq!(slope_dual::recommended_chunk(10), 64);
+/// assert_eq!(slope_dual::recommended_chunk(4096), 255);
 /// ```
 pub const fn recommended_chunk(n: usize) -> usize {
     match n {
-        0..=16 => 8,
-        17..=200 => 16,
-        201..=2000 => 32,
-        _ => 64,
+        0..=64 => 64,
+        65..=2000 => 128,
+        _ => 255,
     }
 }
 
@@ -44,14 +46,13 @@ pub fn jvp<T: Scalar>(f: impl Fn(&[Dual<T>]) -> Vec<Dual<T>>, x: &[T], v: &[T]) 
     Ok((y.iter().map(|d| d.re).collect(), y.iter().map(|d| d.eps).collect()))
 }
 
-/// The buffers of the chunked forward helpers, kept between calls: the seeded inputs (one
-/// [`SparseDualVec`] per input, filled once per call; each pass only un-seeds the previous
-/// chunk and seeds its own). [`gradient`] and [`jacobian`] make one per call; keep one
-/// yourself where a gradient is taken in a loop.
+/// The buffer of the chunked forward helpers kept between calls: the inputs as
+/// [`ChunkDual`]s. [`gradient`] and [`jacobian`] make one per call; keep one yourself where a
+/// gradient is taken in a loop.
 ///
 /// ```
 /// use num_traits::Float;
-/// use slope_dual::{SparseDualVec, Workspace};
+/// use slope_dual::{ChunkDual, Workspace};
 ///
 /// fn f<T: Float>(x: &[T]) -> T {
 ///     x.iter().fold(T::zero(), |acc, &v| acc + v.sin())
@@ -60,17 +61,17 @@ pub fn jvp<T: Scalar>(f: impl Fn(&[Dual<T>]) -> Vec<Dual<T>>, x: &[T], v: &[T]) 
 /// let mut grad = vec![0.0; 3];
 /// for step in 0..3 {
 ///     let x = [0.0, 1.0, step as f64];
-///     let value = workspace.gradient(|d: &[SparseDualVec<f64, 16>]| f(d), &x, &mut grad).unwrap();
+///     let value = workspace.gradient(|d: &[ChunkDual<f64, 16>]| f(d), &x, &mut grad).unwrap();
 ///     assert_eq!(value, f(&x));
 ///     assert_eq!(grad, x.map(f64::cos));
 /// }
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct Workspace<T, const N: usize> {
-    inputs: Vec<SparseDualVec<T, N>>,
+    inputs: Vec<ChunkDual<T, N>>,
 }
 
-impl<T: Scalar, const N: usize> Workspace<T, N> {
+impl<T: LaneScalar, const N: usize> Workspace<T, N> {
     /// An empty workspace; its buffer grows to the largest point it is given.
     pub fn new() -> Self {
         Workspace { inputs: Vec::new() }
@@ -81,21 +82,21 @@ impl<T: Scalar, const N: usize> Workspace<T, N> {
     fn passes<E>(
         &mut self,
         x: &[T],
-        mut pass: impl FnMut(usize, &[SparseDualVec<T, N>]) -> Result<(), E>,
+        mut pass: impl FnMut(usize, &[ChunkDual<T, N>]) -> Result<(), E>,
     ) -> Result<(), E> {
-        const { assert!(N > 0, "a chunk of zero tangents differentiates nothing; use N >= 1") };
         self.inputs.clear();
-        self.inputs.extend(x.iter().map(|&v| SparseDualVec::constant(v)));
+        self.inputs.extend(x.iter().map(|&v| ChunkDual::constant(v)));
         let mut start = 0;
         loop {
             let end = x.len().min(start + N);
-            for (k, d) in self.inputs[start..end].iter_mut().enumerate() {
-                *d = SparseDualVec::variable_at(d.re, k);
-            }
-            pass(start, &self.inputs)?;
+            let result = {
+                let _open = Pass::open(&mut self.inputs[start..end]);
+                pass(start, &self.inputs)
+            };
             for d in &mut self.inputs[start..end] {
-                *d = SparseDualVec::constant(d.re);
+                *d = ChunkDual::constant(d.re);
             }
+            result?;
             start = end;
             if start >= x.len() {
                 return Ok(());
@@ -107,7 +108,7 @@ impl<T: Scalar, const N: usize> Workspace<T, N> {
     /// [`gradient`]. Fails if `grad` is not as long as `x`.
     pub fn gradient(
         &mut self,
-        f: impl Fn(&[SparseDualVec<T, N>]) -> SparseDualVec<T, N>,
+        f: impl Fn(&[ChunkDual<T, N>]) -> ChunkDual<T, N>,
         x: &[T],
         grad: &mut [T],
     ) -> Result<T, Error> {
@@ -118,22 +119,14 @@ impl<T: Scalar, const N: usize> Workspace<T, N> {
     }
 
     /// [`Workspace::gradient`] with `grad.len() == x.len()` checked by the caller.
-    fn fill_gradient(
-        &mut self,
-        f: impl Fn(&[SparseDualVec<T, N>]) -> SparseDualVec<T, N>,
-        x: &[T],
-        grad: &mut [T],
-    ) -> T {
+    fn fill_gradient(&mut self, f: impl Fn(&[ChunkDual<T, N>]) -> ChunkDual<T, N>, x: &[T], grad: &mut [T]) -> T {
         let mut value = T::nan();
         let Ok(()) = self.passes::<core::convert::Infallible>(x, |start, inputs| {
             let y = f(inputs);
             value = y.re;
             let out = &mut grad[start..];
             let width = out.len().min(N);
-            match y.eps.0 {
-                Some(tangents) => out[..width].copy_from_slice(&tangents.0[..width]),
-                None => out[..width].fill(T::zero()),
-            }
+            y.write_tangents(&mut out[..width]);
             Ok(())
         });
         value
@@ -144,7 +137,7 @@ impl<T: Scalar, const N: usize> Workspace<T, N> {
     #[allow(clippy::type_complexity)]
     pub fn jacobian(
         &mut self,
-        f: impl Fn(&[SparseDualVec<T, N>]) -> Vec<SparseDualVec<T, N>>,
+        f: impl Fn(&[ChunkDual<T, N>]) -> Vec<ChunkDual<T, N>>,
         x: &[T],
     ) -> Result<(Vec<T>, Vec<Vec<T>>), Error> {
         let mut values: Option<Vec<T>> = None;
@@ -152,7 +145,7 @@ impl<T: Scalar, const N: usize> Workspace<T, N> {
         self.passes(x, |start, inputs| {
             let y = f(inputs);
             let values = values.get_or_insert_with(|| {
-                jac = vec![Vec::with_capacity(x.len()); y.len()];
+                jac = vec![vec![T::zero(); x.len()]; y.len()];
                 y.iter().map(|d| d.re).collect()
             });
             if y.len() != values.len() {
@@ -160,7 +153,7 @@ impl<T: Scalar, const N: usize> Workspace<T, N> {
             }
             let width = x.len().saturating_sub(start).min(N);
             for (row, d) in jac.iter_mut().zip(&y) {
-                row.extend_from_slice(&d.tangents()[..width]);
+                d.write_tangents(&mut row[start..start + width]);
             }
             Ok(())
         })?;
@@ -168,12 +161,13 @@ impl<T: Scalar, const N: usize> Workspace<T, N> {
     }
 }
 
-/// `(f(x), ∇f(x))` in `ceil(n / N)` evaluations of `f` on [`SparseDualVec<T, N>`].
+/// `(f(x), ∇f(x))` in `ceil(n / N)` evaluations of `f` on [`ChunkDual<T, N>`].
 ///
-/// Each pass seeds `N` inputs and leaves the rest constant; constants carry no tangent, so
-/// a pass costs about the primal plus `N` tangents on what the seeded inputs reach. The
-/// chunk trades passes (fewer with a larger `N`) against the width of each tangent
-/// operation: [`recommended_chunk`] gives the measured best for a number of inputs, and
+/// Each pass seeds `N` inputs and leaves the rest constant. Constants carry no tangent,
+/// and a value carries only the lanes of the seeded inputs it depends on, so a pass costs
+/// about the primal plus the tangents of what the seeded inputs reach. A larger chunk means
+/// fewer passes, each with wider tangents where the seeded inputs meet (a running sum):
+/// [`recommended_chunk`] gives the measured best for a number of inputs, and
 /// [`Function::gradient`] picks it itself. In a loop, keep a [`Workspace`].
 ///
 /// ```
@@ -188,8 +182,8 @@ impl<T: Scalar, const N: usize> Workspace<T, N> {
 /// assert_eq!(value, 1001.0);
 /// assert_eq!(grad, vec![-400.0, 2602.0, -600.0]);
 /// ```
-pub fn gradient<T: Scalar, const N: usize>(
-    f: impl Fn(&[SparseDualVec<T, N>]) -> SparseDualVec<T, N>,
+pub fn gradient<T: LaneScalar, const N: usize>(
+    f: impl Fn(&[ChunkDual<T, N>]) -> ChunkDual<T, N>,
     x: &[T],
 ) -> (T, Vec<T>) {
     let mut grad = vec![T::zero(); x.len()];
@@ -198,8 +192,8 @@ pub fn gradient<T: Scalar, const N: usize>(
 }
 
 /// `(f(x), J(x))` with `J` row-major (`J[i][j] = ∂f_i/∂x_j`), in `ceil(n / N)` evaluations.
-pub fn jacobian<T: Scalar, const N: usize>(
-    f: impl Fn(&[SparseDualVec<T, N>]) -> Vec<SparseDualVec<T, N>>,
+pub fn jacobian<T: LaneScalar, const N: usize>(
+    f: impl Fn(&[ChunkDual<T, N>]) -> Vec<ChunkDual<T, N>>,
     x: &[T],
 ) -> Result<(Vec<T>, Vec<Vec<T>>), Error> {
     Workspace::new().jacobian(f, x)
@@ -278,12 +272,11 @@ pub trait Function {
     }
 
     /// `(f(x), ∇f(x))`, in passes of [`recommended_chunk`]`(x.len())` tangents.
-    fn gradient<T: Scalar>(&self, x: &[T]) -> (T, Vec<T>) {
+    fn gradient<T: LaneScalar>(&self, x: &[T]) -> (T, Vec<T>) {
         match recommended_chunk(x.len()) {
-            8 => gradient::<T, 8>(|d| self.eval(d), x),
-            16 => gradient::<T, 16>(|d| self.eval(d), x),
-            32 => gradient::<T, 32>(|d| self.eval(d), x),
-            _ => gradient::<T, 64>(|d| self.eval(d), x),
+            64 => gradient::<T, 64>(|d| self.eval(d), x),
+            128 => gradient::<T, 128>(|d| self.eval(d), x),
+            _ => gradient::<T, 255>(|d| self.eval(d), x),
         }
     }
 
@@ -357,7 +350,7 @@ mod tests {
 
     #[test]
     fn jacobian_rows_and_columns() {
-        let map = |x: &[SparseDualVec<f64, 2>]| vec![x[0] * x[1], x[0] + x[2], x[2].exp()];
+        let map = |x: &[ChunkDual<f64, 2>]| vec![x[0] * x[1], x[0] + x[2], x[2].exp()];
         let (y, j) = jacobian(map, &[2.0, 3.0, 0.0]).unwrap();
         assert_eq!(y, vec![6.0, 2.0, 1.0]);
         assert_eq!(j, vec![vec![3.0, 2.0, 0.0], vec![1.0, 0.0, 1.0], vec![0.0, 0.0, 1.0]]);
@@ -365,7 +358,7 @@ mod tests {
 
     #[test]
     fn a_changing_output_length_is_an_error() {
-        let bad = |x: &[SparseDualVec<f64, 1>]| if x[0].is_constant() { vec![x[0]] } else { vec![x[0], x[1]] };
+        let bad = |x: &[ChunkDual<f64, 1>]| if x[0].is_constant() { vec![x[0]] } else { vec![x[0], x[1]] };
         assert_eq!(jacobian(bad, &[1.0, 2.0]), Err(Error::OutputLength { expected: 2, got: 1 }));
     }
 

@@ -8,7 +8,7 @@ use num_traits::Float;
 use crate::float_impl::{
     dual_float_methods, dual_piecewise_constant, dual_scalar_methods, impl_dual_number, impl_scalar_lhs,
 };
-use crate::tangent::{Sparse, Tangent, Tangents};
+use crate::tangent::{Tangent, Tangents};
 
 /// A dual number `re + eps·ε` with `ε² = 0`: a value and its derivative along one
 /// direction (`E = T`), or along several at once (`E = Tangents<T, N>`, see [`DualVec`]).
@@ -39,11 +39,6 @@ pub struct Dual<T, E = T> {
 /// A value and `N` tangents: one evaluation gives `N` directional derivatives, so a
 /// gradient of `n` inputs takes `ceil(n / N)` evaluations.
 pub type DualVec<T, const N: usize> = Dual<T, Tangents<T, N>>;
-
-/// A value and `N` tangents that are skipped entirely while they are zero: the same
-/// derivatives as [`DualVec`], faster when most values of an evaluation are constants, as
-/// in the passes of a chunked gradient.
-pub type SparseDualVec<T, const N: usize> = Dual<T, Sparse<Tangents<T, N>>>;
 
 impl<T: Float, E: Tangent<T>> Dual<T, E> {
     /// A dual with the given value and tangent.
@@ -117,18 +112,6 @@ impl<T: Float + Send + Sync + 'static, const N: usize> DualVec<T, N> {
     }
 }
 
-impl<T: Float + Send + Sync + 'static, const N: usize> SparseDualVec<T, N> {
-    /// The `i`-th of `N` independent variables: tangent `e_i`.
-    pub fn variable_at(re: T, i: usize) -> Self {
-        Dual::new(re, Sparse(Some(Tangents::unit(i))))
-    }
-
-    /// The `N` tangents, zeros for a constant.
-    pub fn tangents(&self) -> [T; N] {
-        self.eps.0.map_or([T::zero(); N], |t| t.0)
-    }
-}
-
 impl<T: Float + fmt::Display + Send + Sync + 'static> fmt::Display for Dual<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} + {}ε", self.re, self.eps)
@@ -191,12 +174,12 @@ mod tests {
 
     #[test]
     fn plain_float_operands_give_what_promoted_constants_give() {
-        type S = SparseDualVec<f64, 3>;
+        type S = DualVec<f64, 3>;
         let xs = [Dual::new(1.5, -2.0), Dual::new(-0.25, 0.0), Dual::new(0.0, 3.0), Dual::new(4.0, f64::INFINITY)];
         let cs = [2.5, -0.5, 0.0, f64::INFINITY, 1e-300];
         for x in xs {
             let (s, h) =
-                (S::new(x.re, Sparse(Some(Tangents([x.eps, 0.0, -x.eps])))), HyperDual::new(x.re, x.eps, 1.0, 0.5));
+                (S::new(x.re, Tangents([x.eps, 0.0, -x.eps])), HyperDual::new(x.re, x.eps, 1.0, 0.5));
             for c in cs {
                 let k = Dual::constant(c);
                 let same = |a: Dual<f64>, b: Dual<f64>| {
@@ -215,7 +198,7 @@ mod tests {
                 let sk = S::constant(c);
                 for (a, b) in [(s * c, s * sk), (s + c, s + sk), (c - s, sk - s), (s / c, s / sk)] {
                     assert_eq!(a.re.to_bits(), b.re.to_bits());
-                    let (ta, tb) = (a.tangents(), b.tangents());
+                    let (ta, tb) = (a.eps.0, b.eps.0);
                     assert!(ta.iter().zip(tb).all(|(p, q)| p == &q || (p.is_nan() && q.is_nan())), "{ta:?} vs {tb:?}");
                 }
                 // Promoted, an infinite first tangent times the constant's zero second one
@@ -269,17 +252,6 @@ mod tests {
         assert_eq!((y.re, y.eps), (9.0_f32, 12.0_f32));
         let z = Dual::variable(0.5_f32).atan2(Dual::constant(1.0));
         assert!((z.eps - 1.0 / 1.25).abs() < 1e-6);
-    }
-
-    #[test]
-    fn sparse_tangents_skip_constants_and_agree_with_dense_ones() {
-        let f = |x: [SparseDualVec<f64, 2>; 3]| x[0] * x[1].sin() + x[2].exp() * x[0];
-        let s =
-            f([SparseDualVec::variable_at(1.5, 0), SparseDualVec::variable_at(0.5, 1), SparseDualVec::constant(2.0)]);
-        let g = |x: [DualVec<f64, 2>; 3]| x[0] * x[1].sin() + x[2].exp() * x[0];
-        let d = g([DualVec::variable_at(1.5, 0), DualVec::variable_at(0.5, 1), DualVec::constant(2.0)]);
-        assert_eq!(s.tangents(), d.eps.0);
-        assert!(SparseDualVec::<f64, 4>::constant(1.0).sin().eps.0.is_none());
     }
 
     #[test]

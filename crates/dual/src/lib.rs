@@ -25,16 +25,18 @@ mod error;
 mod float_impl;
 mod hyperdual;
 mod linalg;
+mod pass;
 pub mod ops;
 pub mod rules;
 mod tangent;
 
 pub use derive::{derivative, gradient, hessian, jacobian, jvp, recommended_chunk, Function, Workspace};
-pub use dual::{Dual, DualVec, SparseDualVec};
+pub use dual::{Dual, DualVec};
 pub use error::Error;
 pub use hyperdual::HyperDual;
 pub use ops::{BinaryOp, UnaryOp};
-pub use tangent::{Sparse, Tangent, Tangents};
+pub use pass::{ChunkDual, LaneBuffer, LaneScalar, PassTangents};
+pub use tangent::{Tangent, Tangents};
 
 use core::fmt::Debug;
 use core::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
