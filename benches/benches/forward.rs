@@ -15,7 +15,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use num_dual::Dual64;
-use slope::dual::{gradient, hessian, jacobian, jvp, Function, ChunkDual, Workspace};
+use slope::dual::{gradient, hessian, jacobian, jvp, ChunkDual, Function, Workspace};
 use slope::Dual;
 use slope_benches::num_dual_peer::*;
 use slope_benches::*;
@@ -80,10 +80,10 @@ fn w1_gradient(c: &mut Criterion) {
         let mut grad = vec![0.0; n];
         group.bench_function(BenchmarkId::new("primal", n), |b| b.iter(|| rosenbrock(black_box(x))));
         group.bench_function(BenchmarkId::new("hand", n), |b| b.iter(|| rosenbrock_gradient(black_box(x), &mut grad)));
-        slope_chunks!(group, x, rosenbrock, 8, 16, 32);
-        let mut workspace = Workspace::<f64, 16>::new();
-        group.bench_function(BenchmarkId::new("slope_workspace16", n), |b| {
-            b.iter(|| workspace.gradient(|d: &[ChunkDual<f64, 16>]| rosenbrock(d), black_box(x), &mut grad))
+        slope_chunks!(group, x, rosenbrock, 64, 128, 255);
+        let mut workspace = Workspace::<f64, 128>::new();
+        group.bench_function(BenchmarkId::new("slope_workspace128", n), |b| {
+            b.iter(|| workspace.gradient(|d: &[ChunkDual<f64, 128>]| rosenbrock(d), black_box(x), &mut grad))
         });
         group.bench_function(BenchmarkId::new("slope_function", n), |b| b.iter(|| Rosenbrock.gradient(black_box(x))));
         num_dual_chunks!(group, x, rosenbrock_nd, 8, 16, 32);
@@ -104,16 +104,16 @@ fn w4_forward(c: &mut Criterion) {
     let mut group = c.benchmark_group("w4_forward");
     let (w, d) = w4_data(64);
     let (w, d) = (w.as_slice(), d.as_slice());
-    let constants: Vec<ChunkDual<f64, 16>> = d.iter().map(|&v| ChunkDual::constant(v)).collect();
-    let constants32: Vec<ChunkDual<f64, 32>> = d.iter().map(|&v| ChunkDual::constant(v)).collect();
     let constants64: Vec<ChunkDual<f64, 64>> = d.iter().map(|&v| ChunkDual::constant(v)).collect();
+    let constants128: Vec<ChunkDual<f64, 128>> = d.iter().map(|&v| ChunkDual::constant(v)).collect();
+    let constants255: Vec<ChunkDual<f64, 255>> = d.iter().map(|&v| ChunkDual::constant(v)).collect();
     let mut grad = vec![0.0; w.len()];
     let n = w.len();
     group.bench_function(BenchmarkId::new("primal", n), |b| b.iter(|| w4(black_box(w), d)));
     group.bench_function(BenchmarkId::new("hand", n), |b| b.iter(|| w4_gradient(black_box(w), d, &mut grad)));
-    slope_chunks!(group, w, |v| w4(v, &constants), 16);
-    slope_chunks!(group, w, |v| w4(v, &constants32), 32);
     slope_chunks!(group, w, |v| w4(v, &constants64), 64);
+    slope_chunks!(group, w, |v| w4(v, &constants128), 128);
+    slope_chunks!(group, w, |v| w4(v, &constants255), 255);
     group.bench_function(BenchmarkId::new("slope_function", n), |b| b.iter(|| W4(d).gradient(black_box(w))));
     num_dual_chunks!(group, w, |v| w4_nd(v, d), 8, 16, 32, 64);
     group.finish();
@@ -125,7 +125,7 @@ fn jacobian_hessian_jvp(c: &mut Criterion) {
     let mut group = c.benchmark_group("forward_other");
     let (w, d) = w4_data(64);
     let (w, d) = (w.as_slice(), d.as_slice());
-    let layer = |x: &[ChunkDual<f64, 16>]| -> Vec<ChunkDual<f64, 16>> {
+    fn layer<const N: usize>(w: &[f64], x: &[ChunkDual<f64, N>]) -> Vec<ChunkDual<f64, N>> {
         (0..64)
             .map(|i| {
                 let mut z = ChunkDual::constant(0.0);
@@ -135,8 +135,13 @@ fn jacobian_hessian_jvp(c: &mut Criterion) {
                 num_traits::Float::tanh(z)
             })
             .collect()
-    };
-    group.bench_function("jacobian_64/slope_chunk16", |b| b.iter(|| jacobian(layer, black_box(d)).unwrap()));
+    }
+    group.bench_function("jacobian_64/slope_chunk16", |b| {
+        b.iter(|| jacobian::<f64, 16>(|x| layer(w, x), black_box(d)).unwrap())
+    });
+    group.bench_function("jacobian_64/slope_chunk64", |b| {
+        b.iter(|| jacobian::<f64, 64>(|x| layer(w, x), black_box(d)).unwrap())
+    });
     group.bench_function("jacobian_64/num_dual_jacobian", |b| {
         b.iter(|| jacobian_nd::<64>(|x| tanh_layer_nd(w, x), black_box(d)))
     });

@@ -178,8 +178,7 @@ mod tests {
         let xs = [Dual::new(1.5, -2.0), Dual::new(-0.25, 0.0), Dual::new(0.0, 3.0), Dual::new(4.0, f64::INFINITY)];
         let cs = [2.5, -0.5, 0.0, f64::INFINITY, 1e-300];
         for x in xs {
-            let (s, h) =
-                (S::new(x.re, Tangents([x.eps, 0.0, -x.eps])), HyperDual::new(x.re, x.eps, 1.0, 0.5));
+            let (s, h) = (S::new(x.re, Tangents([x.eps, 0.0, -x.eps])), HyperDual::new(x.re, x.eps, 1.0, 0.5));
             for c in cs {
                 let k = Dual::constant(c);
                 let same = |a: Dual<f64>, b: Dual<f64>| {

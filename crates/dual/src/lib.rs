@@ -25,8 +25,8 @@ mod error;
 mod float_impl;
 mod hyperdual;
 mod linalg;
-mod pass;
 pub mod ops;
+mod pass;
 pub mod rules;
 mod tangent;
 

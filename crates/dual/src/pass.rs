@@ -234,13 +234,13 @@ impl<T: LaneScalar> LaneBuffer<T> {
             // The wider band first, written whole; then the other added into its place.
             let ((wide, wide_lo, wide_f), (narrow, narrow_lo, narrow_f)) =
                 if a_len == len { ((x, a_lo, fa), (y, b_lo, fb)) } else { ((y, b_lo, fb), (x, a_lo, fa)) };
-            if wide.len() == len {
-                scale_into(new, wide, wide_f, finite);
-            } else {
-                new.fill(T::zero());
-                add_scaled(&mut new[wide_lo - lo..wide_lo - lo + wide.len()], wide, wide_f, finite);
-            }
-            add_scaled(&mut new[narrow_lo - lo..narrow_lo - lo + narrow.len()], narrow, narrow_f, finite);
+            // Each lane written once, then the narrow band's lanes added where they overlap:
+            // the lanes outside the wide band are zero, or the narrow band's own.
+            let (wide_at, narrow_at) = (wide_lo - lo, narrow_lo - lo);
+            scale_into(&mut new[wide_at..wide_at + wide.len()], wide, wide_f, finite);
+            new[..wide_at].fill(T::zero());
+            new[wide_at + wide.len()..].fill(T::zero());
+            add_scaled(&mut new[narrow_at..narrow_at + narrow.len()], narrow, narrow_f, finite);
             buffer.handle(start, lo, len)
         })
     }
@@ -285,9 +285,8 @@ impl<T: LaneScalar, const N: usize> Tangent<T> for PassTangents<T, N> {
     }
     #[inline(always)]
     fn scale(self, factor: T) -> Self {
-        if self.is_constant() {
-            self
-        } else if factor == T::one() {
+        // `1 · x` is `x`: a tangent passed through unchanged (`x * 1`, `sum + c`) shares its row.
+        if self.is_constant() || factor == T::one() {
             self
         } else {
             LaneBuffer::scaled(self, factor)
@@ -385,7 +384,8 @@ mod tests {
     fn banded_tangents_give_the_dense_tangents_bitwise() {
         let x: Vec<f64> = (0..11).map(|i| 0.37 * i as f64 - 1.3).collect();
         let dense = |x: &[f64]| {
-            let seeded: Vec<DualVec<f64, 11>> = x.iter().enumerate().map(|(i, &v)| DualVec::variable_at(v, i)).collect();
+            let seeded: Vec<DualVec<f64, 11>> =
+                x.iter().enumerate().map(|(i, &v)| DualVec::variable_at(v, i)).collect();
             let y = bands(&seeded);
             (y.re, y.eps.0.to_vec())
         };
