@@ -215,6 +215,16 @@ impl<T: LaneScalar> LaneBuffer<T> {
             let finite = fa.is_finite() && fb.is_finite();
             let (a_lo, a_len, b_lo, b_len) =
                 (usize::from(a.lo), usize::from(a.len), usize::from(b.lo), usize::from(b.len));
+            // A sum of two rows that already lie side by side in the buffer, in the order of
+            // their bands (a running sum and the term made just after it), is both rows
+            // read as one: no lane is written.
+            if fa == T::one() && fb == T::one() {
+                let (first, second) = if a_lo < b_lo { (&a, &b) } else { (&b, &a) };
+                let (first_end, first_lo) = (first.start as usize + usize::from(first.len), usize::from(first.lo));
+                if first_end == second.start as usize && first_lo + usize::from(first.len) == usize::from(second.lo) {
+                    return buffer.handle(first.start as usize, first_lo, a_len + b_len);
+                }
+            }
             let lo = a_lo.min(b_lo);
             let len = (a_lo + a_len).max(b_lo + b_len) - lo;
             let start = buffer.new_row(len);
@@ -400,6 +410,37 @@ mod tests {
             assert_eq!(grad, want);
         }
         assert_eq!(lanes_in_use(), 0, "every pass returns its lanes");
+    }
+
+    #[test]
+    fn a_running_sum_of_terms_made_in_order_writes_no_lanes() {
+        let lanes_per_step = std::cell::RefCell::new(Vec::new());
+        let dense_sum = |x: &[ChunkDual<f64, 8>]| {
+            let mut z = ChunkDual::constant(0.5);
+            for (j, &xj) in x.iter().enumerate() {
+                let before = lanes_in_use();
+                z += xj * (j as f64 + 1.0);
+                lanes_per_step.borrow_mut().push(lanes_in_use() - before);
+            }
+            z.tanh()
+        };
+        let x = [0.1, -0.2, 0.3, 0.05, -0.15, 0.25, 0.0, 0.2, -0.1, 0.4];
+        let (value, grad) = gradient(dense_sum, &x);
+        let z: f64 = 0.5 + x.iter().enumerate().map(|(j, v)| v * (j as f64 + 1.0)).sum::<f64>();
+        assert_eq!(value, z.tanh());
+        let dense: Vec<DualVec<f64, 10>> = x.iter().enumerate().map(|(i, &v)| DualVec::variable_at(v, i)).collect();
+        let mut zd = DualVec::constant(0.5);
+        for (j, &xj) in dense.iter().enumerate() {
+            zd += xj * (j as f64 + 1.0);
+        }
+        assert_eq!(grad, zd.tanh().eps.0.to_vec());
+        // Lanes written per step, two passes of 8 and 2 inputs. Pass 1: `x0 * 1` shares the
+        // seed's row; `x1 * 2` writes a lane and the sum, whose row (the seed's) is not next
+        // to it, two; from then on each product writes its one lane right after the sum's
+        // row and the sum reads the two as one; constants write nothing. A sum that copied
+        // its row would write 3, 4, 5, ... lanes.
+        let steps = lanes_per_step.into_inner();
+        assert_eq!(steps, [0, 3, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
     }
 
     #[test]
