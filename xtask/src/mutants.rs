@@ -1,13 +1,14 @@
 //! `cargo xtask mutants [--file PATH]`: cargo-mutants over the derivative code (the rules,
-//! the structural ops' VJPs, the reverse rules, custom ops), each file with the tests that
-//! exercise it, so every branch of a rule has a test that fails when it is changed.
+//! the structural ops' VJPs, the reverse rules, custom ops, the chunked passes' tangents),
+//! each file with the tests that exercise it, so every branch of a rule has a test that
+//! fails when it is changed.
 //! Surviving mutants are listed; the README names the ones that are equivalent.
 
 use std::path::Path;
 use std::process::{Command, ExitCode};
 
 /// Each file mutated, with the `cargo test` arguments (split at spaces) whose tests reach it.
-const FILES: [(&str, &str); 4] = [
+const FILES: [(&str, &str); 5] = [
     (
         "crates/dual/src/rules.rs",
         "-p slope-dual -p slope --lib --test closed_form --test modes --test singular --test generic",
@@ -21,6 +22,7 @@ const FILES: [(&str, &str); 4] = [
         "-p slope --test closed_form --test modes --test custom --test parallel --test singular",
     ),
     ("crates/graph/src/custom.rs", "-p slope --test custom"),
+    ("crates/dual/src/pass.rs", "-p slope-dual --lib"),
 ];
 
 pub struct Options {

@@ -462,6 +462,83 @@ mod tests {
     }
 
     #[test]
+    fn an_infinite_factor_in_a_union_of_bands_leaves_zero_lanes_zero() {
+        // x1 · (x0 · 0): the product rule scales the row of `x0 · 0` (a computed zero) by
+        // x1 = ∞, and x1's own lane by 0; the bands [0] and [1] make a new row of two.
+        let f = |x: &[ChunkDual<f64, 2>]| x[1] * (x[0] * 0.0) + x[0] * x[1];
+        let dense = |x: [f64; 2]| {
+            let d = [DualVec::<f64, 2>::variable_at(x[0], 0), DualVec::variable_at(x[1], 1)];
+            let y = d[1] * (d[0] * 0.0) + d[0] * d[1];
+            y.eps.0.to_vec()
+        };
+        for x in [[2.0, f64::INFINITY], [f64::INFINITY, 3.0], [2.0, 3.0]] {
+            let (_, grad) = gradient(f, &x);
+            let want = dense(x);
+            assert!(
+                grad.iter().zip(&want).all(|(g, w)| g == w || (g.is_nan() && w.is_nan())),
+                "at {x:?}: {grad:?} vs {want:?}"
+            );
+        }
+        assert_eq!(gradient(f, &[2.0, f64::INFINITY]).1, vec![f64::INFINITY, 2.0]);
+    }
+
+    /// A dual type with plain `f64` operands, as both `ChunkDual` and `DualVec` are.
+    trait WithF64: Float + core::ops::Mul<f64, Output = Self> + core::ops::Add<f64, Output = Self> {}
+    impl<D: Float + core::ops::Mul<f64, Output = D> + core::ops::Add<f64, Output = D>> WithF64 for D {}
+
+    /// One band, an infinite factor (`exp(1000)`) on a lane that is a computed zero.
+    fn same_band<D: WithF64>(x: &[D]) -> D {
+        (x[0] * 0.0 + 5.0) * x[0].exp()
+    }
+    /// A negative lane under an infinite factor keeps its sign.
+    fn signed<D: WithF64>(x: &[D]) -> D {
+        (x[0] * -2.0) * x[1]
+    }
+    fn negated<D: WithF64>(x: &[D]) -> D {
+        -(x[0] * x[1]) - x[1]
+    }
+
+    #[test]
+    fn negation_cancellation_and_infinite_factors_on_one_band() {
+        let agrees = |f: fn(&[ChunkDual<f64, 2>]) -> ChunkDual<f64, 2>,
+                      dense: fn(&[DualVec<f64, 2>]) -> DualVec<f64, 2>,
+                      x: [f64; 2]| {
+            let (_, grad) = gradient(f, &x);
+            let want = dense(&[DualVec::variable_at(x[0], 0), DualVec::variable_at(x[1], 1)]).eps.0;
+            assert!(
+                grad.iter().zip(want).all(|(g, w)| *g == w || (g.is_nan() && w.is_nan())),
+                "at {x:?}: {grad:?} vs {want:?}"
+            );
+            grad
+        };
+        assert_eq!(agrees(same_band, same_band, [1000.0, 1.0]), vec![f64::INFINITY, 0.0]);
+        assert_eq!(agrees(signed, signed, [1.0, f64::INFINITY]), vec![f64::NEG_INFINITY, -2.0]);
+        assert_eq!(agrees(negated, negated, [2.0, 3.0]), vec![-3.0, -3.0]);
+        let (_, _) = gradient::<f64, 2>(
+            |x| {
+                let (p, q) = (x[0] * x[1], x[0] * x[1]);
+                assert!((p - q).is_constant() && !p.is_constant(), "a band of computed zeros is a constant");
+                p
+            },
+            &[2.0, 3.0],
+        );
+    }
+
+    #[test]
+    fn debug_shows_the_band() {
+        let (_, _) = gradient::<f64, 4>(
+            |x| {
+                let wide = x[0] + x[1] * 2.0 + x[2] * 3.0;
+                assert_eq!(format!("{:?}", wide.eps), "lanes 0..3");
+                assert_eq!(format!("{:?}", (x[1] * x[2]).eps), "lanes 1..3");
+                assert_eq!(format!("{:?}", ChunkDual::<f64, 4>::constant(1.0).eps), "constant");
+                wide
+            },
+            &[1.0, 2.0, 3.0],
+        );
+    }
+
+    #[test]
     fn a_dual_kept_past_its_pass_or_sent_to_another_thread_is_refused() {
         let kept = std::sync::Mutex::new(None);
         let _ = gradient::<f64, 2>(
@@ -472,7 +549,10 @@ mod tests {
             &[1.0, 2.0],
         );
         let stale = kept.lock().unwrap().unwrap();
-        let used_later = std::panic::catch_unwind(|| gradient::<f64, 2>(|x| x[0] * stale, &[3.0]));
+        // The later pass has made rows past the stale one's, so only its pass tells them apart.
+        let used_later = std::panic::catch_unwind(|| {
+            gradient::<f64, 2>(|x| (x[0] * 3.0 + x[1] * 5.0 + x[0] * x[1]) * stale, &[3.0, 4.0])
+        });
         let message = used_later.unwrap_err();
         let message = message.downcast_ref::<&str>().unwrap();
         assert!(message.contains("outside the pass that made it"), "{message}");
