@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 
 use num_traits::Float;
 
-use crate::tangent::Tangent;
+use crate::tangent::{scale_entry, Tangent};
 
 /// The lanes of the tangents made during the open passes on this thread: rows of
 /// consecutive lanes, appended as values are computed and dropped when their pass ends.
@@ -260,14 +260,6 @@ impl<T: LaneScalar> LaneBuffer<T> {
     }
 }
 
-#[inline(always)]
-fn scale_entry<T: Float>(tangent: T, factor: T) -> T {
-    if tangent == T::zero() {
-        T::zero()
-    } else {
-        factor * tangent
-    }
-}
 
 impl<T: LaneScalar, const N: usize> PassTangents<T, N> {
     #[inline(always)]

@@ -29,8 +29,9 @@ pub trait Tangent<T>: Copy + Send + Sync + 'static {
     }
 }
 
+/// `factor · tangent`, zero for a zero tangent whatever the factor (a structural zero).
 #[inline(always)]
-fn scale_entry<T: Float>(tangent: T, factor: T) -> T {
+pub(crate) fn scale_entry<T: Float>(tangent: T, factor: T) -> T {
     if tangent == T::zero() {
         T::zero()
     } else {
