@@ -198,12 +198,7 @@ impl<T: LaneScalar> LaneBuffer<T> {
             let len = usize::from(t.len);
             let start = buffer.new_row(len);
             let (old, new) = buffer.lanes.split_at_mut(start);
-            let (src, dst) = (&old[from..from + len], &mut new[..len]);
-            if factor.is_finite() {
-                dst.iter_mut().zip(src).for_each(|(d, &s)| *d = factor * s);
-            } else {
-                dst.iter_mut().zip(src).for_each(|(d, &s)| *d = scale_entry(s, factor));
-            }
+            scale_into(&mut new[..len], &old[from..from + len], factor, factor.is_finite());
             buffer.handle(start, usize::from(t.lo), len)
         })
     }
@@ -259,7 +254,6 @@ impl<T: LaneScalar> LaneBuffer<T> {
         T::with_lanes(|buffer| buffer.row(t).iter().all(|&x| x == T::zero()))
     }
 }
-
 
 impl<T: LaneScalar, const N: usize> PassTangents<T, N> {
     #[inline(always)]
