@@ -27,6 +27,27 @@ pub fn rosenbrock<T: Float>(x: &[T]) -> T {
     sum
 }
 
+/// W1 written as its num-dual copy is (`num_dual_peer::rosenbrock_nd`): `f64` operands as
+/// `f64`, which slope's duals apply as scalings and shifts of the tangent rather than as
+/// promoted constants; the same operations in the same order as the copy.
+pub fn rosenbrock_f64_operands<D>(x: &[D]) -> D
+where
+    D: Copy
+        + num_traits::Zero
+        + core::ops::Sub<Output = D>
+        + core::ops::Mul<Output = D>
+        + core::ops::Mul<f64, Output = D>
+        + core::ops::Sub<f64, Output = D>,
+{
+    let mut sum = D::zero();
+    for w in x.windows(2) {
+        let t = w[1] - w[0] * w[0];
+        let u = w[0] - 1.0;
+        sum = sum + (t * t * 100.0 + u * u);
+    }
+    sum
+}
+
 /// W1's gradient, by hand.
 pub fn rosenbrock_gradient(x: &[f64], grad: &mut [f64]) -> f64 {
     grad.iter_mut().for_each(|g| *g = 0.0);
@@ -144,6 +165,21 @@ pub fn w1_recorded_nodes(n: usize) -> usize {
 mod tests {
     use super::*;
     use slope::Dual;
+
+    #[test]
+    fn rosenbrock_with_f64_operands_is_rosenbrock_and_its_copy() {
+        let x = rosenbrock_point(13);
+        let v: Vec<f64> = (0..13).map(|i| (i % 3) as f64 - 1.0).collect();
+        let seeded: Vec<Dual<f64>> = x.iter().zip(&v).map(|(&x, &v)| Dual::new(x, v)).collect();
+        let nd: Vec<num_dual::Dual64> = x.iter().zip(&v).map(|(&x, &v)| num_dual::Dual64::new(x, v)).collect();
+        let (ours, generic, copy) =
+            (rosenbrock_f64_operands(&seeded), rosenbrock(&seeded), num_dual_peer::rosenbrock_nd(&nd));
+        assert_eq!((ours.re.to_bits(), ours.eps.to_bits()), (copy.re.to_bits(), copy.eps.to_bits()));
+        assert!(
+            (ours.re - generic.re).abs() < 1e-12 * generic.re.abs()
+                && (ours.eps - generic.eps).abs() < 1e-12 * generic.eps.abs()
+        );
+    }
 
     #[test]
     fn hand_written_rosenbrock_gradient_matches_slope() {
