@@ -154,13 +154,16 @@ impl<T: LaneScalar> LaneBuffer<T> {
         PassTangents { start, lo: lo as u8, len: len as u8, generation: self.generation, _lanes: PhantomData }
     }
 
-    /// A new row: the unit tangent `e_i`.
-    pub(crate) fn unit<const N: usize>(i: usize) -> PassTangents<T, N> {
+    /// The unit tangents `e_0, e_1, ...` written to `seeds`: one row holding a single 1,
+    /// which every seed reads at its own lane (rows are never written twice).
+    pub(crate) fn units<'a, const N: usize>(seeds: impl Iterator<Item = (usize, &'a mut PassTangents<T, N>)>) {
         T::with_lanes(|buffer| {
             let start = buffer.new_row(1);
             buffer.lanes[start] = T::one();
-            buffer.handle(start, i, 1)
-        })
+            for (i, seed) in seeds {
+                *seed = buffer.handle(start, i, 1);
+            }
+        });
     }
 
     /// The `N` lanes of `t`, zeros outside its band, written to `out` (at most `N` long).
@@ -337,9 +340,7 @@ impl<T: LaneScalar> Pass<T> {
     pub(crate) fn open<const N: usize>(inputs: &mut [ChunkDual<T, N>]) -> Self {
         const { assert!(N > 0 && N < 256, "a chunk carries 1 to 255 tangents") };
         let pass = Pass { mark: Some(LaneBuffer::<T>::begin_pass()), _lanes: PhantomData };
-        for (k, d) in inputs.iter_mut().enumerate() {
-            d.eps = LaneBuffer::unit(k);
-        }
+        LaneBuffer::units(inputs.iter_mut().map(|d| &mut d.eps).enumerate());
         pass
     }
 }
@@ -421,12 +422,11 @@ mod tests {
         }
         assert_eq!(grad, zd.tanh().eps.0.to_vec());
         // Lanes written per step, two passes of 8 and 2 inputs. Pass 1: `x0 * 1` shares the
-        // seed's row; `x1 * 2` writes a lane and the sum, whose row (the seed's) is not next
-        // to it, two; from then on each product writes its one lane right after the sum's
-        // row and the sum reads the two as one; constants write nothing. A sum that copied
-        // its row would write 3, 4, 5, ... lanes.
+        // seeds' row (the pass's last row, one lane holding 1); each product writes its one
+        // lane right after the sum's row and the sum reads the two as one; constants write
+        // nothing. A sum that copied its row would write 2, 3, 4, ... lanes.
         let steps = lanes_per_step.into_inner();
-        assert_eq!(steps, [0, 3, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
+        assert_eq!(steps, [0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
     }
 
     #[test]
