@@ -66,9 +66,15 @@ pub fn jvp<T: Scalar>(f: impl Fn(&[Dual<T>]) -> Vec<Dual<T>>, x: &[T], v: &[T]) 
 ///     assert_eq!(grad, x.map(f64::cos));
 /// }
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Workspace<T, const N: usize> {
     inputs: Vec<ChunkDual<T, N>>,
+}
+
+impl<T, const N: usize> core::fmt::Debug for Workspace<T, N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Workspace").field("chunk", &N).field("inputs", &self.inputs.len()).finish()
+    }
 }
 
 impl<T: LaneScalar, const N: usize> Workspace<T, N> {
@@ -82,7 +88,7 @@ impl<T: LaneScalar, const N: usize> Workspace<T, N> {
     fn passes<E>(
         &mut self,
         x: &[T],
-        mut pass: impl FnMut(usize, &[ChunkDual<T, N>]) -> Result<(), E>,
+        mut pass: impl FnMut(usize, &[ChunkDual<T, N>], &Pass<T>) -> Result<(), E>,
     ) -> Result<(), E> {
         self.inputs.clear();
         self.inputs.extend(x.iter().map(|&v| ChunkDual::constant(v)));
@@ -90,8 +96,8 @@ impl<T: LaneScalar, const N: usize> Workspace<T, N> {
         loop {
             let end = x.len().min(start + N);
             let result = {
-                let _open = Pass::open(&mut self.inputs[start..end]);
-                pass(start, &self.inputs)
+                let open = Pass::open(&mut self.inputs[start..end]);
+                pass(start, &self.inputs, &open)
             };
             for d in &mut self.inputs[start..end] {
                 *d = ChunkDual::constant(d.re);
@@ -121,8 +127,9 @@ impl<T: LaneScalar, const N: usize> Workspace<T, N> {
     /// [`Workspace::gradient`] with `grad.len() == x.len()` checked by the caller.
     fn fill_gradient(&mut self, f: impl Fn(&[ChunkDual<T, N>]) -> ChunkDual<T, N>, x: &[T], grad: &mut [T]) -> T {
         let mut value = T::nan();
-        let Ok(()) = self.passes::<core::convert::Infallible>(x, |start, inputs| {
+        let Ok(()) = self.passes::<core::convert::Infallible>(x, |start, inputs, pass| {
             let y = f(inputs);
+            pass.owns(&y.eps);
             value = y.re;
             let out = &mut grad[start..];
             let width = out.len().min(N);
@@ -142,8 +149,9 @@ impl<T: LaneScalar, const N: usize> Workspace<T, N> {
     ) -> Result<(Vec<T>, Vec<Vec<T>>), Error> {
         let mut values: Option<Vec<T>> = None;
         let mut jac: Vec<Vec<T>> = Vec::new();
-        self.passes(x, |start, inputs| {
+        self.passes(x, |start, inputs, pass| {
             let y = f(inputs);
+            y.iter().for_each(|d| pass.owns(&d.eps));
             let values = values.get_or_insert_with(|| {
                 jac = vec![vec![T::zero(); x.len()]; y.len()];
                 y.iter().map(|d| d.re).collect()

@@ -1,23 +1,23 @@
-//! Tangents of a chunked pass, kept in a per-thread buffer: the dual holds only where its
-//! lanes are, and which of the `N` lanes it has.
+//! Tangents of a chunked pass: the two highest lanes a value depends on kept in the dual
+//! itself, any lower ones in a per-thread buffer.
 
 use core::cell::RefCell;
 use core::fmt;
 use core::marker::PhantomData;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use num_traits::Float;
 
 use crate::tangent::{scale_entry, Tangent};
 
-/// The lanes of the tangents made during the open passes on this thread: rows of
-/// consecutive lanes, appended as values are computed and dropped when their pass ends.
+/// The lanes of the rows made during the open passes on this thread: rows of consecutive
+/// lanes, appended as values are computed and dropped when their pass ends.
 #[derive(Debug)]
 pub struct LaneBuffer<T> {
-    /// Rows `..top` are in use; the rest is room, kept between passes.
+    /// Lanes `..top` are in use; the rest is room, kept between passes.
     lanes: Vec<T>,
     top: usize,
-    generation: u16,
+    generation: u8,
 }
 
 /// The plain floats whose duals can keep their tangents in a [`LaneBuffer`]: `f32`, `f64`.
@@ -41,34 +41,41 @@ macro_rules! lane_scalar {
 }
 lane_scalar!(f32 => LANES_F32, f64 => LANES_F64);
 
-/// Generations are drawn from one counter, so a dual taken to another thread, or kept
-/// past its pass, does not match the pass it is used in.
-static NEXT_GENERATION: AtomicU16 = AtomicU16::new(1);
+/// Passes draw their generation from one counter, so a dual taken to another thread, or
+/// kept past its pass, does not match the pass it is used in (0 is no pass's).
+static NEXT_GENERATION: AtomicU8 = AtomicU8::new(1);
 
-/// `N` tangents of which only lanes `lo..lo + len` may be nonzero, those kept in this
-/// thread's [`LaneBuffer`] for the duration of one pass of [`crate::gradient`] or
-/// [`crate::jacobian`]; `len == 0` is a constant, which has no lanes at all.
+/// A window lane index no window has: the dual has no window.
+const NO_WINDOW: u8 = u8::MAX;
+
+/// `N` tangents of which only lanes `row_lo..row_lo + row_len` (a row of this thread's
+/// [`LaneBuffer`]) and `window_lo..window_lo + 2` (kept in the dual) may be nonzero, for
+/// the duration of one pass of [`crate::gradient`] or [`crate::jacobian`].
 ///
-/// So a constant costs no tangent work, a value whose tangent passes through unchanged
-/// (`x + c`, a running sum past the seeded inputs) copies nothing, and a value that depends
-/// on a few seeded inputs (a term of a sum) carries only their lanes. Values of this type
-/// live only inside the pass that made them: the helpers hand them to your closure and
-/// read its result; using one after its pass, or on another thread, panics.
+/// The window lies at or above the end of the row, so each lane is in one place. A
+/// constant has neither and costs no tangent work; a value that depends on two adjacent
+/// seeded inputs (a term of a sum over neighbours) is all in its window and touches no
+/// buffer; a running sum keeps its newest lanes in the window and appends the ones its
+/// terms have moved past to its row, so it grows by a lane or two per term instead of
+/// being copied. Values of this type live only inside the pass that made them: the
+/// helpers hand them to your closure and read its result. An operation that mixes values
+/// of two passes, or reads the row of a pass that has ended or runs on another thread,
+/// panics.
 #[derive(Clone, Copy)]
 pub struct PassTangents<T, const N: usize> {
-    start: u32,
-    lo: u8,
-    len: u8,
-    generation: u16,
+    window: [T; 2],
+    /// The row's start in the buffer (bits 0-31), its first lane and length (32-39,
+    /// 40-47), the window's first lane (48-55, [`NO_WINDOW`] for none) and the pass's
+    /// generation (56-63), in one word so that a dual is built and copied whole.
+    meta: u64,
     _lanes: PhantomData<fn() -> T>,
 }
 
-impl<T, const N: usize> fmt::Debug for PassTangents<T, N> {
+impl<T: Float, const N: usize> fmt::Debug for PassTangents<T, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.len == 0 {
-            f.write_str("constant")
-        } else {
-            write!(f, "lanes {}..{}", self.lo, self.lo + self.len)
+        match self.band() {
+            None => f.write_str("constant"),
+            Some((lo, hi)) => write!(f, "lanes {lo}..{hi}"),
         }
     }
 }
@@ -80,6 +87,16 @@ fn used_outside_its_pass() -> ! {
         "a chunked dual was used outside the pass that made it: its tangents live only inside the closure \
          given to gradient or jacobian, on its thread (return values; do not keep duals)"
     )
+}
+
+/// `factor · lane`, a zero lane left zero when `factor` is not finite.
+#[inline(always)]
+fn scaled_lane<T: Float>(lane: T, factor: T, finite: bool) -> T {
+    if finite {
+        factor * lane
+    } else {
+        scale_entry(lane, factor)
+    }
 }
 
 /// `dst = factor · src`, zero entries left zero when `factor` is not finite.
@@ -106,22 +123,27 @@ fn add_scaled<T: Float>(dst: &mut [T], src: &[T], factor: T, finite: bool) {
 #[derive(Debug)]
 pub(crate) struct PassMark {
     len: usize,
-    generation: u16,
+    generation: u8,
 }
 
 impl<T: LaneScalar> LaneBuffer<T> {
-    /// Opens a pass: lanes made from here on belong to it, and duals of an outer pass are
-    /// refused until it ends.
-    pub(crate) fn begin_pass() -> PassMark {
-        let generation = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed);
+    /// Opens a pass: rows made from here on belong to it, and duals of an outer pass are
+    /// refused until it ends. Returns the mark that closes it and its generation.
+    pub(crate) fn begin_pass() -> (PassMark, u8) {
+        let generation = loop {
+            let g = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed);
+            if g != 0 {
+                break g;
+            }
+        };
         T::with_lanes(|buffer| {
             let mark = PassMark { len: buffer.top, generation: buffer.generation };
             buffer.generation = generation;
-            mark
+            (mark, generation)
         })
     }
 
-    /// Closes the pass `mark` opened, dropping its lanes.
+    /// Closes the pass `mark` opened, dropping its rows.
     pub(crate) fn end_pass(mark: PassMark) {
         T::with_lanes(|buffer| {
             buffer.top = mark.len;
@@ -129,56 +151,20 @@ impl<T: LaneScalar> LaneBuffer<T> {
         });
     }
 
-    /// Where the lanes of `t` start, after checking that they belong to the open pass.
+    /// Where the row of `t` starts, after checking that it belongs to the open pass.
     #[inline(always)]
-    fn row_start<const N: usize>(&self, t: PassTangents<T, N>) -> usize {
-        let start = t.start as usize;
-        if t.generation != self.generation || start + usize::from(t.len) > self.top {
+    fn row_start<const N: usize>(&self, t: &PassTangents<T, N>) -> usize {
+        let start = t.start() as usize;
+        if t.generation() != self.generation || start + usize::from(t.row_len()) > self.top {
             used_outside_its_pass()
         }
         start
     }
 
     #[inline(always)]
-    fn row<const N: usize>(&self, t: PassTangents<T, N>) -> &[T] {
+    fn row<const N: usize>(&self, t: &PassTangents<T, N>) -> &[T] {
         let start = self.row_start(t);
-        &self.lanes[start..start + usize::from(t.len)]
-    }
-
-    #[inline(always)]
-    fn handle<const N: usize>(&self, start: usize, lo: usize, len: usize) -> PassTangents<T, N> {
-        let Ok(start) = u32::try_from(start) else {
-            panic!("a chunked pass made more than 2^32 tangent lanes; use a smaller chunk")
-        };
-        // lo + len <= N <= 255, checked when the pass was opened.
-        PassTangents { start, lo: lo as u8, len: len as u8, generation: self.generation, _lanes: PhantomData }
-    }
-
-    /// The unit tangents `e_0, e_1, ...` written to `seeds`: one row holding a single 1,
-    /// which every seed reads at its own lane (rows are never written twice).
-    pub(crate) fn units<'a, const N: usize>(seeds: impl Iterator<Item = (usize, &'a mut PassTangents<T, N>)>) {
-        T::with_lanes(|buffer| {
-            let start = buffer.new_row(1);
-            buffer.lanes[start] = T::one();
-            for (i, seed) in seeds {
-                *seed = buffer.handle(start, i, 1);
-            }
-        });
-    }
-
-    /// The `N` lanes of `t`, zeros outside its band, written to `out` (at most `N` long).
-    pub(crate) fn read<const N: usize>(t: PassTangents<T, N>, out: &mut [T]) {
-        out.fill(T::zero());
-        if t.len == 0 {
-            return;
-        }
-        T::with_lanes(|buffer| {
-            let row = buffer.row(t);
-            let lo = usize::from(t.lo);
-            for (slot, &v) in out.iter_mut().skip(lo).zip(row) {
-                *slot = v;
-            }
-        });
+        &self.lanes[start..start + usize::from(t.row_len())]
     }
 
     /// A new row of `len` lanes, its start returned; its lanes hold whatever the buffer
@@ -194,81 +180,387 @@ impl<T: LaneScalar> LaneBuffer<T> {
         start
     }
 
+    #[inline(always)]
+    fn start_index(start: usize) -> u32 {
+        let Ok(start) = u32::try_from(start) else {
+            panic!("a chunked pass made more than 2^32 tangent lanes; use a smaller chunk")
+        };
+        start
+    }
+
+    /// The `N` lanes of `t`, zeros outside its row and window, written to `out` (at most
+    /// `N` long).
+    pub(crate) fn read<const N: usize>(t: PassTangents<T, N>, out: &mut [T]) {
+        out.fill(T::zero());
+        if t.has_row() {
+            T::with_lanes(|buffer| {
+                for (slot, &v) in out.iter_mut().skip(usize::from(t.row_lo())).zip(buffer.row(&t)) {
+                    *slot = v;
+                }
+            });
+        }
+        if t.has_window() {
+            for (slot, &v) in out.iter_mut().skip(usize::from(t.window_lo())).zip(&t.window) {
+                *slot = v;
+            }
+        }
+    }
+
+    /// `factor · t` for a `t` with a row: the row scaled into a new one, the window in place.
     #[inline(never)]
-    fn scaled<const N: usize>(t: PassTangents<T, N>, factor: T) -> PassTangents<T, N> {
-        T::with_lanes(|buffer| {
-            let from = buffer.row_start(t);
-            let len = usize::from(t.len);
+    fn scaled_row<const N: usize>(t: PassTangents<T, N>, factor: T) -> PassTangents<T, N> {
+        let finite = factor.is_finite();
+        let start = T::with_lanes(|buffer| {
+            let from = buffer.row_start(&t);
+            let len = usize::from(t.row_len());
             let start = buffer.new_row(len);
             let (old, new) = buffer.lanes.split_at_mut(start);
-            scale_into(&mut new[..len], &old[from..from + len], factor, factor.is_finite());
-            buffer.handle(start, usize::from(t.lo), len)
+            scale_into(&mut new[..len], &old[from..from + len], factor, finite);
+            Self::start_index(start)
+        });
+        PassTangents::new(t.window.map(|lane| scaled_lane(lane, factor, finite)), start, t.row_lo(), t.row_len(), t.window_lo(), t.generation())
+    }
+
+    /// `holder + factor · other` for an `other` with only a window, at or above the end of
+    /// `holder`'s row: the lanes below the new window are appended to `holder`'s row (in
+    /// place when it is the newest row of the buffer, the usual case for a running sum),
+    /// the rest kept in the window. `None` where `other`'s window lies below `holder`'s.
+    /// Each lane is `holder + factor · other` as the dense lanes are (`1 · h = h`, and
+    /// `0 + x` where the holder has none).
+    #[inline(always)]
+    fn extended<const N: usize>(
+        holder: PassTangents<T, N>,
+        other: PassTangents<T, N>,
+        factor: T,
+    ) -> Option<PassTangents<T, N>> {
+        let finite = factor.is_finite();
+        let other_lo = usize::from(other.window_lo());
+        let holder_lo = if holder.has_window() { usize::from(holder.window_lo()) } else { other_lo };
+        let ([h0, h1], [o0, o1]) = (holder.window, other.window);
+        let zero = T::zero();
+        // The shapes of a running sum over neighbours, straight-line: the next term on the
+        // same lanes, one lane up (`x_i` and `x_{i+1}` after `x_{i-1}` and `x_i`) or two.
+        if finite && holder.has_window() {
+            if other_lo == holder_lo {
+                return Some(holder.with_window([h0 + factor * o0, h1 + factor * o1], holder_lo as u8));
+            }
+            if other_lo == holder_lo + 1 {
+                let (middle, top) = (h1 + factor * o0, factor * o1);
+                return Some(if top == zero {
+                    holder.with_window([h0, middle], holder_lo as u8)
+                } else {
+                    Self::appended(holder, holder_lo, [h0, zero], 1, [middle, top], other_lo)
+                });
+            }
+            if other_lo == holder_lo + 2 {
+                let (lower, top) = (factor * o0, factor * o1);
+                return Some(if top != zero {
+                    Self::appended(holder, holder_lo, [h0, h1], 2, [lower, top], other_lo)
+                } else if lower != zero {
+                    Self::appended(holder, holder_lo, [h0, zero], 1, [h1, lower], holder_lo + 1)
+                } else {
+                    holder
+                });
+            }
+        }
+        if holder_lo > other_lo + 2 {
+            return None;
+        }
+        if other_lo > holder_lo + 2 {
+            // `other`'s window far above `holder`'s: all of `holder`'s window goes to the row.
+            let window = other.window.map(|lane| scaled_lane(lane, factor, finite));
+            return Some(Self::appended(holder, holder_lo, holder.window, 2, window, other_lo));
+        }
+        // Both windows within four lanes from `base`.
+        let base = holder_lo.min(other_lo);
+        let mut lanes = [zero; 4];
+        if holder.has_window() {
+            lanes[holder_lo - base] = h0;
+            lanes[holder_lo - base + 1] = h1;
+        }
+        lanes[other_lo - base] = lanes[other_lo - base] + scaled_lane(o0, factor, finite);
+        lanes[other_lo - base + 1] = lanes[other_lo - base + 1] + scaled_lane(o1, factor, finite);
+        let Some(highest) = lanes.iter().rposition(|&lane| lane != zero) else {
+            return Some(holder.with_window([zero; 2], NO_WINDOW));
+        };
+        let keep = highest.saturating_sub(1);
+        let window = [lanes[keep], lanes[keep + 1]];
+        Some(if keep == 0 {
+            holder.with_window(window, base as u8)
+        } else {
+            Self::appended(holder, base, [lanes[0], lanes[1]], keep, window, base + keep)
         })
     }
 
+    /// `holder` with the first `flushed` of `flush` appended to its row as lanes
+    /// `flush_lo..` (zeros between) and the window `window` at `window_lo`.
+    #[inline(always)]
+    fn appended<const N: usize>(
+        holder: PassTangents<T, N>,
+        flush_lo: usize,
+        flush: [T; 2],
+        flushed: usize,
+        window: [T; 2],
+        window_lo: usize,
+    ) -> PassTangents<T, N> {
+        let meta = Self::append_lanes(holder.meta, flush_lo, flush[0], flush[1], flushed, window_lo);
+        PassTangents { window, meta, _lanes: PhantomData }
+    }
+
+    /// [`LaneBuffer::appended`] on the packed words, so that nothing passes through memory
+    /// between it and its caller: the new meta word.
     #[inline(never)]
-    fn combined<const N: usize>(a: PassTangents<T, N>, fa: T, b: PassTangents<T, N>, fb: T) -> PassTangents<T, N> {
+    fn append_lanes(holder: u64, flush_lo: usize, first: T, second: T, flushed: usize, window_lo: usize) -> u64 {
+        let holder = PassTangents::<T, 0>::new([T::zero(); 2], 0, 0, 0, 0, 0).with_meta(holder);
         T::with_lanes(|buffer| {
-            let (a_from, b_from) = (buffer.row_start(a), buffer.row_start(b));
-            let finite = fa.is_finite() && fb.is_finite();
-            let (a_lo, a_len, b_lo, b_len) =
-                (usize::from(a.lo), usize::from(a.len), usize::from(b.lo), usize::from(b.len));
-            // A sum of two rows that already lie side by side in the buffer, in the order of
-            // their bands (a running sum and the term made just after it), is both rows
-            // read as one: no lane is written.
-            if fa == T::one() && fb == T::one() {
-                let (first, second) = if a_lo < b_lo { (&a, &b) } else { (&b, &a) };
-                let (first_end, first_lo) = (first.start as usize + usize::from(first.len), usize::from(first.lo));
-                if first_end == second.start as usize && first_lo + usize::from(first.len) == usize::from(second.lo) {
-                    return buffer.handle(first.start as usize, first_lo, a_len + b_len);
+            let (start, row_lo, row_len) = if holder.has_row() {
+                let from = buffer.row_start(&holder);
+                let len = usize::from(holder.row_len());
+                if from + len == buffer.top {
+                    (from, usize::from(holder.row_lo()), len)
+                } else {
+                    let start = buffer.new_row(len);
+                    buffer.lanes.copy_within(from..from + len, start);
+                    (start, usize::from(holder.row_lo()), len)
                 }
+            } else {
+                (buffer.top, flush_lo, 0)
+            };
+            let gap = flush_lo - (row_lo + row_len);
+            let at = buffer.new_row(gap + flushed);
+            for k in 0..gap {
+                buffer.lanes[at + k] = T::zero();
             }
-            let lo = a_lo.min(b_lo);
-            let len = (a_lo + a_len).max(b_lo + b_len) - lo;
+            buffer.lanes[at + gap] = first;
+            if flushed == 2 {
+                buffer.lanes[at + gap + 1] = second;
+            }
+            let row = PassTangents::<T, 0>::new(
+                [T::zero(); 2],
+                Self::start_index(start),
+                row_lo as u8,
+                (row_len + gap + flushed) as u8,
+                window_lo as u8,
+                holder.generation(),
+            );
+            row.meta
+        })
+    }
+
+    /// `fa · a + fb · b` written whole to a new row: the general case.
+    #[inline(never)]
+    fn materialized<const N: usize>(
+        a: PassTangents<T, N>,
+        fa: T,
+        b: PassTangents<T, N>,
+        fb: T,
+    ) -> PassTangents<T, N> {
+        let finite = fa.is_finite() && fb.is_finite();
+        let (a_lo, a_hi) = a.extent();
+        let (b_lo, b_hi) = b.extent();
+        let (lo, hi) = (a_lo.min(b_lo), a_hi.max(b_hi));
+        let len = hi - lo;
+        let start = T::with_lanes(|buffer| {
+            let (a_from, b_from) = (
+                if a.has_row() { buffer.row_start(&a) } else { 0 },
+                if b.has_row() { buffer.row_start(&b) } else { 0 },
+            );
             let start = buffer.new_row(len);
             let (old, new) = buffer.lanes.split_at_mut(start);
             let new = &mut new[..len];
-            let (x, y) = (&old[a_from..a_from + a_len], &old[b_from..b_from + b_len]);
-            if a_len == len && b_len == len {
-                if finite {
-                    new.iter_mut().zip(x.iter().zip(y)).for_each(|(d, (&x, &y))| *d = fa * x + fb * y);
-                } else {
-                    new.iter_mut()
-                        .zip(x.iter().zip(y))
-                        .for_each(|(d, (&x, &y))| *d = scale_entry(x, fa) + scale_entry(y, fb));
-                }
-                return buffer.handle(start, lo, len);
+            new.fill(T::zero());
+            // `fa · a` written where `a` has lanes (its row and window are apart), then
+            // `fb · b` added: each lane `fa · a + fb · b`, as the dense lanes are.
+            if a.has_row() {
+                let at = usize::from(a.row_lo()) - lo;
+                let row_len = usize::from(a.row_len());
+                scale_into(&mut new[at..at + row_len], &old[a_from..a_from + row_len], fa, finite);
             }
-            // The wider band first, written whole; then the other added into its place.
-            let ((wide, wide_lo, wide_f), (narrow, narrow_lo, narrow_f)) =
-                if a_len == len { ((x, a_lo, fa), (y, b_lo, fb)) } else { ((y, b_lo, fb), (x, a_lo, fa)) };
-            // Each lane written once, then the narrow band's lanes added where they overlap:
-            // the lanes outside the wide band are zero, or the narrow band's own.
-            let (wide_at, narrow_at) = (wide_lo - lo, narrow_lo - lo);
-            scale_into(&mut new[wide_at..wide_at + wide.len()], wide, wide_f, finite);
-            new[..wide_at].fill(T::zero());
-            new[wide_at + wide.len()..].fill(T::zero());
-            add_scaled(&mut new[narrow_at..narrow_at + narrow.len()], narrow, narrow_f, finite);
-            buffer.handle(start, lo, len)
-        })
+            if a.has_window() {
+                for (k, &lane) in a.window.iter().enumerate() {
+                    if let Some(slot) = new.get_mut(usize::from(a.window_lo()) + k - lo) {
+                        *slot = scaled_lane(lane, fa, finite);
+                    }
+                }
+            }
+            if b.has_row() {
+                let at = usize::from(b.row_lo()) - lo;
+                let row_len = usize::from(b.row_len());
+                add_scaled(&mut new[at..at + row_len], &old[b_from..b_from + row_len], fb, finite);
+            }
+            if b.has_window() {
+                for (k, &lane) in b.window.iter().enumerate() {
+                    if let Some(slot) = new.get_mut(usize::from(b.window_lo()) + k - lo) {
+                        *slot = *slot + scaled_lane(lane, fb, finite);
+                    }
+                }
+            }
+            Self::start_index(start)
+        });
+        PassTangents::new([T::zero(); 2], start, lo as u8, len as u8, NO_WINDOW, a.generation())
+    }
+
+    /// `fa · a + fb · b` for two non-constant tangents of one pass whose windows could not
+    /// be merged in place.
+    #[inline(never)]
+    fn combined<const N: usize>(a: PassTangents<T, N>, fa: T, b: PassTangents<T, N>, fb: T) -> PassTangents<T, N> {
+        // A running sum and a term above its row: the sum's row grows in place.
+        if fa == T::one() && !b.has_row() && usize::from(b.window_lo()) >= a.row_end() {
+            if let Some(t) = Self::extended(a, b, fb) {
+                return t;
+            }
+        }
+        if fb == T::one() && !a.has_row() && usize::from(a.window_lo()) >= b.row_end() {
+            if let Some(t) = Self::extended(b, a, fa) {
+                return t;
+            }
+        }
+        Self::materialized(a, fa, b, fb)
     }
 
     fn all_zero<const N: usize>(t: PassTangents<T, N>) -> bool {
-        T::with_lanes(|buffer| buffer.row(t).iter().all(|&x| x == T::zero()))
+        T::with_lanes(|buffer| buffer.row(&t).iter().all(|&x| x == T::zero()))
     }
 }
 
-impl<T: LaneScalar, const N: usize> PassTangents<T, N> {
+impl<T, const N: usize> PassTangents<T, N> {
     #[inline(always)]
-    fn is_constant(self) -> bool {
-        self.len == 0
+    const fn new(window: [T; 2], start: u32, row_lo: u8, row_len: u8, window_lo: u8, generation: u8) -> Self {
+        let meta = start as u64
+            | (row_lo as u64) << 32
+            | (row_len as u64) << 40
+            | (window_lo as u64) << 48
+            | (generation as u64) << 56;
+        PassTangents { window, meta, _lanes: PhantomData }
+    }
+    #[inline(always)]
+    fn with_meta(self, meta: u64) -> Self {
+        PassTangents { meta, ..self }
+    }
+    #[inline(always)]
+    fn with_window(self, window: [T; 2], window_lo: u8) -> Self {
+        PassTangents { window, meta: self.meta & !(0xff << 48) | u64::from(window_lo) << 48, _lanes: PhantomData }
+    }
+    #[inline(always)]
+    const fn start(&self) -> u32 {
+        self.meta as u32
+    }
+    #[inline(always)]
+    const fn row_lo(&self) -> u8 {
+        (self.meta >> 32) as u8
+    }
+    #[inline(always)]
+    const fn row_len(&self) -> u8 {
+        (self.meta >> 40) as u8
+    }
+    #[inline(always)]
+    const fn window_lo(&self) -> u8 {
+        (self.meta >> 48) as u8
+    }
+    #[inline(always)]
+    const fn generation(&self) -> u8 {
+        (self.meta >> 56) as u8
+    }
+}
+
+impl<T: Float, const N: usize> PassTangents<T, N> {
+    /// The unit tangent `e_lane` of a pass of generation `generation`.
+    pub(crate) fn unit(lane: usize, generation: u8) -> Self {
+        PassTangents::new([T::one(), T::zero()], 0, 0, 0, lane as u8, generation)
+    }
+
+    #[inline(always)]
+    fn has_row(&self) -> bool {
+        self.row_len() != 0
+    }
+
+    #[inline(always)]
+    fn has_window(&self) -> bool {
+        self.window_lo() != NO_WINDOW
+    }
+
+    #[inline(always)]
+    fn is_constant(&self) -> bool {
+        !self.has_row() && !self.has_window()
+    }
+
+    /// The first lane above the row (0 without one).
+    #[inline(always)]
+    fn row_end(&self) -> usize {
+        usize::from(self.row_lo()) + usize::from(self.row_len())
+    }
+
+    /// The lanes `lo..hi` the row and window span, the window clipped to the `N` lanes.
+    fn extent(&self) -> (usize, usize) {
+        let (mut lo, mut hi) = (usize::MAX, 0);
+        if self.has_row() {
+            (lo, hi) = (usize::from(self.row_lo()), self.row_end());
+        }
+        if self.has_window() {
+            let w = usize::from(self.window_lo());
+            (lo, hi) = (lo.min(w), hi.max((w + 2).min(N)));
+        }
+        (lo, hi)
+    }
+
+    /// The lanes `lo..hi` that may be nonzero (a window's upper lane counted only when
+    /// nonzero), `None` for a constant.
+    fn band(&self) -> Option<(usize, usize)> {
+        if self.is_constant() {
+            return None;
+        }
+        let (lo, mut hi) = self.extent();
+        if self.has_window() && self.window[1] == T::zero() {
+            hi = hi.min(usize::from(self.window_lo()) + 1).max(self.row_end());
+        }
+        Some((lo, hi))
+    }
+
+    /// `fa · self + fb · other` where both have a window, finite factors, and at most one
+    /// has a row, whose factor is 1 and which ends at or below the other's window (a running
+    /// sum and its next term), with the windows on the same lanes or one lane apart: the
+    /// windows merged here, a lane moved to the row where three are nonzero. `None` for
+    /// every other case.
+    #[inline(always)]
+    fn windows_merged(self, fa: T, other: Self, fb: T) -> Option<Self>
+    where
+        T: LaneScalar,
+    {
+        let (a_lo, b_lo) = (self.window_lo(), other.window_lo());
+        let holder = match (self.has_row(), other.has_row()) {
+            (false, false) => self,
+            (true, false) if fa == T::one() && usize::from(b_lo) >= self.row_end() => self,
+            (false, true) if fb == T::one() && usize::from(a_lo) >= other.row_end() => other,
+            _ => return None,
+        };
+        let ([a0, a1], [b0, b1]) = (self.window, other.window);
+        // Each lane `fa · a + fb · b` as the dense lanes are (`fa · a` alone where `b` has
+        // none): `l0, l1, l2` from the lower window's first lane.
+        let (lo, [l0, l1, l2]) = if a_lo == b_lo {
+            return Some(holder.with_window([fa * a0 + fb * b0, fa * a1 + fb * b1], a_lo));
+        } else if b_lo == a_lo.wrapping_add(1) {
+            (a_lo, [fa * a0, fa * a1 + fb * b0, fb * b1])
+        } else if a_lo == b_lo.wrapping_add(1) {
+            (b_lo, [fb * b0, fa * a0 + fb * b1, fa * a1])
+        } else {
+            return None;
+        };
+        let zero = T::zero();
+        Some(if l2 == zero {
+            holder.with_window([l0, l1], lo)
+        } else if l0 == zero {
+            holder.with_window([l1, l2], lo + 1)
+        } else {
+            let meta = LaneBuffer::<T>::append_lanes(holder.meta, usize::from(lo), l0, zero, 1, usize::from(lo) + 1);
+            PassTangents { window: [l1, l2], meta, _lanes: PhantomData }
+        })
     }
 }
 
 impl<T: LaneScalar, const N: usize> Tangent<T> for PassTangents<T, N> {
     #[inline(always)]
     fn zero() -> Self {
-        PassTangents { start: 0, lo: 0, len: 0, generation: 0, _lanes: PhantomData }
+        PassTangents::new([T::zero(); 2], 0, 0, 0, NO_WINDOW, 0)
     }
     #[inline(always)]
     fn add(self, other: Self) -> Self {
@@ -287,13 +579,17 @@ impl<T: LaneScalar, const N: usize> Tangent<T> for PassTangents<T, N> {
         // `1 · x` is `x`: a tangent passed through unchanged (`x * 1`, `sum + c`) shares its row.
         if self.is_constant() || factor == T::one() {
             self
+        } else if !self.has_row() {
+            let finite = factor.is_finite();
+            self.with_window(self.window.map(|lane| scaled_lane(lane, factor, finite)), self.window_lo())
         } else {
-            LaneBuffer::scaled(self, factor)
+            LaneBuffer::scaled_row(self, factor)
         }
     }
     #[inline(always)]
     fn is_zero(&self) -> bool {
-        self.is_constant() || LaneBuffer::all_zero(*self)
+        (!self.has_window() || self.window.iter().all(|&lane| lane == T::zero()))
+            && (!self.has_row() || LaneBuffer::all_zero(*self))
     }
     #[inline(always)]
     fn scale_add(self, a: T, other: Self, b: T) -> Self {
@@ -301,15 +597,26 @@ impl<T: LaneScalar, const N: usize> Tangent<T> for PassTangents<T, N> {
             (true, true) => self,
             (false, true) => self.scale(a),
             (true, false) => other.scale(b),
-            (false, false) => LaneBuffer::combined(self, a, other, b),
+            (false, false) => {
+                if self.generation() != other.generation() {
+                    used_outside_its_pass()
+                }
+                if self.has_window() && other.has_window() && a.is_finite() && b.is_finite() {
+                    if let Some(merged) = self.windows_merged(a, other, b) {
+                        return merged;
+                    }
+                }
+                LaneBuffer::combined(self, a, other, b)
+            }
         }
     }
 }
 
-/// A value and `N` tangents kept in this thread's lane buffer for one pass: the number
-/// type the chunked helpers ([`crate::gradient`], [`crate::jacobian`], [`crate::Workspace`])
-/// evaluate your function on. It implements `num_traits::Float` (and [`crate::Scalar`]), so
-/// a function written over `T: Float` runs on it; the helpers make the seeded inputs, and
+/// A value and `N` tangents, the highest two lanes it depends on kept in the dual and any
+/// lower ones in this thread's lane buffer for one pass: the number type the chunked
+/// helpers ([`crate::gradient`], [`crate::jacobian`], [`crate::Workspace`]) evaluate your
+/// function on. It implements `num_traits::Float` (and [`crate::Scalar`]), so a function
+/// written over `T: Float` runs on it; the helpers make the seeded inputs, and
 /// [`Dual::constant`](crate::Dual::constant) makes a constant anywhere.
 pub type ChunkDual<T, const N: usize> = crate::Dual<T, PassTangents<T, N>>;
 
@@ -329,9 +636,10 @@ impl<T: LaneScalar, const N: usize> ChunkDual<T, N> {
 }
 
 /// One open pass on this thread, closed when dropped (also when the closure panics): its
-/// lanes are dropped and the enclosing pass, if any, is current again.
+/// rows are dropped and the enclosing pass, if any, is current again.
 pub(crate) struct Pass<T: LaneScalar> {
     mark: Option<PassMark>,
+    generation: u8,
     _lanes: PhantomData<T>,
 }
 
@@ -339,9 +647,19 @@ impl<T: LaneScalar> Pass<T> {
     /// Opens a pass in which `inputs` take the unit tangents `e_0, e_1, ...`.
     pub(crate) fn open<const N: usize>(inputs: &mut [ChunkDual<T, N>]) -> Self {
         const { assert!(N > 0 && N < 256, "a chunk carries 1 to 255 tangents") };
-        let pass = Pass { mark: Some(LaneBuffer::<T>::begin_pass()), _lanes: PhantomData };
-        LaneBuffer::units(inputs.iter_mut().map(|d| &mut d.eps).enumerate());
-        pass
+        let (mark, generation) = LaneBuffer::<T>::begin_pass();
+        for (lane, input) in inputs.iter_mut().enumerate() {
+            input.eps = PassTangents::unit(lane, generation);
+        }
+        Pass { mark: Some(mark), generation, _lanes: PhantomData }
+    }
+
+    /// Checks that `t` was made in this pass (a value built only from its window may
+    /// otherwise carry another pass's lanes unnoticed).
+    pub(crate) fn owns<const N: usize>(&self, t: &PassTangents<T, N>) {
+        if !t.is_constant() && t.generation() != self.generation {
+            used_outside_its_pass()
+        }
     }
 }
 
@@ -400,7 +718,7 @@ mod tests {
     }
 
     #[test]
-    fn a_running_sum_of_terms_made_in_order_writes_no_lanes() {
+    fn a_running_sum_appends_a_lane_per_term() {
         let lanes_per_step = std::cell::RefCell::new(Vec::new());
         let dense_sum = |x: &[ChunkDual<f64, 8>]| {
             let mut z = ChunkDual::constant(0.5);
@@ -421,12 +739,12 @@ mod tests {
             zd += xj * (j as f64 + 1.0);
         }
         assert_eq!(grad, zd.tanh().eps.0.to_vec());
-        // Lanes written per step, two passes of 8 and 2 inputs. Pass 1: `x0 * 1` shares the
-        // seeds' row (the pass's last row, one lane holding 1); each product writes its one
-        // lane right after the sum's row and the sum reads the two as one; constants write
-        // nothing. A sum that copied its row would write 2, 3, 4, ... lanes.
+        // Lanes written per step, two passes of 8 and 2 inputs. Pass 1: `x0 * 1` is the seed
+        // itself, and the sum keeps `x0` and `x1` in its window; from `x2` on, each term
+        // moves the window up a lane and the lane it leaves is appended to the sum's row.
+        // Constants write nothing. A sum that copied its row would write 2, 3, 4, ... lanes.
         let steps = lanes_per_step.into_inner();
-        assert_eq!(steps, [0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
+        assert_eq!(steps, [0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     }
 
     #[test]
@@ -543,16 +861,21 @@ mod tests {
         let message = message.downcast_ref::<&str>().unwrap();
         assert!(message.contains("outside the pass that made it"), "{message}");
 
-        let on_another_thread = gradient::<f64, 2>(
+        // `x0 · x3` spans lanes 0..4, more than a window: its lanes are in this thread's buffer.
+        let on_another_thread = gradient::<f64, 4>(
             |x| {
-                let y = x[0] * x[1];
+                let y = x[0] * x[3];
+                assert!(y.eps.has_row());
                 let there = std::thread::spawn(move || std::panic::catch_unwind(|| (y * y).re).is_err());
                 assert!(there.join().unwrap(), "another thread has no lanes of this pass");
                 y
             },
-            &[1.0, 2.0],
+            &[1.0, 2.0, 3.0, 4.0],
         );
-        assert_eq!(on_another_thread, (2.0, vec![2.0, 1.0]));
+        assert_eq!(on_another_thread, (4.0, vec![4.0, 0.0, 0.0, 1.0]));
+        // A value of one pass returned from the closure of another.
+        let returned = std::panic::catch_unwind(|| gradient::<f64, 2>(|_| stale, &[1.0, 2.0]));
+        assert!(returned.is_err());
     }
 
     #[test]
