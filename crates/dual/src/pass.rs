@@ -64,10 +64,7 @@ const NO_WINDOW: u8 = u8::MAX;
 #[derive(Clone, Copy)]
 pub struct PassTangents<T, const N: usize> {
     window: [T; 2],
-    /// The row's start in the buffer (bits 0-31), its first lane and length (32-39,
-    /// 40-47), the window's first lane (48-55, [`NO_WINDOW`] for none) and the pass's
-    /// generation (56-63), in one word so that a dual is built and copied whole.
-    meta: u64,
+    meta: Meta,
     _lanes: PhantomData<fn() -> T>,
 }
 
@@ -153,7 +150,7 @@ impl<T: LaneScalar> LaneBuffer<T> {
 
     /// Where the row of `t` starts, after checking that it belongs to the open pass.
     #[inline(always)]
-    fn row_start<const N: usize>(&self, t: &PassTangents<T, N>) -> usize {
+    fn row_start(&self, t: Meta) -> usize {
         let start = t.start() as usize;
         if t.generation() != self.generation || start + usize::from(t.row_len()) > self.top {
             used_outside_its_pass()
@@ -162,7 +159,7 @@ impl<T: LaneScalar> LaneBuffer<T> {
     }
 
     #[inline(always)]
-    fn row<const N: usize>(&self, t: &PassTangents<T, N>) -> &[T] {
+    fn row(&self, t: Meta) -> &[T] {
         let start = self.row_start(t);
         &self.lanes[start..start + usize::from(t.row_len())]
     }
@@ -194,127 +191,45 @@ impl<T: LaneScalar> LaneBuffer<T> {
         out.fill(T::zero());
         if t.has_row() {
             T::with_lanes(|buffer| {
-                for (slot, &v) in out.iter_mut().skip(usize::from(t.row_lo())).zip(buffer.row(&t)) {
+                for (slot, &v) in out.iter_mut().skip(usize::from(t.meta.row_lo())).zip(buffer.row(t.meta)) {
                     *slot = v;
                 }
             });
         }
         if t.has_window() {
-            for (slot, &v) in out.iter_mut().skip(usize::from(t.window_lo())).zip(&t.window) {
+            for (slot, &v) in out.iter_mut().skip(usize::from(t.meta.window_lo())).zip(&t.window) {
                 *slot = v;
             }
         }
     }
 
-    /// `factor · t` for a `t` with a row: the row scaled into a new one, the window in place.
+    /// The row of `t` scaled by `factor` into a new row: the meta word of `factor · t`
+    /// (whose window the caller scales).
     #[inline(never)]
-    fn scaled_row<const N: usize>(t: PassTangents<T, N>, factor: T) -> PassTangents<T, N> {
+    fn scaled_row(t: u64, factor: T) -> u64 {
+        let t = Meta(t);
         let finite = factor.is_finite();
-        let start = T::with_lanes(|buffer| {
-            let from = buffer.row_start(&t);
+        T::with_lanes(|buffer| {
+            let from = buffer.row_start(t);
             let len = usize::from(t.row_len());
             let start = buffer.new_row(len);
             let (old, new) = buffer.lanes.split_at_mut(start);
             scale_into(&mut new[..len], &old[from..from + len], factor, finite);
-            Self::start_index(start)
-        });
-        PassTangents::new(t.window.map(|lane| scaled_lane(lane, factor, finite)), start, t.row_lo(), t.row_len(), t.window_lo(), t.generation())
-    }
-
-    /// `holder + factor · other` for an `other` with only a window, at or above the end of
-    /// `holder`'s row: the lanes below the new window are appended to `holder`'s row (in
-    /// place when it is the newest row of the buffer, the usual case for a running sum),
-    /// the rest kept in the window. `None` where `other`'s window lies below `holder`'s.
-    /// Each lane is `holder + factor · other` as the dense lanes are (`1 · h = h`, and
-    /// `0 + x` where the holder has none).
-    #[inline(always)]
-    fn extended<const N: usize>(
-        holder: PassTangents<T, N>,
-        other: PassTangents<T, N>,
-        factor: T,
-    ) -> Option<PassTangents<T, N>> {
-        let finite = factor.is_finite();
-        let other_lo = usize::from(other.window_lo());
-        let holder_lo = if holder.has_window() { usize::from(holder.window_lo()) } else { other_lo };
-        let ([h0, h1], [o0, o1]) = (holder.window, other.window);
-        let zero = T::zero();
-        // The shapes of a running sum over neighbours, straight-line: the next term on the
-        // same lanes, one lane up (`x_i` and `x_{i+1}` after `x_{i-1}` and `x_i`) or two.
-        if finite && holder.has_window() {
-            if other_lo == holder_lo {
-                return Some(holder.with_window([h0 + factor * o0, h1 + factor * o1], holder_lo as u8));
-            }
-            if other_lo == holder_lo + 1 {
-                let (middle, top) = (h1 + factor * o0, factor * o1);
-                return Some(if top == zero {
-                    holder.with_window([h0, middle], holder_lo as u8)
-                } else {
-                    Self::appended(holder, holder_lo, [h0, zero], 1, [middle, top], other_lo)
-                });
-            }
-            if other_lo == holder_lo + 2 {
-                let (lower, top) = (factor * o0, factor * o1);
-                return Some(if top != zero {
-                    Self::appended(holder, holder_lo, [h0, h1], 2, [lower, top], other_lo)
-                } else if lower != zero {
-                    Self::appended(holder, holder_lo, [h0, zero], 1, [h1, lower], holder_lo + 1)
-                } else {
-                    holder
-                });
-            }
-        }
-        if holder_lo > other_lo + 2 {
-            return None;
-        }
-        if other_lo > holder_lo + 2 {
-            // `other`'s window far above `holder`'s: all of `holder`'s window goes to the row.
-            let window = other.window.map(|lane| scaled_lane(lane, factor, finite));
-            return Some(Self::appended(holder, holder_lo, holder.window, 2, window, other_lo));
-        }
-        // Both windows within four lanes from `base`.
-        let base = holder_lo.min(other_lo);
-        let mut lanes = [zero; 4];
-        if holder.has_window() {
-            lanes[holder_lo - base] = h0;
-            lanes[holder_lo - base + 1] = h1;
-        }
-        lanes[other_lo - base] = lanes[other_lo - base] + scaled_lane(o0, factor, finite);
-        lanes[other_lo - base + 1] = lanes[other_lo - base + 1] + scaled_lane(o1, factor, finite);
-        let Some(highest) = lanes.iter().rposition(|&lane| lane != zero) else {
-            return Some(holder.with_window([zero; 2], NO_WINDOW));
-        };
-        let keep = highest.saturating_sub(1);
-        let window = [lanes[keep], lanes[keep + 1]];
-        Some(if keep == 0 {
-            holder.with_window(window, base as u8)
-        } else {
-            Self::appended(holder, base, [lanes[0], lanes[1]], keep, window, base + keep)
+            t.with_start(Self::start_index(start)).0
         })
     }
 
-    /// `holder` with the first `flushed` of `flush` appended to its row as lanes
-    /// `flush_lo..` (zeros between) and the window `window` at `window_lo`.
-    #[inline(always)]
-    fn appended<const N: usize>(
-        holder: PassTangents<T, N>,
-        flush_lo: usize,
-        flush: [T; 2],
-        flushed: usize,
-        window: [T; 2],
-        window_lo: usize,
-    ) -> PassTangents<T, N> {
-        let meta = Self::append_lanes(holder.meta, flush_lo, flush[0], flush[1], flushed, window_lo);
-        PassTangents { window, meta, _lanes: PhantomData }
-    }
-
-    /// [`LaneBuffer::appended`] on the packed words, so that nothing passes through memory
-    /// between it and its caller: the new meta word.
+    /// The meta word of `holder` with `first` (and `second` if `flushed` is 2) appended to
+    /// its row as lanes `flush_lo..` (zeros between the row's end and `flush_lo`), and its
+    /// window at `window_lo`. The row grows in place when it is the newest of the buffer,
+    /// the usual case for a running sum; otherwise it is copied first. Only words and
+    /// lanes pass in and out, in registers.
     #[inline(never)]
     fn append_lanes(holder: u64, flush_lo: usize, first: T, second: T, flushed: usize, window_lo: usize) -> u64 {
-        let holder = PassTangents::<T, 0>::new([T::zero(); 2], 0, 0, 0, 0, 0).with_meta(holder);
+        let holder = Meta(holder);
         T::with_lanes(|buffer| {
             let (start, row_lo, row_len) = if holder.has_row() {
-                let from = buffer.row_start(&holder);
+                let from = buffer.row_start(holder);
                 let len = usize::from(holder.row_len());
                 if from + len == buffer.top {
                     (from, usize::from(holder.row_lo()), len)
@@ -335,35 +250,105 @@ impl<T: LaneScalar> LaneBuffer<T> {
             if flushed == 2 {
                 buffer.lanes[at + gap + 1] = second;
             }
-            let row = PassTangents::<T, 0>::new(
-                [T::zero(); 2],
+            Meta::new(
                 Self::start_index(start),
                 row_lo as u8,
                 (row_len + gap + flushed) as u8,
                 window_lo as u8,
                 holder.generation(),
-            );
-            row.meta
+            )
+            .0
         })
     }
 
-    /// `fa · a + fb · b` written whole to a new row: the general case.
+    /// `fa · a + fb · b` for two non-constant tangents of one pass that
+    /// [`PassTangents::merged`] does not take: the window returned, the meta word written to
+    /// `meta`.
     #[inline(never)]
-    fn materialized<const N: usize>(
-        a: PassTangents<T, N>,
+    fn combined<const N: usize>(
+        a: &PassTangents<T, N>,
         fa: T,
-        b: PassTangents<T, N>,
+        b: &PassTangents<T, N>,
         fb: T,
-    ) -> PassTangents<T, N> {
+        meta: &mut u64,
+    ) -> (T, T) {
+        let (a, b) = (*a, *b);
         let finite = fa.is_finite() && fb.is_finite();
+        // A running sum and a term above its row whose windows are further apart, or whose
+        // factors are not finite: the sum's row grows.
+        let extended = if fa == T::one() && !b.has_row() && usize::from(b.meta.window_lo()) >= a.meta.row_end() {
+            Self::extended(a, b, fb)
+        } else if fb == T::one() && !a.has_row() && usize::from(a.meta.window_lo()) >= b.meta.row_end() {
+            Self::extended(b, a, fa)
+        } else {
+            None
+        };
+        let (window, m) = match extended {
+            Some(t) => (t.window, t.meta.0),
+            None => ([T::zero(); 2], Self::materialized(a, fa, b, fb, finite)),
+        };
+        *meta = m;
+        (window[0], window[1])
+    }
+
+    /// `holder + factor · other` for an `other` with only a window, at or above the end of
+    /// `holder`'s row: the lanes below the new window are appended to the row, the rest kept
+    /// in the window. `None` where `other`'s window lies below `holder`'s. Each lane is
+    /// `holder + factor · other` as the dense lanes are (`1 · h = h`, and `0 + x` where the
+    /// holder has none).
+    fn extended<const N: usize>(
+        holder: PassTangents<T, N>,
+        other: PassTangents<T, N>,
+        factor: T,
+    ) -> Option<PassTangents<T, N>> {
+        let finite = factor.is_finite();
+        let zero = T::zero();
+        let other_lo = usize::from(other.meta.window_lo());
+        let holder_lo = if holder.has_window() { usize::from(holder.meta.window_lo()) } else { other_lo };
+        if holder_lo > other_lo + 2 {
+            return None;
+        }
+        let appended = |flush_lo: usize, flush: [T; 2], flushed: usize, window: [T; 2], window_lo: usize| {
+            let meta = Self::append_lanes(holder.meta.0, flush_lo, flush[0], flush[1], flushed, window_lo);
+            PassTangents { window, meta: Meta(meta), _lanes: PhantomData }
+        };
+        if other_lo > holder_lo + 2 {
+            // `other`'s window far above `holder`'s: all of `holder`'s window goes to the row.
+            let window = other.window.map(|lane| scaled_lane(lane, factor, finite));
+            return Some(appended(holder_lo, holder.window, 2, window, other_lo));
+        }
+        // Both windows within four lanes from `base`.
+        let base = holder_lo.min(other_lo);
+        let mut lanes = [zero; 4];
+        if holder.has_window() {
+            lanes[holder_lo - base] = holder.window[0];
+            lanes[holder_lo - base + 1] = holder.window[1];
+        }
+        for (k, &lane) in other.window.iter().enumerate() {
+            lanes[other_lo - base + k] = lanes[other_lo - base + k] + scaled_lane(lane, factor, finite);
+        }
+        let Some(highest) = lanes.iter().rposition(|&lane| lane != zero) else {
+            return Some(holder.with_window([zero; 2], NO_WINDOW));
+        };
+        let keep = highest.saturating_sub(1);
+        let window = [lanes[keep], lanes[keep + 1]];
+        Some(if keep == 0 {
+            holder.with_window(window, base as u8)
+        } else {
+            appended(base, [lanes[0], lanes[1]], keep, window, base + keep)
+        })
+    }
+
+    /// `fa · a + fb · b` written whole to a new row, without a window: its meta word.
+    fn materialized<const N: usize>(a: PassTangents<T, N>, fa: T, b: PassTangents<T, N>, fb: T, finite: bool) -> u64 {
         let (a_lo, a_hi) = a.extent();
         let (b_lo, b_hi) = b.extent();
         let (lo, hi) = (a_lo.min(b_lo), a_hi.max(b_hi));
         let len = hi - lo;
-        let start = T::with_lanes(|buffer| {
+        T::with_lanes(|buffer| {
             let (a_from, b_from) = (
-                if a.has_row() { buffer.row_start(&a) } else { 0 },
-                if b.has_row() { buffer.row_start(&b) } else { 0 },
+                if a.has_row() { buffer.row_start(a.meta) } else { 0 },
+                if b.has_row() { buffer.row_start(b.meta) } else { 0 },
             );
             let start = buffer.new_row(len);
             let (old, new) = buffer.lanes.split_at_mut(start);
@@ -371,133 +356,118 @@ impl<T: LaneScalar> LaneBuffer<T> {
             new.fill(T::zero());
             // `fa · a` written where `a` has lanes (its row and window are apart), then
             // `fb · b` added: each lane `fa · a + fb · b`, as the dense lanes are.
-            if a.has_row() {
-                let at = usize::from(a.row_lo()) - lo;
-                let row_len = usize::from(a.row_len());
-                scale_into(&mut new[at..at + row_len], &old[a_from..a_from + row_len], fa, finite);
-            }
-            if a.has_window() {
-                for (k, &lane) in a.window.iter().enumerate() {
-                    if let Some(slot) = new.get_mut(usize::from(a.window_lo()) + k - lo) {
-                        *slot = scaled_lane(lane, fa, finite);
+            for (t, factor, from, add) in [(a, fa, a_from, false), (b, fb, b_from, true)] {
+                if t.has_row() {
+                    let at = usize::from(t.meta.row_lo()) - lo;
+                    let row_len = usize::from(t.meta.row_len());
+                    let (dst, src) = (&mut new[at..at + row_len], &old[from..from + row_len]);
+                    if add {
+                        add_scaled(dst, src, factor, finite);
+                    } else {
+                        scale_into(dst, src, factor, finite);
+                    }
+                }
+                if t.has_window() {
+                    for (k, &lane) in t.window.iter().enumerate() {
+                        if let Some(slot) = new.get_mut(usize::from(t.meta.window_lo()) + k - lo) {
+                            let scaled = scaled_lane(lane, factor, finite);
+                            *slot = if add { *slot + scaled } else { scaled };
+                        }
                     }
                 }
             }
-            if b.has_row() {
-                let at = usize::from(b.row_lo()) - lo;
-                let row_len = usize::from(b.row_len());
-                add_scaled(&mut new[at..at + row_len], &old[b_from..b_from + row_len], fb, finite);
-            }
-            if b.has_window() {
-                for (k, &lane) in b.window.iter().enumerate() {
-                    if let Some(slot) = new.get_mut(usize::from(b.window_lo()) + k - lo) {
-                        *slot = *slot + scaled_lane(lane, fb, finite);
-                    }
-                }
-            }
-            Self::start_index(start)
-        });
-        PassTangents::new([T::zero(); 2], start, lo as u8, len as u8, NO_WINDOW, a.generation())
+            Meta::new(Self::start_index(start), lo as u8, len as u8, NO_WINDOW, a.meta.generation()).0
+        })
     }
 
-    /// `fa · a + fb · b` for two non-constant tangents of one pass whose windows could not
-    /// be merged in place.
-    #[inline(never)]
-    fn combined<const N: usize>(a: PassTangents<T, N>, fa: T, b: PassTangents<T, N>, fb: T) -> PassTangents<T, N> {
-        // A running sum and a term above its row: the sum's row grows in place.
-        if fa == T::one() && !b.has_row() && usize::from(b.window_lo()) >= a.row_end() {
-            if let Some(t) = Self::extended(a, b, fb) {
-                return t;
-            }
-        }
-        if fb == T::one() && !a.has_row() && usize::from(a.window_lo()) >= b.row_end() {
-            if let Some(t) = Self::extended(b, a, fa) {
-                return t;
-            }
-        }
-        Self::materialized(a, fa, b, fb)
+    fn all_zero(t: Meta) -> bool {
+        T::with_lanes(|buffer| buffer.row(t).iter().all(|&x| x == T::zero()))
     }
+}
 
-    fn all_zero<const N: usize>(t: PassTangents<T, N>) -> bool {
-        T::with_lanes(|buffer| buffer.row(&t).iter().all(|&x| x == T::zero()))
+/// Where a tangent's lanes are, in one word so that a dual is built and copied whole: the
+/// row's start in the buffer (bits 0-31), its first lane and length (32-39, 40-47), the
+/// window's first lane (48-55, [`NO_WINDOW`] for none) and the pass's generation (56-63).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Meta(u64);
+
+impl Meta {
+    #[inline(always)]
+    const fn new(start: u32, row_lo: u8, row_len: u8, window_lo: u8, generation: u8) -> Self {
+        Meta(start as u64 | (row_lo as u64) << 32 | (row_len as u64) << 40 | (window_lo as u64) << 48 | (generation as u64) << 56)
+    }
+    #[inline(always)]
+    const fn start(self) -> u32 {
+        self.0 as u32
+    }
+    #[inline(always)]
+    const fn row_lo(self) -> u8 {
+        (self.0 >> 32) as u8
+    }
+    #[inline(always)]
+    const fn row_len(self) -> u8 {
+        (self.0 >> 40) as u8
+    }
+    #[inline(always)]
+    const fn window_lo(self) -> u8 {
+        (self.0 >> 48) as u8
+    }
+    #[inline(always)]
+    const fn generation(self) -> u8 {
+        (self.0 >> 56) as u8
+    }
+    #[inline(always)]
+    const fn has_row(self) -> bool {
+        self.row_len() != 0
+    }
+    /// The first lane above the row (0 without one).
+    #[inline(always)]
+    const fn row_end(self) -> usize {
+        self.row_lo() as usize + self.row_len() as usize
+    }
+    #[inline(always)]
+    const fn with_start(self, start: u32) -> Self {
+        Meta(self.0 & !0xffff_ffff | start as u64)
+    }
+    #[inline(always)]
+    const fn with_window_lo(self, window_lo: u8) -> Self {
+        Meta(self.0 & !(0xff << 48) | (window_lo as u64) << 48)
     }
 }
 
 impl<T, const N: usize> PassTangents<T, N> {
     #[inline(always)]
-    const fn new(window: [T; 2], start: u32, row_lo: u8, row_len: u8, window_lo: u8, generation: u8) -> Self {
-        let meta = start as u64
-            | (row_lo as u64) << 32
-            | (row_len as u64) << 40
-            | (window_lo as u64) << 48
-            | (generation as u64) << 56;
-        PassTangents { window, meta, _lanes: PhantomData }
-    }
-    #[inline(always)]
-    fn with_meta(self, meta: u64) -> Self {
-        PassTangents { meta, ..self }
-    }
-    #[inline(always)]
     fn with_window(self, window: [T; 2], window_lo: u8) -> Self {
-        PassTangents { window, meta: self.meta & !(0xff << 48) | u64::from(window_lo) << 48, _lanes: PhantomData }
+        PassTangents { window, meta: self.meta.with_window_lo(window_lo), _lanes: PhantomData }
     }
     #[inline(always)]
-    const fn start(&self) -> u32 {
-        self.meta as u32
+    const fn has_row(&self) -> bool {
+        self.meta.has_row()
     }
     #[inline(always)]
-    const fn row_lo(&self) -> u8 {
-        (self.meta >> 32) as u8
+    const fn has_window(&self) -> bool {
+        self.meta.window_lo() != NO_WINDOW
     }
     #[inline(always)]
-    const fn row_len(&self) -> u8 {
-        (self.meta >> 40) as u8
-    }
-    #[inline(always)]
-    const fn window_lo(&self) -> u8 {
-        (self.meta >> 48) as u8
-    }
-    #[inline(always)]
-    const fn generation(&self) -> u8 {
-        (self.meta >> 56) as u8
+    const fn is_constant(&self) -> bool {
+        !self.has_row() && !self.has_window()
     }
 }
 
 impl<T: Float, const N: usize> PassTangents<T, N> {
     /// The unit tangent `e_lane` of a pass of generation `generation`.
     pub(crate) fn unit(lane: usize, generation: u8) -> Self {
-        PassTangents::new([T::one(), T::zero()], 0, 0, 0, lane as u8, generation)
-    }
-
-    #[inline(always)]
-    fn has_row(&self) -> bool {
-        self.row_len() != 0
-    }
-
-    #[inline(always)]
-    fn has_window(&self) -> bool {
-        self.window_lo() != NO_WINDOW
-    }
-
-    #[inline(always)]
-    fn is_constant(&self) -> bool {
-        !self.has_row() && !self.has_window()
-    }
-
-    /// The first lane above the row (0 without one).
-    #[inline(always)]
-    fn row_end(&self) -> usize {
-        usize::from(self.row_lo()) + usize::from(self.row_len())
+        PassTangents { window: [T::one(), T::zero()], meta: Meta::new(0, 0, 0, lane as u8, generation), _lanes: PhantomData }
     }
 
     /// The lanes `lo..hi` the row and window span, the window clipped to the `N` lanes.
     fn extent(&self) -> (usize, usize) {
         let (mut lo, mut hi) = (usize::MAX, 0);
         if self.has_row() {
-            (lo, hi) = (usize::from(self.row_lo()), self.row_end());
+            (lo, hi) = (usize::from(self.meta.row_lo()), self.meta.row_end());
         }
         if self.has_window() {
-            let w = usize::from(self.window_lo());
+            let w = usize::from(self.meta.window_lo());
             (lo, hi) = (lo.min(w), hi.max((w + 2).min(N)));
         }
         (lo, hi)
@@ -511,56 +481,69 @@ impl<T: Float, const N: usize> PassTangents<T, N> {
         }
         let (lo, mut hi) = self.extent();
         if self.has_window() && self.window[1] == T::zero() {
-            hi = hi.min(usize::from(self.window_lo()) + 1).max(self.row_end());
+            hi = hi.min(usize::from(self.meta.window_lo()) + 1).max(self.meta.row_end());
         }
         Some((lo, hi))
     }
+}
 
-    /// `fa · self + fb · other` where both have a window, finite factors, and at most one
-    /// has a row, whose factor is 1 and which ends at or below the other's window (a running
-    /// sum and its next term), with the windows on the same lanes or one lane apart: the
-    /// windows merged here, a lane moved to the row where three are nonzero. `None` for
-    /// every other case.
+impl<T: LaneScalar, const N: usize> PassTangents<T, N> {
+    /// `fa · self + fb · other` where both have a window, the factors are finite, the
+    /// windows are at most two lanes apart and at most one of the two has a row, whose
+    /// factor is 1 and which ends at or below the other's window (a running sum and its
+    /// next term): the windows merged here, the lanes below the new window moved to the
+    /// row. `None` for every other case.
     #[inline(always)]
-    fn windows_merged(self, fa: T, other: Self, fb: T) -> Option<Self>
-    where
-        T: LaneScalar,
-    {
-        let (a_lo, b_lo) = (self.window_lo(), other.window_lo());
+    fn merged(self, fa: T, other: Self, fb: T) -> Option<Self> {
+        let (a_lo, b_lo) = (self.meta.window_lo(), other.meta.window_lo());
         let holder = match (self.has_row(), other.has_row()) {
-            (false, false) => self,
-            (true, false) if fa == T::one() && usize::from(b_lo) >= self.row_end() => self,
-            (false, true) if fb == T::one() && usize::from(a_lo) >= other.row_end() => other,
+            (false, false) => self.meta,
+            (true, false) if fa == T::one() && usize::from(b_lo) >= self.meta.row_end() => self.meta,
+            (false, true) if fb == T::one() && usize::from(a_lo) >= other.meta.row_end() => other.meta,
             _ => return None,
         };
         let ([a0, a1], [b0, b1]) = (self.window, other.window);
-        // Each lane `fa · a + fb · b` as the dense lanes are (`fa · a` alone where `b` has
-        // none): `l0, l1, l2` from the lower window's first lane.
-        let (lo, [l0, l1, l2]) = if a_lo == b_lo {
-            return Some(holder.with_window([fa * a0 + fb * b0, fa * a1 + fb * b1], a_lo));
-        } else if b_lo == a_lo.wrapping_add(1) {
-            (a_lo, [fa * a0, fa * a1 + fb * b0, fb * b1])
-        } else if a_lo == b_lo.wrapping_add(1) {
-            (b_lo, [fb * b0, fa * a0 + fb * b1, fa * a1])
+        if a_lo == b_lo {
+            return Some(PassTangents {
+                window: [fa * a0 + fb * b0, fa * a1 + fb * b1],
+                meta: holder.with_window_lo(a_lo),
+                _lanes: PhantomData,
+            });
+        }
+        // The lower window `l` at lane `lo`, the upper `u` one or two lanes above; each lane
+        // `fa · a + fb · b` as the dense lanes are (`fa · a` alone where `b` has none).
+        let (lo, [l0, l1], [u0, u1], apart) = if b_lo > a_lo {
+            (a_lo, [fa * a0, fa * a1], [fb * b0, fb * b1], b_lo - a_lo)
         } else {
-            return None;
+            (b_lo, [fb * b0, fb * b1], [fa * a0, fa * a1], a_lo - b_lo)
         };
         let zero = T::zero();
-        Some(if l2 == zero {
-            holder.with_window([l0, l1], lo)
-        } else if l0 == zero {
-            holder.with_window([l1, l2], lo + 1)
-        } else {
-            let meta = LaneBuffer::<T>::append_lanes(holder.meta, usize::from(lo), l0, zero, 1, usize::from(lo) + 1);
-            PassTangents { window: [l1, l2], meta, _lanes: PhantomData }
-        })
+        let append = |flush_lo: u8, first: T, second: T, flushed: usize, window: [T; 2], window_lo: u8| {
+            let meta = LaneBuffer::<T>::append_lanes(
+                holder.0,
+                usize::from(flush_lo),
+                first,
+                second,
+                flushed,
+                usize::from(window_lo),
+            );
+            PassTangents { window, meta: Meta(meta), _lanes: PhantomData }
+        };
+        match apart {
+            1 if u1 == zero => Some(PassTangents { window: [l0, l1 + u0], meta: holder.with_window_lo(lo), _lanes: PhantomData }),
+            1 => Some(append(lo, l0, zero, 1, [l1 + u0, u1], lo + 1)),
+            2 if u1 == zero && u0 == zero => Some(PassTangents { window: [l0, l1], meta: holder.with_window_lo(lo), _lanes: PhantomData }),
+            2 if u1 == zero => Some(append(lo, l0, zero, 1, [l1, u0], lo + 1)),
+            2 => Some(append(lo, l0, l1, 2, [u0, u1], lo + 2)),
+            _ => None,
+        }
     }
 }
 
 impl<T: LaneScalar, const N: usize> Tangent<T> for PassTangents<T, N> {
     #[inline(always)]
     fn zero() -> Self {
-        PassTangents::new([T::zero(); 2], 0, 0, 0, NO_WINDOW, 0)
+        PassTangents { window: [T::zero(); 2], meta: Meta::new(0, 0, 0, NO_WINDOW, 0), _lanes: PhantomData }
     }
     #[inline(always)]
     fn add(self, other: Self) -> Self {
@@ -578,18 +561,17 @@ impl<T: LaneScalar, const N: usize> Tangent<T> for PassTangents<T, N> {
     fn scale(self, factor: T) -> Self {
         // `1 · x` is `x`: a tangent passed through unchanged (`x * 1`, `sum + c`) shares its row.
         if self.is_constant() || factor == T::one() {
-            self
-        } else if !self.has_row() {
-            let finite = factor.is_finite();
-            self.with_window(self.window.map(|lane| scaled_lane(lane, factor, finite)), self.window_lo())
-        } else {
-            LaneBuffer::scaled_row(self, factor)
+            return self;
         }
+        let finite = factor.is_finite();
+        let window = self.window.map(|lane| scaled_lane(lane, factor, finite));
+        let meta = if self.has_row() { Meta(LaneBuffer::scaled_row(self.meta.0, factor)) } else { self.meta };
+        PassTangents { window, meta, _lanes: PhantomData }
     }
     #[inline(always)]
     fn is_zero(&self) -> bool {
         (!self.has_window() || self.window.iter().all(|&lane| lane == T::zero()))
-            && (!self.has_row() || LaneBuffer::all_zero(*self))
+            && (!self.has_row() || LaneBuffer::<T>::all_zero(self.meta))
     }
     #[inline(always)]
     fn scale_add(self, a: T, other: Self, b: T) -> Self {
@@ -598,15 +580,17 @@ impl<T: LaneScalar, const N: usize> Tangent<T> for PassTangents<T, N> {
             (false, true) => self.scale(a),
             (true, false) => other.scale(b),
             (false, false) => {
-                if self.generation() != other.generation() {
+                if self.meta.generation() != other.meta.generation() {
                     used_outside_its_pass()
                 }
                 if self.has_window() && other.has_window() && a.is_finite() && b.is_finite() {
-                    if let Some(merged) = self.windows_merged(a, other, b) {
+                    if let Some(merged) = self.merged(a, other, b) {
                         return merged;
                     }
                 }
-                LaneBuffer::combined(self, a, other, b)
+                let mut meta = 0;
+                let (w0, w1) = LaneBuffer::combined(&self, a, &other, b, &mut meta);
+                PassTangents { window: [w0, w1], meta: Meta(meta), _lanes: PhantomData }
             }
         }
     }
@@ -657,7 +641,7 @@ impl<T: LaneScalar> Pass<T> {
     /// Checks that `t` was made in this pass (a value built only from its window may
     /// otherwise carry another pass's lanes unnoticed).
     pub(crate) fn owns<const N: usize>(&self, t: &PassTangents<T, N>) {
-        if !t.is_constant() && t.generation() != self.generation {
+        if !t.is_constant() && t.meta.generation() != self.generation {
             used_outside_its_pass()
         }
     }
