@@ -227,6 +227,31 @@ impl<T: LaneScalar> LaneBuffer<T> {
     #[inline(never)]
     fn append_lanes(holder: u64, flush_lo: usize, first: T, second: T, flushed: usize, window_lo: usize) -> u64 {
         let holder = Meta(holder);
+        // The running sum's case: the holder's row is the newest, and the lanes follow it.
+        let grown = T::with_lanes(|buffer| {
+            let end = holder.start() as usize + usize::from(holder.row_len());
+            let newest = holder.has_row() && holder.generation() == buffer.generation && end == buffer.top;
+            if newest && flush_lo == holder.row_end() {
+                // Both lanes written (the second past the row when one is flushed: room).
+                if let Some([a, b]) = buffer.lanes.get_mut(end..end + 2) {
+                    (*a, *b) = (first, second);
+                    buffer.top = end + flushed;
+                    return Some(Meta(holder.0 + ((flushed as u64) << 40)).with_window_lo(window_lo as u8));
+                }
+            }
+            None
+        });
+        match grown {
+            Some(meta) => meta.0,
+            None => Self::append_lanes_anywhere(holder, flush_lo, first, second, flushed, window_lo),
+        }
+    }
+
+    /// [`LaneBuffer::append_lanes`] where the holder has no row, its row is not the newest,
+    /// there is a gap to fill or the buffer must grow.
+    #[cold]
+    #[inline(never)]
+    fn append_lanes_anywhere(holder: Meta, flush_lo: usize, first: T, second: T, flushed: usize, window_lo: usize) -> u64 {
         T::with_lanes(|buffer| {
             let (start, row_lo, row_len) = if holder.has_row() {
                 let from = buffer.row_start(holder);
@@ -328,7 +353,7 @@ impl<T: LaneScalar> LaneBuffer<T> {
             lanes[other_lo - base + k] = lanes[other_lo - base + k] + scaled_lane(lane, factor, finite);
         }
         let Some(highest) = lanes.iter().rposition(|&lane| lane != zero) else {
-            return Some(holder.with_window([zero; 2], NO_WINDOW));
+            return Some(if holder.has_row() { holder.with_window([zero; 2], NO_WINDOW) } else { Tangent::zero() });
         };
         let keep = highest.saturating_sub(1);
         let window = [lanes[keep], lanes[keep + 1]];
@@ -420,6 +445,14 @@ impl Meta {
     const fn has_row(self) -> bool {
         self.row_len() != 0
     }
+    /// Every tangent of a pass carries its generation (never 0), with a row or a window
+    /// or both; a constant has generation 0 and neither, so one comparison tells it.
+    #[inline(always)]
+    const fn is_constant(self) -> bool {
+        self.0 < 1 << 56
+    }
+    /// The constant's word: no row, no window, generation 0.
+    const CONSTANT: Meta = Meta::new(0, 0, 0, NO_WINDOW, 0);
     /// The first lane above the row (0 without one).
     #[inline(always)]
     const fn row_end(self) -> usize {
@@ -450,7 +483,7 @@ impl<T, const N: usize> PassTangents<T, N> {
     }
     #[inline(always)]
     const fn is_constant(&self) -> bool {
-        !self.has_row() && !self.has_window()
+        self.meta.is_constant()
     }
 }
 
@@ -488,21 +521,37 @@ impl<T: Float, const N: usize> PassTangents<T, N> {
 }
 
 impl<T: LaneScalar, const N: usize> PassTangents<T, N> {
-    /// `fa · self + fb · other` where both have a window, the factors are finite, the
-    /// windows are at most two lanes apart and at most one of the two has a row, whose
-    /// factor is 1 and which ends at or below the other's window (a running sum and its
-    /// next term): the windows merged here, the lanes below the new window moved to the
+    /// `fa · self + fb · other` for two tangents of one pass where the factors are finite,
+    /// at most one of the two has a row, whose factor is 1 and which ends at or below the
+    /// other's window (a running sum and its next term), and the windows are at most two
+    /// lanes apart: the windows merged here, the lanes below the new window moved to the
     /// row. `None` for every other case.
     #[inline(always)]
     fn merged(self, fa: T, other: Self, fb: T) -> Option<Self> {
+        if !(fa.is_finite() && fb.is_finite()) {
+            return None;
+        }
         let (a_lo, b_lo) = (self.meta.window_lo(), other.meta.window_lo());
+        let ([a0, a1], [b0, b1]) = (self.window, other.window);
+        // Without rows both have windows; a row's holder without a window takes the other's.
         let holder = match (self.has_row(), other.has_row()) {
             (false, false) => self.meta,
-            (true, false) if fa == T::one() && usize::from(b_lo) >= self.meta.row_end() => self.meta,
-            (false, true) if fb == T::one() && usize::from(a_lo) >= other.meta.row_end() => other.meta,
+            (true, false) if fa == T::one() && usize::from(b_lo) >= self.meta.row_end() => {
+                if !self.has_window() {
+                    let window = [fb * b0, fb * b1];
+                    return Some(PassTangents { window, meta: self.meta.with_window_lo(b_lo), _lanes: PhantomData });
+                }
+                self.meta
+            }
+            (false, true) if fb == T::one() && usize::from(a_lo) >= other.meta.row_end() => {
+                if !other.has_window() {
+                    let window = [fa * a0, fa * a1];
+                    return Some(PassTangents { window, meta: other.meta.with_window_lo(a_lo), _lanes: PhantomData });
+                }
+                other.meta
+            }
             _ => return None,
         };
-        let ([a0, a1], [b0, b1]) = (self.window, other.window);
         if a_lo == b_lo {
             return Some(PassTangents {
                 window: [fa * a0 + fb * b0, fa * a1 + fb * b1],
@@ -543,7 +592,7 @@ impl<T: LaneScalar, const N: usize> PassTangents<T, N> {
 impl<T: LaneScalar, const N: usize> Tangent<T> for PassTangents<T, N> {
     #[inline(always)]
     fn zero() -> Self {
-        PassTangents { window: [T::zero(); 2], meta: Meta::new(0, 0, 0, NO_WINDOW, 0), _lanes: PhantomData }
+        PassTangents { window: [T::zero(); 2], meta: Meta::CONSTANT, _lanes: PhantomData }
     }
     #[inline(always)]
     fn add(self, other: Self) -> Self {
@@ -560,7 +609,7 @@ impl<T: LaneScalar, const N: usize> Tangent<T> for PassTangents<T, N> {
     #[inline(always)]
     fn scale(self, factor: T) -> Self {
         // `1 · x` is `x`: a tangent passed through unchanged (`x * 1`, `sum + c`) shares its row.
-        if self.is_constant() || factor == T::one() {
+        if self.is_constant() || (self.has_row() && factor == T::one()) {
             return self;
         }
         let finite = factor.is_finite();
@@ -580,13 +629,11 @@ impl<T: LaneScalar, const N: usize> Tangent<T> for PassTangents<T, N> {
             (false, true) => self.scale(a),
             (true, false) => other.scale(b),
             (false, false) => {
-                if self.meta.generation() != other.meta.generation() {
+                if (self.meta.0 ^ other.meta.0) >> 56 != 0 {
                     used_outside_its_pass()
                 }
-                if self.has_window() && other.has_window() && a.is_finite() && b.is_finite() {
-                    if let Some(merged) = self.merged(a, other, b) {
-                        return merged;
-                    }
+                if let Some(merged) = self.merged(a, other, b) {
+                    return merged;
                 }
                 let mut meta = 0;
                 let (w0, w1) = LaneBuffer::combined(&self, a, &other, b, &mut meta);
