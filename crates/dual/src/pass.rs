@@ -609,7 +609,12 @@ impl<T: LaneScalar, const N: usize> Tangent<T> for PassTangents<T, N> {
     #[inline(always)]
     fn scale(self, factor: T) -> Self {
         // `1 · x` is `x`: a tangent passed through unchanged (`x * 1`, `sum + c`) shares its row.
-        if self.is_constant() || (self.has_row() && factor == T::one()) {
+        // A constant's result is the constant, built anew rather than copied, so the caller
+        // need not load its window.
+        if self.is_constant() {
+            return Tangent::zero();
+        }
+        if self.has_row() && factor == T::one() {
             return self;
         }
         let finite = factor.is_finite();
@@ -625,7 +630,7 @@ impl<T: LaneScalar, const N: usize> Tangent<T> for PassTangents<T, N> {
     #[inline(always)]
     fn scale_add(self, a: T, other: Self, b: T) -> Self {
         match (self.is_constant(), other.is_constant()) {
-            (true, true) => self,
+            (true, true) => Tangent::zero(),
             (false, true) => self.scale(a),
             (true, false) => other.scale(b),
             (false, false) => {
