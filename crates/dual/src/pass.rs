@@ -251,7 +251,14 @@ impl<T: LaneScalar> LaneBuffer<T> {
     /// there is a gap to fill or the buffer must grow.
     #[cold]
     #[inline(never)]
-    fn append_lanes_anywhere(holder: Meta, flush_lo: usize, first: T, second: T, flushed: usize, window_lo: usize) -> u64 {
+    fn append_lanes_anywhere(
+        holder: Meta,
+        flush_lo: usize,
+        first: T,
+        second: T,
+        flushed: usize,
+        window_lo: usize,
+    ) -> u64 {
         T::with_lanes(|buffer| {
             let (start, row_lo, row_len) = if holder.has_row() {
                 let from = buffer.row_start(holder);
@@ -419,7 +426,13 @@ struct Meta(u64);
 impl Meta {
     #[inline(always)]
     const fn new(start: u32, row_lo: u8, row_len: u8, window_lo: u8, generation: u8) -> Self {
-        Meta(start as u64 | (row_lo as u64) << 32 | (row_len as u64) << 40 | (window_lo as u64) << 48 | (generation as u64) << 56)
+        Meta(
+            start as u64
+                | (row_lo as u64) << 32
+                | (row_len as u64) << 40
+                | (window_lo as u64) << 48
+                | (generation as u64) << 56,
+        )
     }
     #[inline(always)]
     const fn start(self) -> u32 {
@@ -490,10 +503,15 @@ impl<T, const N: usize> PassTangents<T, N> {
 impl<T: Float, const N: usize> PassTangents<T, N> {
     /// The unit tangent `e_lane` of a pass of generation `generation`.
     pub(crate) fn unit(lane: usize, generation: u8) -> Self {
-        PassTangents { window: [T::one(), T::zero()], meta: Meta::new(0, 0, 0, lane as u8, generation), _lanes: PhantomData }
+        PassTangents {
+            window: [T::one(), T::zero()],
+            meta: Meta::new(0, 0, 0, lane as u8, generation),
+            _lanes: PhantomData,
+        }
     }
 
-    /// The lanes `lo..hi` the row and window span, the window clipped to the `N` lanes.
+    /// The lanes `lo..hi` the row and window span: a window's upper lane only where it is
+    /// nonzero (so never lane `N`, which is always zero).
     fn extent(&self) -> (usize, usize) {
         let (mut lo, mut hi) = (usize::MAX, 0);
         if self.has_row() {
@@ -501,22 +519,15 @@ impl<T: Float, const N: usize> PassTangents<T, N> {
         }
         if self.has_window() {
             let w = usize::from(self.meta.window_lo());
-            (lo, hi) = (lo.min(w), hi.max((w + 2).min(N)));
+            let width = if self.window[1] == T::zero() { 1 } else { 2 };
+            (lo, hi) = (lo.min(w), hi.max(w + width));
         }
         (lo, hi)
     }
 
-    /// The lanes `lo..hi` that may be nonzero (a window's upper lane counted only when
-    /// nonzero), `None` for a constant.
+    /// The lanes `lo..hi` that may be nonzero, `None` for a constant.
     fn band(&self) -> Option<(usize, usize)> {
-        if self.is_constant() {
-            return None;
-        }
-        let (lo, mut hi) = self.extent();
-        if self.has_window() && self.window[1] == T::zero() {
-            hi = hi.min(usize::from(self.meta.window_lo()) + 1).max(self.meta.row_end());
-        }
-        Some((lo, hi))
+        (!self.is_constant()).then(|| self.extent())
     }
 }
 
@@ -579,9 +590,13 @@ impl<T: LaneScalar, const N: usize> PassTangents<T, N> {
             PassTangents { window, meta: Meta(meta), _lanes: PhantomData }
         };
         match apart {
-            1 if u1 == zero => Some(PassTangents { window: [l0, l1 + u0], meta: holder.with_window_lo(lo), _lanes: PhantomData }),
+            1 if u1 == zero => {
+                Some(PassTangents { window: [l0, l1 + u0], meta: holder.with_window_lo(lo), _lanes: PhantomData })
+            }
             1 => Some(append(lo, l0, zero, 1, [l1 + u0, u1], lo + 1)),
-            2 if u1 == zero && u0 == zero => Some(PassTangents { window: [l0, l1], meta: holder.with_window_lo(lo), _lanes: PhantomData }),
+            2 if u1 == zero && u0 == zero => {
+                Some(PassTangents { window: [l0, l1], meta: holder.with_window_lo(lo), _lanes: PhantomData })
+            }
             2 if u1 == zero => Some(append(lo, l0, zero, 1, [l1, u0], lo + 1)),
             2 => Some(append(lo, l0, l1, 2, [u0, u1], lo + 2)),
             _ => None,
@@ -909,6 +924,21 @@ mod tests {
             &[1.0, 2.0, 3.0, 4.0],
         );
         assert_eq!(on_another_thread, (4.0, vec![4.0, 0.0, 0.0, 1.0]));
+        // A value with a row in the buffer, used in a later pass whose rows reach past it:
+        // only the generation tells them apart.
+        let kept_row = std::sync::Mutex::new(None);
+        let _ = gradient::<f64, 4>(
+            |x| {
+                *kept_row.lock().unwrap() = Some(x[0] * x[3]);
+                x[0]
+            },
+            &[1.0, 2.0, 3.0, 4.0],
+        );
+        let stale_row = kept_row.lock().unwrap().unwrap();
+        let used_later = std::panic::catch_unwind(|| {
+            gradient::<f64, 4>(|x| (x[0] * x[3] + x[1] * x[3] * x[0]).sin() + stale_row.sin(), &[1.0, 2.0, 3.0, 4.0])
+        });
+        assert!(used_later.is_err());
         // A value of one pass returned from the closure of another.
         let returned = std::panic::catch_unwind(|| gradient::<f64, 2>(|_| stale, &[1.0, 2.0]));
         assert!(returned.is_err());
@@ -990,7 +1020,7 @@ mod tests {
     proptest! {
         #[test]
         fn random_programs_give_the_one_tangent_gradient(
-            x in prop::collection::vec(-2.0..2.0f64, 1..12),
+            x in prop::collection::vec(-2.0..2.0f64, 1..20),
             program in prop::collection::vec(step(), 1..30),
         ) {
             let one_at_a_time: Vec<f64> = (0..x.len())
@@ -1000,11 +1030,142 @@ mod tests {
                     run(&program, &seeded).eps
                 })
                 .collect();
-            let (value, grad) = gradient::<f64, 3>(|d| run(&program, d), &x);
-            prop_assert_eq!(value.to_bits(), run(&program, &x).to_bits());
-            for (b, d) in grad.iter().zip(&one_at_a_time) {
-                prop_assert!(b == d || (b.is_nan() && d.is_nan()), "{:?} vs {:?}", grad, one_at_a_time);
+            // Chunks of one lane, of a few (windows meet the chunk's end), and of all inputs.
+            for (value, grad) in [
+                gradient::<f64, 1>(|d| run(&program, d), &x),
+                gradient::<f64, 3>(|d| run(&program, d), &x),
+                gradient::<f64, 32>(|d| run(&program, d), &x),
+            ] {
+                prop_assert_eq!(value.to_bits(), run(&program, &x).to_bits());
+                for (b, d) in grad.iter().zip(&one_at_a_time) {
+                    prop_assert!(b == d || (b.is_nan() && d.is_nan()), "{:?} vs {:?}", grad, one_at_a_time);
+                }
             }
         }
+    }
+
+    /// One step of a running sum `acc` over products of nearby inputs.
+    #[derive(Clone, Debug)]
+    enum SumStep {
+        /// `acc + x_i · x_{i+k}`.
+        Add(usize, usize),
+        /// `acc - x_i · x_{i+k}`.
+        Sub(usize, usize),
+        /// `x_i · x_{i+k} + acc`: the term first.
+        AddTo(usize, usize),
+        /// `acc · x_i`: with `x_i = 1`, the sum's factor is 1 and the input's is `acc`.
+        Mul(usize),
+        /// `acc · c`.
+        Scale(f64),
+        /// `sin(acc)`: a row scaled.
+        Sin,
+        /// `acc · acc`: two rows.
+        Square,
+    }
+
+    fn sum_step() -> impl Strategy<Value = SumStep> {
+        let (i, k) = (0..24usize, 0..5usize);
+        let factor = prop_oneof![Just(1.0), Just(0.0), Just(f64::INFINITY), -2.0..2.0];
+        prop_oneof![
+            4 => (i.clone(), k.clone()).prop_map(|(i, k)| SumStep::Add(i, k)),
+            2 => (i.clone(), k.clone()).prop_map(|(i, k)| SumStep::Sub(i, k)),
+            2 => (i.clone(), k).prop_map(|(i, k)| SumStep::AddTo(i, k)),
+            1 => i.prop_map(SumStep::Mul),
+            1 => factor.prop_map(SumStep::Scale),
+            1 => Just(SumStep::Sin),
+            1 => Just(SumStep::Square),
+        ]
+    }
+
+    fn running_sum<T: Float>(steps: &[SumStep], x: &[T]) -> T {
+        let n = x.len();
+        let term = |i: usize, k: usize| x[i % n] * x[(i + k) % n];
+        steps.iter().fold(T::zero(), |acc, step| match *step {
+            SumStep::Add(i, k) => acc + term(i, k),
+            SumStep::Sub(i, k) => acc - term(i, k),
+            SumStep::AddTo(i, k) => term(i, k) + acc,
+            SumStep::Mul(i) => acc * x[i % n],
+            SumStep::Scale(c) => acc * T::from(c).unwrap_or_else(T::nan),
+            SumStep::Sin => acc.sin(),
+            SumStep::Square => acc * acc,
+        })
+    }
+
+    proptest! {
+        /// Running sums whose terms land on, next to, below and far above the sum's window,
+        /// with inputs of 1, 0 and infinity (factors of 1 that share a row, factors that are
+        /// not finite), against the one-tangent gradient.
+        #[test]
+        fn running_sums_give_the_one_tangent_gradient(
+            x in prop::collection::vec(prop_oneof![4 => -2.0..2.0f64, 1 => Just(1.0), 1 => Just(0.0), 1 => Just(f64::INFINITY)], 1..24),
+            steps in prop::collection::vec(sum_step(), 1..40),
+        ) {
+            let one_at_a_time: Vec<f64> = (0..x.len())
+                .map(|i| {
+                    let seeded: Vec<Dual<f64>> =
+                        x.iter().enumerate().map(|(k, &v)| Dual::new(v, if k == i { 1.0 } else { 0.0 })).collect();
+                    running_sum(&steps, &seeded).eps
+                })
+                .collect();
+            for (value, grad) in [
+                gradient::<f64, 1>(|d| running_sum(&steps, d), &x),
+                gradient::<f64, 5>(|d| running_sum(&steps, d), &x),
+                gradient::<f64, 32>(|d| running_sum(&steps, d), &x),
+            ] {
+                let want = running_sum(&steps, &x);
+                prop_assert!(value.to_bits() == want.to_bits() || (value.is_nan() && want.is_nan()));
+                for (b, d) in grad.iter().zip(&one_at_a_time) {
+                    prop_assert!(b == d || (b.is_nan() && d.is_nan()), "{:?} vs {:?}", grad, one_at_a_time);
+                }
+            }
+        }
+    }
+
+    /// How `f`'s result keeps its lanes, and how many lanes the buffer gained making it.
+    fn shape_of(f: impl Fn(&[ChunkDual<f64, 16>]) -> ChunkDual<f64, 16>, x: &[f64]) -> (String, bool, usize) {
+        let shape = std::cell::RefCell::new(None);
+        let _ = gradient::<f64, 16>(
+            |d| {
+                let before = lanes_in_use();
+                let y = f(d);
+                *shape.borrow_mut() = Some((format!("{:?}", y.eps), y.eps.has_row(), lanes_in_use() - before));
+                y
+            },
+            x,
+        );
+        shape.into_inner().unwrap()
+    }
+
+    #[test]
+    fn each_merge_keeps_its_lanes_where_expected() {
+        let x = [0.5, 1.5, -2.0, 3.0, 0.25, -1.0, 2.0, 1.25];
+        // Windows on the same lanes, one and two apart: merged in the dual.
+        assert_eq!(shape_of(|d| d[2] * d[3] + d[2] * d[2], &x), ("lanes 2..4".into(), false, 0));
+        assert_eq!(shape_of(|d| d[2] + d[3], &x), ("lanes 2..4".into(), false, 0));
+        assert_eq!(shape_of(|d| d[3] - d[2], &x), ("lanes 2..4".into(), false, 0));
+        // Two apart: the lanes below the upper window move to a new row.
+        assert_eq!(shape_of(|d| d[2] * d[3] + d[4] * d[5], &x), ("lanes 2..6".into(), true, 2));
+        assert_eq!(shape_of(|d| d[2] * d[3] + d[4], &x), ("lanes 2..5".into(), true, 1));
+        // An upper window that is zero leaves the lower one as it is.
+        assert_eq!(shape_of(|d| d[2] * d[3] + d[4] * 0.0, &x), ("lanes 2..4".into(), false, 0));
+        // A sum with a row grows it by the lanes its window leaves behind.
+        let sum = |d: &[ChunkDual<f64, 16>]| (0..6).fold(ChunkDual::constant(0.0), |acc, i| acc + d[i] * d[i + 1]);
+        assert_eq!(shape_of(sum, &x), ("lanes 0..7".into(), true, 5));
+        // Far apart: the product's lanes and the zeros between in one row of its own.
+        assert_eq!(shape_of(|d| d[1] * d[6], &x), ("lanes 1..7".into(), true, 6));
+        // A row and no window (a product of far lanes) takes the next term's window.
+        assert_eq!(shape_of(|d| d[0] * d[3] + d[5], &x), ("lanes 0..6".into(), true, 4));
+        // Two rows: a new row of their union, without a window.
+        assert_eq!(shape_of(|d| (d[0] * d[3]) * (d[4] * d[7]), &x), ("lanes 0..8".into(), true, 4 + 4 + 8));
+        // A computed zero band with a row is a constant.
+        let _ = gradient::<f64, 8>(
+            |d| {
+                let far = d[0] * d[5];
+                assert!(far.eps.has_row() && !far.is_constant());
+                assert!((far - d[0] * d[5]).is_constant());
+                far
+            },
+            &x,
+        );
     }
 }
