@@ -85,9 +85,9 @@ fn w1_gradient(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("primal", n), |b| b.iter(|| rosenbrock(black_box(x))));
         group.bench_function(BenchmarkId::new("hand", n), |b| b.iter(|| rosenbrock_gradient(black_box(x), &mut grad)));
         slope_chunks!(group, x, rosenbrock, 64, 128, 255);
-        let mut workspace = Workspace::<f64, 128>::new();
-        group.bench_function(BenchmarkId::new("slope_workspace128", n), |b| {
-            b.iter(|| workspace.gradient(|d: &[ChunkDual<f64, 128>]| rosenbrock(d), black_box(x), &mut grad))
+        let mut workspace = Workspace::<f64, 255>::new();
+        group.bench_function(BenchmarkId::new("slope_workspace255", n), |b| {
+            b.iter(|| workspace.gradient(|d: &[ChunkDual<f64, 255>]| rosenbrock(d), black_box(x), &mut grad))
         });
         group.bench_function(BenchmarkId::new("slope_function", n), |b| b.iter(|| Rosenbrock.gradient(black_box(x))));
         num_dual_chunks!(group, x, rosenbrock_nd, 8, 16, 32);

@@ -4,21 +4,23 @@
 use crate::pass::Pass;
 use crate::{ChunkDual, Dual, Error, HyperDual, LaneScalar, Scalar};
 
-/// The chunk [`Function::gradient`] takes for `n` inputs: the fastest of 64, 128 and 255 in
-/// `cargo run --release -p slope-benches --example forward_quick` (W1 at n = 100 and 1000,
-/// W4 at 4096; figures in the README). A pass costs about the primal plus the tangents of
-/// what its seeded inputs reach, so fewer, wider passes win until the running sums of a pass
-/// (as wide as the chunk) dominate; how soon depends on the function, so measure yours where
-/// it matters.
+/// The chunk [`Function::gradient`] takes for `n` inputs: the smallest of 64, 128 and 255
+/// that holds them all (one pass), else 255. A pass costs about the primal plus a few
+/// operations per term its seeded inputs reach, so fewer, wider passes win: at W1 (n = 1000)
+/// and W4 (4096 inputs) chunk 255 measured fastest, 64 and 128 slower in proportion to
+/// their passes (`cargo run --release -p slope-benches --example forward_quick`, figures in
+/// the README). A function whose values each depend on many seeded inputs at once writes
+/// rows as wide as the chunk; measure yours where it matters.
 ///
 /// ```
 /// assert_eq!(slope_dual::recommended_chunk(10), 64);
+/// assert_eq!(slope_dual::recommended_chunk(100), 128);
 /// assert_eq!(slope_dual::recommended_chunk(4096), 255);
 /// ```
 pub const fn recommended_chunk(n: usize) -> usize {
     match n {
         0..=64 => 64,
-        65..=2000 => 128,
+        65..=128 => 128,
         _ => 255,
     }
 }

@@ -673,7 +673,7 @@ pub type ChunkDual<T, const N: usize> = crate::Dual<T, PassTangents<T, N>>;
 
 impl<T: LaneScalar, const N: usize> ChunkDual<T, N> {
     /// The `N` tangents, zeros outside the lanes the value depends on; read inside the pass
-    /// that made it (outside it, this panics).
+    /// that made it (outside it, a value with lanes in the buffer panics).
     pub fn tangents(&self) -> [T; N] {
         let mut out = [T::zero(); N];
         self.write_tangents(&mut out);
@@ -728,6 +728,7 @@ mod tests {
     use crate::{gradient, jacobian, Dual, DualVec, Workspace};
     use num_traits::Float;
     use proptest::prelude::*;
+    use proptest::test_runner::TestCaseError;
 
     fn lanes_in_use() -> usize {
         f64::with_lanes(|buffer| buffer.top)
@@ -837,6 +838,21 @@ mod tests {
         assert_eq!(gradient(f, &[2.0, f64::INFINITY]).1, vec![f64::INFINITY, 2.0]);
     }
 
+    #[test]
+    fn an_infinite_factor_on_a_term_two_lanes_above_a_window() {
+        // `s · t` with `s = 3 x0 = ∞` (window [3, 0] at lane 0) and `t = x2 x3 = 1` (window
+        // [1, 1] at lane 2): `s`'s factor is 1, `t`'s is ∞; the lanes are 3, 0, ∞, ∞, the
+        // zero between kept.
+        let f = |x: &[ChunkDual<f64, 4>]| (x[0] * 3.0) * (x[2] * x[3]);
+        let x = [f64::INFINITY, 5.0, 1.0, 1.0];
+        let dense = {
+            let d: Vec<DualVec<f64, 4>> = x.iter().enumerate().map(|(i, &v)| DualVec::variable_at(v, i)).collect();
+            ((d[0] * 3.0) * (d[2] * d[3])).eps.0.to_vec()
+        };
+        assert_eq!(dense, vec![3.0, 0.0, f64::INFINITY, f64::INFINITY]);
+        assert_eq!(gradient(f, &x).1, dense);
+    }
+
     /// A dual type with plain `f64` operands, as both `ChunkDual` and `DualVec` are.
     trait WithF64: Float + core::ops::Mul<f64, Output = Self> + core::ops::Add<f64, Output = Self> {}
     impl<D: Float + core::ops::Mul<f64, Output = D> + core::ops::Add<f64, Output = D>> WithF64 for D {}
@@ -936,7 +952,14 @@ mod tests {
         );
         let stale_row = kept_row.lock().unwrap().unwrap();
         let used_later = std::panic::catch_unwind(|| {
-            gradient::<f64, 4>(|x| (x[0] * x[3] + x[1] * x[3] * x[0]).sin() + stale_row.sin(), &[1.0, 2.0, 3.0, 4.0])
+            gradient::<f64, 4>(
+                |x| {
+                    let y = (x[0] * x[3] + x[1] * x[3] * x[0]).sin();
+                    let _ = (stale_row * 2.0).re;
+                    y
+                },
+                &[1.0, 2.0, 3.0, 4.0],
+            )
         });
         assert!(used_later.is_err());
         // A value of one pass returned from the closure of another.
@@ -1017,30 +1040,45 @@ mod tests {
         values.iter().skip(x.len()).fold(T::zero(), |acc, &v| acc + v)
     }
 
+    struct Program<'a>(&'a [Step]);
+    impl crate::Function for Program<'_> {
+        fn eval<T: Float>(&self, x: &[T]) -> T {
+            run(self.0, x)
+        }
+    }
+
+    /// `f`'s value and gradient through chunks of one lane, of a few (windows meet the
+    /// chunk's end) and of all inputs, against the value and the gradient taken one input
+    /// at a time on `Dual<f64>` (NaN matching NaN).
+    fn agrees_with_one_tangent(f: &impl crate::Function, x: &[f64]) -> Result<(), TestCaseError> {
+        let one_at_a_time: Vec<f64> = (0..x.len())
+            .map(|i| {
+                let seeded: Vec<Dual<f64>> =
+                    x.iter().enumerate().map(|(k, &v)| Dual::new(v, if k == i { 1.0 } else { 0.0 })).collect();
+                f.eval(&seeded).eps
+            })
+            .collect();
+        let want = f.eval(x);
+        for (value, grad) in [
+            gradient::<f64, 1>(|d| f.eval(d), x),
+            gradient::<f64, 3>(|d| f.eval(d), x),
+            gradient::<f64, 32>(|d| f.eval(d), x),
+        ] {
+            prop_assert!(value.to_bits() == want.to_bits() || (value.is_nan() && want.is_nan()));
+            for (b, d) in grad.iter().zip(&one_at_a_time) {
+                prop_assert!(b == d || (b.is_nan() && d.is_nan()), "{:?} vs {:?}", grad, one_at_a_time);
+            }
+        }
+        Ok(())
+    }
+
     proptest! {
         #[test]
         fn random_programs_give_the_one_tangent_gradient(
             x in prop::collection::vec(-2.0..2.0f64, 1..20),
             program in prop::collection::vec(step(), 1..30),
         ) {
-            let one_at_a_time: Vec<f64> = (0..x.len())
-                .map(|i| {
-                    let seeded: Vec<Dual<f64>> =
-                        x.iter().enumerate().map(|(k, &v)| Dual::new(v, if k == i { 1.0 } else { 0.0 })).collect();
-                    run(&program, &seeded).eps
-                })
-                .collect();
-            // Chunks of one lane, of a few (windows meet the chunk's end), and of all inputs.
-            for (value, grad) in [
-                gradient::<f64, 1>(|d| run(&program, d), &x),
-                gradient::<f64, 3>(|d| run(&program, d), &x),
-                gradient::<f64, 32>(|d| run(&program, d), &x),
-            ] {
-                prop_assert_eq!(value.to_bits(), run(&program, &x).to_bits());
-                for (b, d) in grad.iter().zip(&one_at_a_time) {
-                    prop_assert!(b == d || (b.is_nan() && d.is_nan()), "{:?} vs {:?}", grad, one_at_a_time);
-                }
-            }
+            agrees_with_one_tangent(&Program(&program), &x)?;
         }
     }
 
@@ -1055,6 +1093,8 @@ mod tests {
         AddTo(usize, usize),
         /// `acc · x_i`: with `x_i = 1`, the sum's factor is 1 and the input's is `acc`.
         Mul(usize),
+        /// `acc · x_i · x_{i+k}`, the same with a term of two lanes.
+        MulTerm(usize, usize),
         /// `acc · c`.
         Scale(f64),
         /// `sin(acc)`: a row scaled.
@@ -1070,11 +1110,19 @@ mod tests {
             4 => (i.clone(), k.clone()).prop_map(|(i, k)| SumStep::Add(i, k)),
             2 => (i.clone(), k.clone()).prop_map(|(i, k)| SumStep::Sub(i, k)),
             2 => (i.clone(), k).prop_map(|(i, k)| SumStep::AddTo(i, k)),
-            1 => i.prop_map(SumStep::Mul),
+            1 => i.clone().prop_map(SumStep::Mul),
+            1 => (i.clone(), 1..3usize).prop_map(|(i, k)| SumStep::MulTerm(i, k)),
             1 => factor.prop_map(SumStep::Scale),
             1 => Just(SumStep::Sin),
             1 => Just(SumStep::Square),
         ]
+    }
+
+    struct RunningSum<'a>(&'a [SumStep]);
+    impl crate::Function for RunningSum<'_> {
+        fn eval<T: Float>(&self, x: &[T]) -> T {
+            running_sum(self.0, x)
+        }
     }
 
     fn running_sum<T: Float>(steps: &[SumStep], x: &[T]) -> T {
@@ -1085,6 +1133,7 @@ mod tests {
             SumStep::Sub(i, k) => acc - term(i, k),
             SumStep::AddTo(i, k) => term(i, k) + acc,
             SumStep::Mul(i) => acc * x[i % n],
+            SumStep::MulTerm(i, k) => acc * term(i, k),
             SumStep::Scale(c) => acc * T::from(c).unwrap_or_else(T::nan),
             SumStep::Sin => acc.sin(),
             SumStep::Square => acc * acc,
@@ -1100,24 +1149,7 @@ mod tests {
             x in prop::collection::vec(prop_oneof![4 => -2.0..2.0f64, 1 => Just(1.0), 1 => Just(0.0), 1 => Just(f64::INFINITY)], 1..24),
             steps in prop::collection::vec(sum_step(), 1..40),
         ) {
-            let one_at_a_time: Vec<f64> = (0..x.len())
-                .map(|i| {
-                    let seeded: Vec<Dual<f64>> =
-                        x.iter().enumerate().map(|(k, &v)| Dual::new(v, if k == i { 1.0 } else { 0.0 })).collect();
-                    running_sum(&steps, &seeded).eps
-                })
-                .collect();
-            for (value, grad) in [
-                gradient::<f64, 1>(|d| running_sum(&steps, d), &x),
-                gradient::<f64, 5>(|d| running_sum(&steps, d), &x),
-                gradient::<f64, 32>(|d| running_sum(&steps, d), &x),
-            ] {
-                let want = running_sum(&steps, &x);
-                prop_assert!(value.to_bits() == want.to_bits() || (value.is_nan() && want.is_nan()));
-                for (b, d) in grad.iter().zip(&one_at_a_time) {
-                    prop_assert!(b == d || (b.is_nan() && d.is_nan()), "{:?} vs {:?}", grad, one_at_a_time);
-                }
-            }
+            agrees_with_one_tangent(&RunningSum(&steps), &x)?;
         }
     }
 
@@ -1151,6 +1183,10 @@ mod tests {
         // A sum with a row grows it by the lanes its window leaves behind.
         let sum = |d: &[ChunkDual<f64, 16>]| (0..6).fold(ChunkDual::constant(0.0), |acc, i| acc + d[i] * d[i + 1]);
         assert_eq!(shape_of(sum, &x), ("lanes 0..7".into(), true, 5));
+        // A term far above a sum's window: the window goes to the row, the term's is kept.
+        let far =
+            |d: &[ChunkDual<f64, 16>]| (0..3).fold(ChunkDual::constant(0.0), |acc, i| acc + d[i] * d[i + 1]) + d[7];
+        assert_eq!(shape_of(far, &x), ("lanes 0..8".into(), true, 2 + 2));
         // Far apart: the product's lanes and the zeros between in one row of its own.
         assert_eq!(shape_of(|d| d[1] * d[6], &x), ("lanes 1..7".into(), true, 6));
         // A row and no window (a product of far lanes) takes the next term's window.
