@@ -1178,6 +1178,11 @@ mod tests {
         // Two apart: the lanes below the upper window move to a new row.
         assert_eq!(shape_of(|d| d[2] * d[3] + d[4] * d[5], &x), ("lanes 2..6".into(), true, 2));
         assert_eq!(shape_of(|d| d[2] * d[3] + d[4], &x), ("lanes 2..5".into(), true, 1));
+        // The same as products (no factor of 1, so no row could be shared): the upper
+        // operand first, and windows one and two apart that fill three and four lanes.
+        assert_eq!(shape_of(|d| d[3] * d[2], &x), ("lanes 2..4".into(), false, 0));
+        assert_eq!(shape_of(|d| (d[2] * d[3]) * (d[3] * d[4]), &x), ("lanes 2..5".into(), true, 1));
+        assert_eq!(shape_of(|d| (d[2] * d[3]) * (d[4] * d[5]), &x), ("lanes 2..6".into(), true, 2));
         // An upper window that is zero leaves the lower one as it is.
         assert_eq!(shape_of(|d| d[2] * d[3] + d[4] * 0.0, &x), ("lanes 2..4".into(), false, 0));
         // A sum with a row grows it by the lanes its window leaves behind.
