@@ -99,21 +99,13 @@ fn scaled_lane<T: Float>(lane: T, factor: T, finite: bool) -> T {
 /// `dst = factor · src`, zero entries left zero when `factor` is not finite.
 #[inline(always)]
 fn scale_into<T: Float>(dst: &mut [T], src: &[T], factor: T, finite: bool) {
-    if finite {
-        dst.iter_mut().zip(src).for_each(|(d, &s)| *d = factor * s);
-    } else {
-        dst.iter_mut().zip(src).for_each(|(d, &s)| *d = scale_entry(s, factor));
-    }
+    dst.iter_mut().zip(src).for_each(|(d, &s)| *d = scaled_lane(s, factor, finite));
 }
 
 /// `dst += factor · src`, zero entries left zero when `factor` is not finite.
 #[inline(always)]
 fn add_scaled<T: Float>(dst: &mut [T], src: &[T], factor: T, finite: bool) {
-    if finite {
-        dst.iter_mut().zip(src).for_each(|(d, &s)| *d = *d + factor * s);
-    } else {
-        dst.iter_mut().zip(src).for_each(|(d, &s)| *d = *d + scale_entry(s, factor));
-    }
+    dst.iter_mut().zip(src).for_each(|(d, &s)| *d = *d + scaled_lane(s, factor, finite));
 }
 
 /// Where the previous pass left the buffer, restored by [`LaneBuffer::end_pass`].
@@ -247,6 +239,21 @@ impl<T: LaneScalar> LaneBuffer<T> {
         }
     }
 
+    /// `holder`'s row with the first `flushed` of `flush` appended as lanes `flush_lo..`,
+    /// and the window `window` at `window_lo`: [`LaneBuffer::append_lanes`] made a tangent.
+    #[inline(always)]
+    fn appended<const N: usize>(
+        holder: Meta,
+        flush_lo: usize,
+        flush: [T; 2],
+        flushed: usize,
+        window: [T; 2],
+        window_lo: usize,
+    ) -> PassTangents<T, N> {
+        let meta = Self::append_lanes(holder.0, flush_lo, flush[0], flush[1], flushed, window_lo);
+        PassTangents { window, meta: Meta(meta), _lanes: PhantomData }
+    }
+
     /// [`LaneBuffer::append_lanes`] where the holder has no row, its row is not the newest,
     /// there is a gap to fill or the buffer must grow.
     #[cold]
@@ -340,14 +347,10 @@ impl<T: LaneScalar> LaneBuffer<T> {
         if holder_lo > other_lo + 2 {
             return None;
         }
-        let appended = |flush_lo: usize, flush: [T; 2], flushed: usize, window: [T; 2], window_lo: usize| {
-            let meta = Self::append_lanes(holder.meta.0, flush_lo, flush[0], flush[1], flushed, window_lo);
-            PassTangents { window, meta: Meta(meta), _lanes: PhantomData }
-        };
         if other_lo > holder_lo + 2 {
             // `other`'s window far above `holder`'s: all of `holder`'s window goes to the row.
             let window = other.window.map(|lane| scaled_lane(lane, factor, finite));
-            return Some(appended(holder_lo, holder.window, 2, window, other_lo));
+            return Some(Self::appended(holder.meta, holder_lo, holder.window, 2, window, other_lo));
         }
         // Both windows within four lanes from `base`.
         let base = holder_lo.min(other_lo);
@@ -367,7 +370,7 @@ impl<T: LaneScalar> LaneBuffer<T> {
         Some(if keep == 0 {
             holder.with_window(window, base as u8)
         } else {
-            appended(base, [lanes[0], lanes[1]], keep, window, base + keep)
+            Self::appended(holder.meta, base, [lanes[0], lanes[1]], keep, window, base + keep)
         })
     }
 
@@ -578,27 +581,19 @@ impl<T: LaneScalar, const N: usize> PassTangents<T, N> {
             (b_lo, [fb * b0, fb * b1], [fa * a0, fa * a1], a_lo - b_lo)
         };
         let zero = T::zero();
-        let append = |flush_lo: u8, first: T, second: T, flushed: usize, window: [T; 2], window_lo: u8| {
-            let meta = LaneBuffer::<T>::append_lanes(
-                holder.0,
-                usize::from(flush_lo),
-                first,
-                second,
-                flushed,
-                usize::from(window_lo),
-            );
-            PassTangents { window, meta: Meta(meta), _lanes: PhantomData }
+        let append = |flush_lo: u8, flush: [T; 2], flushed: usize, window: [T; 2], window_lo: u8| {
+            LaneBuffer::appended(holder, usize::from(flush_lo), flush, flushed, window, usize::from(window_lo))
         };
         match apart {
             1 if u1 == zero => {
                 Some(PassTangents { window: [l0, l1 + u0], meta: holder.with_window_lo(lo), _lanes: PhantomData })
             }
-            1 => Some(append(lo, l0, zero, 1, [l1 + u0, u1], lo + 1)),
+            1 => Some(append(lo, [l0, zero], 1, [l1 + u0, u1], lo + 1)),
             2 if u1 == zero && u0 == zero => {
                 Some(PassTangents { window: [l0, l1], meta: holder.with_window_lo(lo), _lanes: PhantomData })
             }
-            2 if u1 == zero => Some(append(lo, l0, zero, 1, [l1, u0], lo + 1)),
-            2 => Some(append(lo, l0, l1, 2, [u0, u1], lo + 2)),
+            2 if u1 == zero => Some(append(lo, [l0, zero], 1, [l1, u0], lo + 1)),
+            2 => Some(append(lo, [l0, l1], 2, [u0, u1], lo + 2)),
             _ => None,
         }
     }
