@@ -129,7 +129,7 @@ fn jacobian_hessian_jvp(c: &mut Criterion) {
     let mut group = c.benchmark_group("forward_other");
     let (w, d) = w4_data(64);
     let (w, d) = (w.as_slice(), d.as_slice());
-    fn layer<const N: usize>(w: &[f64], x: &[ChunkDual<f64, N>]) -> Vec<ChunkDual<f64, N>> {
+    fn layer<'p, const N: usize>(w: &[f64], x: &[ChunkDual<'p, f64, N>]) -> Vec<ChunkDual<'p, f64, N>> {
         (0..64)
             .map(|i| {
                 let mut z = ChunkDual::constant(0.0);

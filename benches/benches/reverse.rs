@@ -180,7 +180,7 @@ fn training(c: &mut Criterion) {
     let start = g.checkpoint();
     group.bench_function("slope_reuse", |b| {
         b.iter(|| {
-            ids.step(&g).unwrap();
+            ids.step(&mut g).unwrap();
             g.rewind(start).unwrap();
         })
     });

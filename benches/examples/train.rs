@@ -30,7 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut losses = Vec::with_capacity(STEPS);
     for step in 0..STEPS {
         let t = Instant::now();
-        let loss = model.step(&g)?;
+        let loss = model.step(&mut g)?;
         g.rewind(start)?;
         times.push(t.elapsed().as_secs_f64());
         losses.push(loss);

@@ -104,17 +104,19 @@ impl LogisticIds {
 
     /// One descent step: loss, backward, parameters set in place, gradients zeroed. The
     /// caller rewinds to a checkpoint taken after [`record`](LogisticIds::record).
-    pub fn step(&self, g: &Graph) -> Result<f64, slope::Error> {
+    pub fn step(&self, g: &mut Graph) -> Result<f64, slope::Error> {
         let (w, b) = (g.tensor(self.w)?, g.tensor(self.b)?);
         let loss = logistic_loss(g.tensor(self.x)?, g.tensor(self.y)?, w, b);
         loss.backward()?;
         let (gw, gb) = (w.grad(), b.grad());
         let (gw, gb) = (gw.as_ref().map_or(&[][..], Value::as_slice), gb.and_then(|g| g.item()).unwrap_or(0.0));
         let new_w: Vec<f64> = w.to_vec().iter().zip(gw).map(|(w, g)| w - RATE * g).collect();
+        let (new_b, loss) = (b.item()? - RATE * gb, loss.item()?);
+        // Setting values takes the graph by `&mut`: the step's handles end here.
         g.set_value(self.w, &new_w)?;
-        g.set_value(self.b, &[b.item()? - RATE * gb])?;
+        g.set_value(self.b, &[new_b])?;
         g.zero_grad();
-        Ok(loss.item()?)
+        Ok(loss)
     }
 
     /// The current parameters.

@@ -2,9 +2,13 @@
 //! whole op table, checked in every mode. Failures shrink to a minimal plan; proptest keeps
 //! them in `proptest-regressions/`, which is committed and replayed first.
 
+use std::collections::BTreeSet;
+
 use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::TestRunner;
 use slope_check::{check_at, check_graph, OpSubject, Tolerances};
-use slope_graph::{BinaryOp, Domain, Graph, Op, Shape, StructuralOp, Tensor};
+use slope_graph::{BinaryOp, Domain, Error, Graph, Op, Shape, StructuralOp, Tensor};
 
 fn op_at(index: usize) -> Op {
     Op::all().nth(index % Op::COUNT).unwrap_or(Op::Structural(StructuralOp::Sum))
@@ -68,92 +72,164 @@ fn fits(t: &Tensor<'_>, d: &Domain) -> bool {
     })
 }
 
-/// Records `step` on `nodes`, keeping to each op's domain; `None` when the op does not fit
-/// its operands (the step is then skipped, so shrinking stays meaningful).
-fn record<'g>(nodes: &[Tensor<'g>], step: &Step) -> Option<Tensor<'g>> {
+/// Why a step was not recorded: its op is outside its domain at these operands (the step is
+/// skipped, so shrinking stays meaningful), or the graph refused the operands' shapes.
+/// Any other error fails the test: random graphs must not meet one.
+fn refused_for_shapes(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::ShapeMismatch { .. }
+            | Error::Arity { .. }
+            | Error::NeedsScalar { .. }
+            | Error::Reshape { .. }
+            | Error::RankAboveTwo { .. }
+            | Error::Dim { .. }
+            | Error::EmptyReduction { .. }
+            | Error::DataLength { .. }
+            | Error::RowIndex { .. }
+            | Error::ClassLabel { .. }
+            | Error::SliceRange { .. }
+    )
+}
+
+/// Records `step` on `nodes`, keeping to each op's domain: `Ok(None)` when the op does not
+/// fit its operands (outside its domain, or shapes the op refuses), an error for any other
+/// refusal.
+fn record<'g>(nodes: &[Tensor<'g>], step: &Step) -> Result<Option<Tensor<'g>>, Error> {
     let op = op_at(step.op);
     let a = nodes[step.a % nodes.len()];
     let b = nodes[step.b % nodes.len()];
     let domains = op.domains();
-    let result = match op {
-        Op::Unary(_) => fits(&a, &domains[0]).then(|| a.try_op(op, &[]).ok()).flatten(),
+    let attempt: Option<Result<Tensor<'g>, Error>> = match op {
+        Op::Unary(_) => fits(&a, &domains[0]).then(|| a.try_op(op, &[])),
         // a constant exponent, drawn from its domain
-        Op::Binary(b) if !b.differentiates(1) => fits(&a, &domains[0])
-            .then(|| a.try_binary_scalar(b, into_domain(&domains[1], step.constant)).ok())
-            .flatten(),
+        Op::Binary(b) if !b.differentiates(1) => {
+            fits(&a, &domains[0]).then(|| a.try_binary_scalar(b, into_domain(&domains[1], step.constant)))
+        }
         Op::Binary(BinaryOp::Rem) => {
             // fmod jumps where a / b is an integer, which no domain of one input can say:
             // keep well away
-            let q = a.try_div(b).ok()?.to_vec();
-            let far = q.iter().all(|q| (q - q.round()).abs() > 0.1) && b.to_vec().iter().all(|b| b.abs() > 0.5);
-            far.then(|| a.try_op(op, &[b]).ok()).flatten()
+            match a.try_div(b) {
+                Err(e) => Some(Err(e)),
+                Ok(q) => {
+                    let q = q.to_vec();
+                    let far = q.iter().all(|q| (q - q.round()).abs() > 0.1) && b.to_vec().iter().all(|b| b.abs() > 0.5);
+                    far.then(|| a.try_op(op, &[b]))
+                }
+            }
         }
         Op::Binary(BinaryOp::Maximum | BinaryOp::Minimum) => {
             // the kink is where the operands meet, which no domain of one input can say
-            let apart = a.try_sub(b).ok()?.to_vec().iter().all(|d| d.abs() > 0.1);
-            apart.then(|| a.try_op(op, &[b]).ok()).flatten()
+            match a.try_sub(b) {
+                Err(e) => Some(Err(e)),
+                Ok(d) => d.to_vec().iter().all(|d| d.abs() > 0.1).then(|| a.try_op(op, &[b])),
+            }
         }
-        Op::Binary(_) => (fits(&a, &domains[0]) && fits(&b, &domains[1])).then(|| a.try_op(op, &[b]).ok()).flatten(),
+        Op::Binary(_) => (fits(&a, &domains[0]) && fits(&b, &domains[1])).then(|| a.try_op(op, &[b])),
         Op::Structural(StructuralOp::Max | StructuralOp::Min) => {
             // the kink is where two elements meet: keep them apart
             let mut v = a.to_vec();
             v.sort_by(f64::total_cmp);
-            v.windows(2).all(|w| w[1] - w[0] > 0.1).then(|| a.try_op(op, &[]).ok()).flatten()
+            v.windows(2).all(|w| w[1] - w[0] > 0.1).then(|| a.try_op(op, &[]))
         }
         Op::Structural(StructuralOp::Clamp) => {
             // constant bounds, kept away from every element (the kinks)
             let (lo, hi) = (step.constant * 2.0 - 1.5, step.constant * 2.0 - 0.5);
             let apart = a.to_vec().iter().all(|v| (v - lo).abs() > 0.1 && (v - hi).abs() > 0.1);
-            apart.then(|| a.try_clamp(lo, hi).ok()).flatten()
+            apart.then(|| a.try_clamp(lo, hi))
         }
         Op::Structural(StructuralOp::CrossEntropy) => {
             // logits against a constant label drawn from the classes
             let classes = a.shape().len();
             let label = a.graph().scalar((step.constant * classes as f64).floor());
-            a.try_op(op, &[label]).ok()
+            Some(a.try_op(op, &[label]))
         }
         Op::Structural(StructuralOp::IndexSelect) => {
             // constant rows drawn from the rows there are, one repeated
             let rows = a.shape().len().max(1);
             let pick = (step.constant * rows as f64).floor() as usize;
-            a.try_index_select(&[pick, 0, pick]).ok()
+            Some(a.try_index_select(&[pick, 0, pick]))
+        }
+        Op::Structural(StructuralOp::Slice) => {
+            // a constant range drawn from the elements there are, at least one long
+            let len = a.shape().len();
+            let start = ((step.constant * len as f64).floor() as usize).min(len.saturating_sub(1));
+            Some(a.try_slice(start, len))
         }
         Op::Structural(StructuralOp::Where) => {
             // a constant mask from the bits of the step's number
             let bits = (step.constant * 256.0) as usize;
             let mask: Vec<bool> = (0..a.shape().len()).map(|k| (bits >> k) & 1 == 1).collect();
-            a.try_where_(&mask, b).ok()
+            Some(a.try_where_(&mask, b))
         }
-        Op::Structural(_) | Op::Custom(_) => a.try_op(op, &[b]).ok().or_else(|| a.try_op(op, &[]).ok()),
-    }?;
+        Op::Structural(_) | Op::Custom(_) => Some(if op.arity() == 1 { a.try_op(op, &[]) } else { a.try_op(op, &[b]) }),
+    };
+    let result = match attempt {
+        None => return Ok(None),
+        Some(Err(e)) if refused_for_shapes(&e) => return Ok(None),
+        Some(Err(e)) => return Err(e),
+        Some(Ok(t)) => t,
+    };
     let values = result.to_vec();
-    (values.iter().all(|v| v.is_finite() && v.abs() < 1e3)).then_some(result)
+    Ok((values.iter().all(|v| v.is_finite() && v.abs() < 1e3)).then_some(result))
+}
+
+/// A random graph's leaves and recorded nodes, from the property's inputs.
+fn random_graph<'g>(
+    g: &'g Graph,
+    inputs: usize,
+    vector: bool,
+    values: &[f64],
+    steps: &[Step],
+) -> Result<(Vec<Tensor<'g>>, Vec<Tensor<'g>>), Error> {
+    let len = if vector { 3 } else { 1 };
+    let leaves: Vec<Tensor<'g>> = (0..inputs)
+        .map(|i| {
+            let v = &values[i * len..(i + 1) * len];
+            if vector { g.vector(v) } else { g.scalar(v[0]) }.requires_grad_()
+        })
+        .collect();
+    let mut nodes = leaves.clone();
+    for s in steps {
+        if let Some(t) = record(&nodes, s)? {
+            nodes.push(t);
+        }
+    }
+    Ok((leaves, nodes))
+}
+
+fn graph_inputs() -> impl Strategy<Value = (usize, bool, Vec<f64>, Vec<Step>)> {
+    (1..=4usize, any::<bool>(), proptest::collection::vec(-2.0..2.0f64, 12), proptest::collection::vec(step(), 1..40))
+}
+
+/// The random graphs must reach every op of the table, or their agreement says nothing of
+/// the ops they miss: 256 graphs drawn as the property draws them record each op at least
+/// once (a new op whose operands the generator never fits fails here).
+#[test]
+fn random_graphs_record_every_op_of_the_table() {
+    let mut runner = TestRunner::deterministic();
+    let mut recorded = BTreeSet::new();
+    for _ in 0..256 {
+        let (inputs, vector, values, steps) = graph_inputs().new_tree(&mut runner).unwrap().current();
+        let g = Graph::new();
+        let (leaves, nodes) = random_graph(&g, inputs, vector, &values, &steps).unwrap();
+        for t in &nodes[leaves.len()..] {
+            recorded.insert(t.grad_fn().unwrap().0.name());
+        }
+    }
+    let missing: Vec<&str> = Op::all().map(|op| op.name()).filter(|name| !recorded.contains(name)).collect();
+    assert!(missing.is_empty(), "ops no random graph recorded: {missing:?}");
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
-    fn random_graphs_agree_across_modes(
-        inputs in 1..=4usize,
-        vector in any::<bool>(),
-        values in proptest::collection::vec(-2.0..2.0f64, 12),
-        steps in proptest::collection::vec(step(), 1..40),
-    ) {
+    fn random_graphs_agree_across_modes((inputs, vector, values, steps) in graph_inputs()) {
         let g = Graph::new();
-        let len = if vector { 3 } else { 1 };
-        let leaves: Vec<Tensor<'_>> = (0..inputs)
-            .map(|i| {
-                let v = &values[i * len..(i + 1) * len];
-                if vector { g.vector(v) } else { g.scalar(v[0]) }.requires_grad_()
-            })
-            .collect();
-        let mut nodes = leaves.clone();
-        for s in &steps {
-            if let Some(t) = record(&nodes, s) {
-                nodes.push(t);
-            }
-        }
+        let recorded = random_graph(&g, inputs, vector, &values, &steps);
+        prop_assert!(recorded.is_ok(), "a refusal no random graph should meet: {:?}", recorded.err());
+        let Ok((leaves, nodes)) = recorded else { unreachable!() };
         let last = *nodes.last().unwrap_or(&leaves[0]);
         let output = if last.shape().is_scalar() { last } else { last.sum() };
         let ids: Vec<_> = leaves.iter().map(|t| t.id()).collect();

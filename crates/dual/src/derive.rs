@@ -70,7 +70,9 @@ pub fn jvp<T: Scalar>(f: impl Fn(&[Dual<T>]) -> Vec<Dual<T>>, x: &[T], v: &[T]) 
 /// ```
 #[derive(Clone, Default)]
 pub struct Workspace<T, const N: usize> {
-    inputs: Vec<ChunkDual<T, N>>,
+    /// Constants between calls; seeded in place during a pass, and handed to the closure
+    /// as duals of that pass (`'static` shortens to any pass's lifetime).
+    inputs: Vec<ChunkDual<'static, T, N>>,
 }
 
 impl<T, const N: usize> core::fmt::Debug for Workspace<T, N> {
@@ -90,7 +92,7 @@ impl<T: LaneScalar, const N: usize> Workspace<T, N> {
     fn passes<E>(
         &mut self,
         x: &[T],
-        mut pass: impl FnMut(usize, &[ChunkDual<T, N>], &Pass<T>) -> Result<(), E>,
+        mut pass: impl FnMut(usize, &[ChunkDual<'static, T, N>], &Pass<T>) -> Result<(), E>,
     ) -> Result<(), E> {
         self.inputs.clear();
         self.inputs.extend(x.iter().map(|&v| ChunkDual::constant(v)));
@@ -116,7 +118,7 @@ impl<T: LaneScalar, const N: usize> Workspace<T, N> {
     /// [`gradient`]. Fails if `grad` is not as long as `x`.
     pub fn gradient(
         &mut self,
-        f: impl Fn(&[ChunkDual<T, N>]) -> ChunkDual<T, N>,
+        f: impl for<'p> Fn(&[ChunkDual<'p, T, N>]) -> ChunkDual<'p, T, N>,
         x: &[T],
         grad: &mut [T],
     ) -> Result<T, Error> {
@@ -127,7 +129,12 @@ impl<T: LaneScalar, const N: usize> Workspace<T, N> {
     }
 
     /// [`Workspace::gradient`] with `grad.len() == x.len()` checked by the caller.
-    fn fill_gradient(&mut self, f: impl Fn(&[ChunkDual<T, N>]) -> ChunkDual<T, N>, x: &[T], grad: &mut [T]) -> T {
+    fn fill_gradient(
+        &mut self,
+        f: impl for<'p> Fn(&[ChunkDual<'p, T, N>]) -> ChunkDual<'p, T, N>,
+        x: &[T],
+        grad: &mut [T],
+    ) -> T {
         let mut value = T::nan();
         let Ok(()) = self.passes::<core::convert::Infallible>(x, |start, inputs, pass| {
             let y = f(inputs);
@@ -146,7 +153,7 @@ impl<T: LaneScalar, const N: usize> Workspace<T, N> {
     #[allow(clippy::type_complexity)]
     pub fn jacobian(
         &mut self,
-        f: impl Fn(&[ChunkDual<T, N>]) -> Vec<ChunkDual<T, N>>,
+        f: impl for<'p> Fn(&[ChunkDual<'p, T, N>]) -> Vec<ChunkDual<'p, T, N>>,
         x: &[T],
     ) -> Result<(Vec<T>, Vec<Vec<T>>), Error> {
         let mut values: Option<Vec<T>> = None;
@@ -192,8 +199,44 @@ impl<T: LaneScalar, const N: usize> Workspace<T, N> {
 /// assert_eq!(value, 1001.0);
 /// assert_eq!(grad, vec![-400.0, 2602.0, -600.0]);
 /// ```
+///
+/// The duals your closure is given live for that one call (`for<'p>`): write it inline, as
+/// above, so that it gets that signature (a closure kept in a variable first does not; a
+/// `fn f<'p>(x: &[ChunkDual<'p, f64, 4>]) -> ChunkDual<'p, f64, 4>` does). A dual kept past
+/// its pass would carry lanes of a buffer that later passes reuse, so the compiler refuses
+/// it, as it refuses a `Var` kept past its graph:
+///
+/// ```compile_fail,E0521
+/// use std::sync::Mutex;
+/// use slope_dual::gradient;
+///
+/// let stash = Mutex::new(None);
+/// let _ = gradient::<f64, 2>(|x| { *stash.lock().unwrap() = Some(x[0]); x[0] * x[1] }, &[1.0, 2.0]);
+/// let kept = stash.lock().unwrap().unwrap();
+/// let _ = gradient::<f64, 2>(|x| x[1] + kept, &[5.0, 6.0]);
+/// ```
+///
+/// nor can one be carried into a later call through the closure's own state, or moved to
+/// another thread (its lanes are in this thread's buffer):
+///
+/// ```compile_fail,E0521
+/// use std::cell::Cell;
+/// use slope_dual::{gradient, ChunkDual};
+///
+/// let last: Cell<Option<ChunkDual<'_, f64, 2>>> = Cell::new(None);
+/// let _ = gradient::<f64, 2>(|x| { let y = x[0] * x[1]; last.set(Some(y)); y }, &[1.0, 2.0]);
+/// ```
+///
+/// ```compile_fail,E0277
+/// use slope_dual::gradient;
+///
+/// let _ = gradient::<f64, 4>(|x| {
+///     let y = x[0] * x[3];
+///     std::thread::scope(|s| s.spawn(move || y * y).join().unwrap())
+/// }, &[1.0, 2.0, 3.0, 4.0]);
+/// ```
 pub fn gradient<T: LaneScalar, const N: usize>(
-    f: impl Fn(&[ChunkDual<T, N>]) -> ChunkDual<T, N>,
+    f: impl for<'p> Fn(&[ChunkDual<'p, T, N>]) -> ChunkDual<'p, T, N>,
     x: &[T],
 ) -> (T, Vec<T>) {
     let mut grad = vec![T::zero(); x.len()];
@@ -203,7 +246,7 @@ pub fn gradient<T: LaneScalar, const N: usize>(
 
 /// `(f(x), J(x))` with `J` row-major (`J[i][j] = ∂f_i/∂x_j`), in `ceil(n / N)` evaluations.
 pub fn jacobian<T: LaneScalar, const N: usize>(
-    f: impl Fn(&[ChunkDual<T, N>]) -> Vec<ChunkDual<T, N>>,
+    f: impl for<'p> Fn(&[ChunkDual<'p, T, N>]) -> Vec<ChunkDual<'p, T, N>>,
     x: &[T],
 ) -> Result<(Vec<T>, Vec<Vec<T>>), Error> {
     Workspace::new().jacobian(f, x)
@@ -307,7 +350,7 @@ mod tests {
     use super::*;
     use num_traits::Float;
 
-    fn f<S: Scalar>(x: &[S]) -> S {
+    fn f<S: Float>(x: &[S]) -> S {
         x.iter().enumerate().fold(S::zero(), |acc, (i, &xi)| acc + xi.sin() * S::from(i + 1).unwrap_or_else(S::nan))
     }
 
@@ -315,14 +358,14 @@ mod tests {
     fn chunked_gradients_agree_for_every_chunk_width() {
         let x: Vec<f64> = (0..11).map(|i| 0.1 * i as f64).collect();
         let want: Vec<f64> = x.iter().enumerate().map(|(i, &x)| x.cos() * (i + 1) as f64).collect();
-        let (v1, g1) = gradient::<f64, 1>(f, &x);
-        let (v4, g4) = gradient::<f64, 4>(f, &x);
-        let (v16, g16) = gradient::<f64, 16>(f, &x);
+        let (v1, g1) = gradient::<f64, 1>(|x| f(x), &x);
+        let (v4, g4) = gradient::<f64, 4>(|x| f(x), &x);
+        let (v16, g16) = gradient::<f64, 16>(|x| f(x), &x);
         assert_eq!((v1, v4), (f(&x), v16));
         for g in [g1, g4, g16] {
             assert_eq!(g, want);
         }
-        assert_eq!(gradient::<f64, 4>(f, &[]), (0.0, vec![]));
+        assert_eq!(gradient::<f64, 4>(|x| f(x), &[]), (0.0, vec![]));
     }
 
     #[test]
@@ -332,11 +375,11 @@ mod tests {
             let x: Vec<f64> = (0..n).map(|i| 0.3 * i as f64 - 0.7).collect();
             let want: Vec<f64> = x.iter().enumerate().map(|(i, &x)| x.cos() * (i + 1) as f64).collect();
             let mut grad = vec![f64::NAN; n];
-            let value = workspace.gradient(f, &x, &mut grad).unwrap();
+            let value = workspace.gradient(|x| f(x), &x, &mut grad).unwrap();
             assert_eq!((value, &grad), (f(&x), &want), "n = {n}");
-            assert_eq!(gradient::<f64, 4>(f, &x), (value, grad));
+            assert_eq!(gradient::<f64, 4>(|x| f(x), &x), (value, grad));
         }
-        let err = workspace.gradient(f, &[1.0, 2.0], &mut [0.0]).unwrap_err();
+        let err = workspace.gradient(|x| f(x), &[1.0, 2.0], &mut [0.0]).unwrap_err();
         assert_eq!(err, Error::InputLength { what: "the gradient buffer", expected: 2, got: 1 });
     }
 
@@ -354,22 +397,22 @@ mod tests {
             let x: Vec<f64> = (0..n).map(|i| (i % 13) as f64 * 0.1).collect();
             let (value, grad) = Sines.gradient(&x);
             assert_eq!(value, f(&x));
-            assert_eq!(grad, gradient::<f64, 1>(f, &x).1, "n = {n}");
+            assert_eq!(grad, gradient::<f64, 1>(|x| f(x), &x).1, "n = {n}");
         }
     }
 
     #[test]
     fn jacobian_rows_and_columns() {
-        let map = |x: &[ChunkDual<f64, 2>]| vec![x[0] * x[1], x[0] + x[2], x[2].exp()];
-        let (y, j) = jacobian(map, &[2.0, 3.0, 0.0]).unwrap();
+        let (y, j) = jacobian::<f64, 2>(|x| vec![x[0] * x[1], x[0] + x[2], x[2].exp()], &[2.0, 3.0, 0.0]).unwrap();
         assert_eq!(y, vec![6.0, 2.0, 1.0]);
         assert_eq!(j, vec![vec![3.0, 2.0, 0.0], vec![1.0, 0.0, 1.0], vec![0.0, 0.0, 1.0]]);
     }
 
     #[test]
     fn a_changing_output_length_is_an_error() {
-        let bad = |x: &[ChunkDual<f64, 1>]| if x[0].is_constant() { vec![x[0]] } else { vec![x[0], x[1]] };
-        assert_eq!(jacobian(bad, &[1.0, 2.0]), Err(Error::OutputLength { expected: 2, got: 1 }));
+        let changing =
+            jacobian::<f64, 1>(|x| if x[0].is_constant() { vec![x[0]] } else { vec![x[0], x[1]] }, &[1.0, 2.0]);
+        assert_eq!(changing, Err(Error::OutputLength { expected: 2, got: 1 }));
     }
 
     #[test]

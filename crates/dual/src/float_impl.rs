@@ -245,7 +245,7 @@ macro_rules! impl_dual_number {
         impl<$($gen)*> crate::Scalar for $ty
         where
             T: crate::Scalar,
-            Self: core::fmt::Debug,
+            Self: core::fmt::Debug + Send + Sync + 'static,
         {
             crate::unary_table!(dual_scalar_methods);
             #[inline(always)]

@@ -22,7 +22,7 @@ impl<T: RealField + Float> LinalgScalar for T {}
 // implementations must carry the keyword although their bodies do nothing unsafe: a dual
 // number is a single SIMD lane. This is the only `unsafe` token in slope.
 #[allow(unsafe_code)]
-impl<T: LinalgScalar, E: Tangent<T>> SimdValue for Dual<T, E> {
+impl<T: LinalgScalar, E: Tangent<T> + Send + Sync + 'static> SimdValue for Dual<T, E> {
     const LANES: usize = 1;
     type Element = Self;
     type SimdBool = bool;
@@ -51,9 +51,9 @@ impl<T: LinalgScalar, E: Tangent<T>> SimdValue for Dual<T, E> {
     }
 }
 
-impl<T: LinalgScalar, E: Tangent<T>> Field for Dual<T, E> {}
+impl<T: LinalgScalar, E: Tangent<T> + Send + Sync + 'static> Field for Dual<T, E> {}
 
-impl<T: LinalgScalar, E: Tangent<T>> SubsetOf<Dual<T, E>> for Dual<T, E> {
+impl<T: LinalgScalar, E: Tangent<T> + Send + Sync + 'static> SubsetOf<Dual<T, E>> for Dual<T, E> {
     fn to_superset(&self) -> Self {
         *self
     }
@@ -68,7 +68,7 @@ impl<T: LinalgScalar, E: Tangent<T>> SubsetOf<Dual<T, E>> for Dual<T, E> {
 macro_rules! plain_subset {
     ($($t:ty),*) => {$(
         /// A plain number is a constant dual.
-        impl<T: LinalgScalar, E: Tangent<T>> SubsetOf<Dual<T, E>> for $t {
+        impl<T: LinalgScalar, E: Tangent<T> + Send + Sync + 'static> SubsetOf<Dual<T, E>> for $t {
             fn to_superset(&self) -> Dual<T, E> {
                 Dual::constant(<T as SupersetOf<$t>>::from_subset(self))
             }
@@ -84,7 +84,7 @@ macro_rules! plain_subset {
 plain_subset!(f32, f64);
 
 /// Approximate equality compares values, as `==` does.
-impl<T: LinalgScalar, E: Tangent<T>> AbsDiffEq for Dual<T, E> {
+impl<T: LinalgScalar, E: Tangent<T> + Send + Sync + 'static> AbsDiffEq for Dual<T, E> {
     type Epsilon = Self;
     fn default_epsilon() -> Self {
         Dual::constant(T::default_epsilon())
@@ -94,7 +94,7 @@ impl<T: LinalgScalar, E: Tangent<T>> AbsDiffEq for Dual<T, E> {
     }
 }
 
-impl<T: LinalgScalar, E: Tangent<T>> RelativeEq for Dual<T, E> {
+impl<T: LinalgScalar, E: Tangent<T> + Send + Sync + 'static> RelativeEq for Dual<T, E> {
     fn default_max_relative() -> Self {
         Dual::constant(T::default_max_relative())
     }
@@ -103,7 +103,7 @@ impl<T: LinalgScalar, E: Tangent<T>> RelativeEq for Dual<T, E> {
     }
 }
 
-impl<T: LinalgScalar, E: Tangent<T>> UlpsEq for Dual<T, E> {
+impl<T: LinalgScalar, E: Tangent<T> + Send + Sync + 'static> UlpsEq for Dual<T, E> {
     fn default_max_ulps() -> u32 {
         T::default_max_ulps()
     }
@@ -121,7 +121,7 @@ macro_rules! delegate {
     )*};
 }
 
-impl<T: LinalgScalar, E: Tangent<T> + Debug> ComplexField for Dual<T, E>
+impl<T: LinalgScalar, E: Tangent<T> + Debug + Send + Sync + 'static> ComplexField for Dual<T, E>
 where
     Dual<T, E>: Display,
 {
@@ -203,7 +203,7 @@ macro_rules! constant {
     )*};
 }
 
-impl<T: LinalgScalar, E: Tangent<T> + Debug> RealField for Dual<T, E>
+impl<T: LinalgScalar, E: Tangent<T> + Debug + Send + Sync + 'static> RealField for Dual<T, E>
 where
     Dual<T, E>: Display,
 {

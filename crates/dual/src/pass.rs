@@ -4,7 +4,6 @@
 use core::cell::RefCell;
 use core::fmt;
 use core::marker::PhantomData;
-use std::sync::atomic::{AtomicU8, Ordering};
 
 use num_traits::Float;
 
@@ -41,9 +40,18 @@ macro_rules! lane_scalar {
 }
 lane_scalar!(f32 => LANES_F32, f64 => LANES_F64);
 
-/// Passes draw their generation from one counter, so a dual taken to another thread, or
-/// kept past its pass, does not match the pass it is used in (0 is no pass's).
-static NEXT_GENERATION: AtomicU8 = AtomicU8::new(1);
+/// What a tangent's marker stands for: its lane type, and `'p`, the pass that made it. The
+/// helpers hand each pass's closure duals of a lifetime of that call alone (`for<'p>`), so
+/// no dual can be kept past its pass or carried into a later one: the compiler refuses it.
+/// The raw pointer makes the tangents neither `Send` nor `Sync`, since their lanes live in
+/// this thread's buffer.
+type Brand<'p, T> = (fn() -> T, *const &'p ());
+
+#[cold]
+#[inline(never)]
+fn nested_too_deep() -> ! {
+    panic!("more than 255 chunked passes are nested on this thread: take the inner gradients outside the closure")
+}
 
 /// A window lane index no window has: the dual has no window.
 const NO_WINDOW: u8 = u8::MAX;
@@ -57,18 +65,23 @@ const NO_WINDOW: u8 = u8::MAX;
 /// seeded inputs (a term of a sum over neighbours) is all in its window and touches no
 /// buffer; a running sum keeps its newest lanes in the window and appends the ones its
 /// terms have moved past to its row, so it grows by a lane or two per term instead of
-/// being copied. Values of this type live only inside the pass that made them: the
-/// helpers hand them to your closure and read its result. An operation that mixes values
-/// of two passes, or reads the row of a pass that has ended or runs on another thread,
-/// panics.
+/// being copied.
+///
+/// Values of this type live only inside the pass that made them, on its thread: the
+/// helpers hand them to your closure and read its result. The compiler enforces it: `'p`
+/// is the lifetime of one call of your closure, so a dual cannot be kept past it (in a
+/// `Mutex`, a `static`, a captured cell) nor moved to another thread (the type is neither
+/// `Send` nor `Sync`). What is left to run time is the one thing lifetimes allow: a dual of
+/// an enclosing pass used inside a nested pass, whose lanes are refused (a panic) until
+/// the nested pass ends; values that need no lanes of the buffer stay exact.
 #[derive(Clone, Copy)]
-pub struct PassTangents<T, const N: usize> {
+pub struct PassTangents<'p, T, const N: usize> {
     window: [T; 2],
     meta: Meta,
-    _lanes: PhantomData<fn() -> T>,
+    _lanes: PhantomData<Brand<'p, T>>,
 }
 
-impl<T: Float, const N: usize> fmt::Debug for PassTangents<T, N> {
+impl<T: Float, const N: usize> fmt::Debug for PassTangents<'_, T, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.band() {
             None => f.write_str("constant"),
@@ -117,15 +130,12 @@ pub(crate) struct PassMark {
 
 impl<T: LaneScalar> LaneBuffer<T> {
     /// Opens a pass: rows made from here on belong to it, and duals of an outer pass are
-    /// refused until it ends. Returns the mark that closes it and its generation.
+    /// refused until it ends. Returns the mark that closes it and its generation: its depth
+    /// among the passes open on this thread, so it never wraps and differs from every
+    /// enclosing pass's (a dual of an ended pass cannot reach a later one: the brand).
     pub(crate) fn begin_pass() -> (PassMark, u8) {
-        let generation = loop {
-            let g = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed);
-            if g != 0 {
-                break g;
-            }
-        };
         T::with_lanes(|buffer| {
+            let Some(generation) = buffer.generation.checked_add(1) else { nested_too_deep() };
             let mark = PassMark { len: buffer.top, generation: buffer.generation };
             buffer.generation = generation;
             (mark, generation)
@@ -156,10 +166,15 @@ impl<T: LaneScalar> LaneBuffer<T> {
         &self.lanes[start..start + usize::from(t.row_len())]
     }
 
-    /// A new row of `len` lanes, its start returned; its lanes hold whatever the buffer
-    /// held there (every caller writes them all).
+    /// A new row of `len` lanes for a tangent of generation `generation`, its start
+    /// returned; its lanes hold whatever the buffer held there (every caller writes them
+    /// all). Only the open pass makes rows: a row made for an enclosing pass's dual would be
+    /// dropped with this pass while the dual lives on.
     #[inline(always)]
-    fn new_row(&mut self, len: usize) -> usize {
+    fn new_row(&mut self, len: usize, generation: u8) -> usize {
+        if generation != self.generation {
+            used_outside_its_pass()
+        }
         let start = self.top;
         let end = start + len;
         if end > self.lanes.len() {
@@ -179,7 +194,7 @@ impl<T: LaneScalar> LaneBuffer<T> {
 
     /// The `N` lanes of `t`, zeros outside its row and window, written to `out` (at most
     /// `N` long).
-    pub(crate) fn read<const N: usize>(t: PassTangents<T, N>, out: &mut [T]) {
+    pub(crate) fn read<'p, const N: usize>(t: PassTangents<'p, T, N>, out: &mut [T]) {
         out.fill(T::zero());
         if t.has_row() {
             T::with_lanes(|buffer| {
@@ -204,7 +219,7 @@ impl<T: LaneScalar> LaneBuffer<T> {
         T::with_lanes(|buffer| {
             let from = buffer.row_start(t);
             let len = usize::from(t.row_len());
-            let start = buffer.new_row(len);
+            let start = buffer.new_row(len, t.generation());
             let (old, new) = buffer.lanes.split_at_mut(start);
             scale_into(&mut new[..len], &old[from..from + len], factor, finite);
             t.with_start(Self::start_index(start)).0
@@ -242,14 +257,14 @@ impl<T: LaneScalar> LaneBuffer<T> {
     /// `holder`'s row with the first `flushed` of `flush` appended as lanes `flush_lo..`,
     /// and the window `window` at `window_lo`: [`LaneBuffer::append_lanes`] made a tangent.
     #[inline(always)]
-    fn appended<const N: usize>(
+    fn appended<'p, const N: usize>(
         holder: Meta,
         flush_lo: usize,
         flush: [T; 2],
         flushed: usize,
         window: [T; 2],
         window_lo: usize,
-    ) -> PassTangents<T, N> {
+    ) -> PassTangents<'p, T, N> {
         let meta = Self::append_lanes(holder.0, flush_lo, flush[0], flush[1], flushed, window_lo);
         PassTangents { window, meta: Meta(meta), _lanes: PhantomData }
     }
@@ -273,7 +288,7 @@ impl<T: LaneScalar> LaneBuffer<T> {
                 if from + len == buffer.top {
                     (from, usize::from(holder.row_lo()), len)
                 } else {
-                    let start = buffer.new_row(len);
+                    let start = buffer.new_row(len, holder.generation());
                     buffer.lanes.copy_within(from..from + len, start);
                     (start, usize::from(holder.row_lo()), len)
                 }
@@ -281,7 +296,7 @@ impl<T: LaneScalar> LaneBuffer<T> {
                 (buffer.top, flush_lo, 0)
             };
             let gap = flush_lo - (row_lo + row_len);
-            let at = buffer.new_row(gap + flushed);
+            let at = buffer.new_row(gap + flushed, holder.generation());
             for k in 0..gap {
                 buffer.lanes[at + k] = T::zero();
             }
@@ -304,10 +319,10 @@ impl<T: LaneScalar> LaneBuffer<T> {
     /// [`PassTangents::merged`] does not take: the window returned, the meta word written to
     /// `meta`.
     #[inline(never)]
-    fn combined<const N: usize>(
-        a: &PassTangents<T, N>,
+    fn combined<'p, const N: usize>(
+        a: &PassTangents<'p, T, N>,
         fa: T,
-        b: &PassTangents<T, N>,
+        b: &PassTangents<'p, T, N>,
         fb: T,
         meta: &mut u64,
     ) -> (T, T) {
@@ -335,11 +350,11 @@ impl<T: LaneScalar> LaneBuffer<T> {
     /// in the window. `None` where `other`'s window lies below `holder`'s. Each lane is
     /// `holder + factor · other` as the dense lanes are (`1 · h = h`, and `0 + x` where the
     /// holder has none).
-    fn extended<const N: usize>(
-        holder: PassTangents<T, N>,
-        other: PassTangents<T, N>,
+    fn extended<'p, const N: usize>(
+        holder: PassTangents<'p, T, N>,
+        other: PassTangents<'p, T, N>,
         factor: T,
-    ) -> Option<PassTangents<T, N>> {
+    ) -> Option<PassTangents<'p, T, N>> {
         let finite = factor.is_finite();
         let zero = T::zero();
         let other_lo = usize::from(other.meta.window_lo());
@@ -375,7 +390,13 @@ impl<T: LaneScalar> LaneBuffer<T> {
     }
 
     /// `fa · a + fb · b` written whole to a new row, without a window: its meta word.
-    fn materialized<const N: usize>(a: PassTangents<T, N>, fa: T, b: PassTangents<T, N>, fb: T, finite: bool) -> u64 {
+    fn materialized<'p, const N: usize>(
+        a: PassTangents<'p, T, N>,
+        fa: T,
+        b: PassTangents<'p, T, N>,
+        fb: T,
+        finite: bool,
+    ) -> u64 {
         let (a_lo, a_hi) = a.extent();
         let (b_lo, b_hi) = b.extent();
         let (lo, hi) = (a_lo.min(b_lo), a_hi.max(b_hi));
@@ -385,7 +406,7 @@ impl<T: LaneScalar> LaneBuffer<T> {
                 if a.has_row() { buffer.row_start(a.meta) } else { 0 },
                 if b.has_row() { buffer.row_start(b.meta) } else { 0 },
             );
-            let start = buffer.new_row(len);
+            let start = buffer.new_row(len, a.meta.generation());
             let (old, new) = buffer.lanes.split_at_mut(start);
             let new = &mut new[..len];
             new.fill(T::zero());
@@ -484,7 +505,7 @@ impl Meta {
     }
 }
 
-impl<T, const N: usize> PassTangents<T, N> {
+impl<'p, T, const N: usize> PassTangents<'p, T, N> {
     #[inline(always)]
     fn with_window(self, window: [T; 2], window_lo: u8) -> Self {
         PassTangents { window, meta: self.meta.with_window_lo(window_lo), _lanes: PhantomData }
@@ -503,7 +524,7 @@ impl<T, const N: usize> PassTangents<T, N> {
     }
 }
 
-impl<T: Float, const N: usize> PassTangents<T, N> {
+impl<'p, T: Float, const N: usize> PassTangents<'p, T, N> {
     /// The unit tangent `e_lane` of a pass of generation `generation`.
     pub(crate) fn unit(lane: usize, generation: u8) -> Self {
         PassTangents {
@@ -534,7 +555,7 @@ impl<T: Float, const N: usize> PassTangents<T, N> {
     }
 }
 
-impl<T: LaneScalar, const N: usize> PassTangents<T, N> {
+impl<'p, T: LaneScalar, const N: usize> PassTangents<'p, T, N> {
     /// `fa · self + fb · other` for two tangents of one pass where the factors are finite,
     /// at most one of the two has a row, whose factor is 1 and which ends at or below the
     /// other's window (a running sum and its next term), and the windows are at most two
@@ -599,7 +620,7 @@ impl<T: LaneScalar, const N: usize> PassTangents<T, N> {
     }
 }
 
-impl<T: LaneScalar, const N: usize> Tangent<T> for PassTangents<T, N> {
+impl<'p, T: LaneScalar, const N: usize> Tangent<T> for PassTangents<'p, T, N> {
     #[inline(always)]
     fn zero() -> Self {
         PassTangents { window: [T::zero(); 2], meta: Meta::CONSTANT, _lanes: PhantomData }
@@ -664,9 +685,9 @@ impl<T: LaneScalar, const N: usize> Tangent<T> for PassTangents<T, N> {
 /// function on. It implements `num_traits::Float` (and [`crate::Scalar`]), so a function
 /// written over `T: Float` runs on it; the helpers make the seeded inputs, and
 /// [`Dual::constant`](crate::Dual::constant) makes a constant anywhere.
-pub type ChunkDual<T, const N: usize> = crate::Dual<T, PassTangents<T, N>>;
+pub type ChunkDual<'p, T, const N: usize> = crate::Dual<T, PassTangents<'p, T, N>>;
 
-impl<T: LaneScalar, const N: usize> ChunkDual<T, N> {
+impl<'p, T: LaneScalar, const N: usize> ChunkDual<'p, T, N> {
     /// The `N` tangents, zeros outside the lanes the value depends on; read inside the pass
     /// that made it (outside it, a value with lanes in the buffer panics).
     pub fn tangents(&self) -> [T; N] {
@@ -691,7 +712,7 @@ pub(crate) struct Pass<T: LaneScalar> {
 
 impl<T: LaneScalar> Pass<T> {
     /// Opens a pass in which `inputs` take the unit tangents `e_0, e_1, ...`.
-    pub(crate) fn open<const N: usize>(inputs: &mut [ChunkDual<T, N>]) -> Self {
+    pub(crate) fn open<const N: usize>(inputs: &mut [ChunkDual<'_, T, N>]) -> Self {
         const { assert!(N > 0 && N < 256, "a chunk carries 1 to 255 tangents") };
         let (mark, generation) = LaneBuffer::<T>::begin_pass();
         for (lane, input) in inputs.iter_mut().enumerate() {
@@ -702,7 +723,7 @@ impl<T: LaneScalar> Pass<T> {
 
     /// Checks that `t` was made in this pass (a value built only from its window may
     /// otherwise carry another pass's lanes unnoticed).
-    pub(crate) fn owns<const N: usize>(&self, t: &PassTangents<T, N>) {
+    pub(crate) fn owns<const N: usize>(&self, t: &PassTangents<'_, T, N>) {
         if !t.is_constant() && t.meta.generation() != self.generation {
             used_outside_its_pass()
         }
@@ -724,6 +745,15 @@ mod tests {
     use num_traits::Float;
     use proptest::prelude::*;
     use proptest::test_runner::TestCaseError;
+
+    /// A closure of a pass with its signature spelled out: a closure kept in a variable gets
+    /// no higher-ranked signature from its own annotation.
+    fn of_pass<const N: usize, F>(f: F) -> F
+    where
+        F: for<'p> Fn(&[ChunkDual<'p, f64, N>]) -> ChunkDual<'p, f64, N>,
+    {
+        f
+    }
 
     fn lanes_in_use() -> usize {
         f64::with_lanes(|buffer| buffer.top)
@@ -753,10 +783,10 @@ mod tests {
         };
         let (want_value, want) = dense(&x);
         for (value, grad) in [
-            gradient::<f64, 1>(bands, &x),
-            gradient::<f64, 3>(bands, &x),
-            gradient::<f64, 4>(bands, &x),
-            gradient::<f64, 16>(bands, &x),
+            gradient::<f64, 1>(|x| bands(x), &x),
+            gradient::<f64, 3>(|x| bands(x), &x),
+            gradient::<f64, 4>(|x| bands(x), &x),
+            gradient::<f64, 16>(|x| bands(x), &x),
         ] {
             assert_eq!(value.to_bits(), want_value.to_bits());
             assert_eq!(grad, want);
@@ -767,7 +797,7 @@ mod tests {
     #[test]
     fn a_running_sum_appends_a_lane_per_term() {
         let lanes_per_step = std::cell::RefCell::new(Vec::new());
-        let dense_sum = |x: &[ChunkDual<f64, 8>]| {
+        let dense_sum = of_pass::<8, _>(|x| {
             let mut z = ChunkDual::constant(0.5);
             for (j, &xj) in x.iter().enumerate() {
                 let before = lanes_in_use();
@@ -775,7 +805,7 @@ mod tests {
                 lanes_per_step.borrow_mut().push(lanes_in_use() - before);
             }
             z.tanh()
-        };
+        });
         let x = [0.1, -0.2, 0.3, 0.05, -0.15, 0.25, 0.0, 0.2, -0.1, 0.4];
         let (value, grad) = gradient(dense_sum, &x);
         let z: f64 = 0.5 + x.iter().enumerate().map(|(j, v)| v * (j as f64 + 1.0)).sum::<f64>();
@@ -798,7 +828,7 @@ mod tests {
     fn an_infinite_factor_leaves_zero_lanes_zero() {
         // sqrt at 0 has an infinite derivative: the lanes its argument lacks stay zero, and
         // so do lanes that are computed zeros inside a band, as in dense mode.
-        let f = |x: &[ChunkDual<f64, 4>]| (x[0] - x[0]).sqrt() + (x[1] * 0.0 + x[2] * x[2]).sqrt() + x[3];
+        let f = of_pass::<4, _>(|x| (x[0] - x[0]).sqrt() + (x[1] * 0.0 + x[2] * x[2]).sqrt() + x[3]);
         let (value, grad) = gradient(f, &[1.0, 2.0, 0.0, 5.0]);
         assert_eq!(value, 5.0);
         assert_eq!(grad, vec![0.0, 0.0, 0.0, 1.0]);
@@ -816,7 +846,7 @@ mod tests {
     fn an_infinite_factor_in_a_union_of_bands_leaves_zero_lanes_zero() {
         // x1 · (x0 · 0): the product rule scales the row of `x0 · 0` (a computed zero) by
         // x1 = ∞, and x1's own lane by 0; the bands [0] and [1] make a new row of two.
-        let f = |x: &[ChunkDual<f64, 2>]| x[1] * (x[0] * 0.0) + x[0] * x[1];
+        let f = of_pass::<2, _>(|x| x[1] * (x[0] * 0.0) + x[0] * x[1]);
         let dense = |x: [f64; 2]| {
             let d = [DualVec::<f64, 2>::variable_at(x[0], 0), DualVec::variable_at(x[1], 1)];
             let y = d[1] * (d[0] * 0.0) + d[0] * d[1];
@@ -838,7 +868,7 @@ mod tests {
         // `s · t` with `s = 3 x0 = ∞` (window [3, 0] at lane 0) and `t = x2 x3 = 1` (window
         // [1, 1] at lane 2): `s`'s factor is 1, `t`'s is ∞; the lanes are 3, 0, ∞, ∞, the
         // zero between kept.
-        let f = |x: &[ChunkDual<f64, 4>]| (x[0] * 3.0) * (x[2] * x[3]);
+        let f = of_pass::<4, _>(|x| (x[0] * 3.0) * (x[2] * x[3]));
         let x = [f64::INFINITY, 5.0, 1.0, 1.0];
         let dense = {
             let d: Vec<DualVec<f64, 4>> = x.iter().enumerate().map(|(i, &v)| DualVec::variable_at(v, i)).collect();
@@ -866,9 +896,11 @@ mod tests {
 
     #[test]
     fn negation_cancellation_and_infinite_factors_on_one_band() {
-        let agrees = |f: fn(&[ChunkDual<f64, 2>]) -> ChunkDual<f64, 2>,
-                      dense: fn(&[DualVec<f64, 2>]) -> DualVec<f64, 2>,
-                      x: [f64; 2]| {
+        fn agrees(
+            f: impl for<'p> Fn(&[ChunkDual<'p, f64, 2>]) -> ChunkDual<'p, f64, 2>,
+            dense: fn(&[DualVec<f64, 2>]) -> DualVec<f64, 2>,
+            x: [f64; 2],
+        ) -> Vec<f64> {
             let (_, grad) = gradient(f, &x);
             let want = dense(&[DualVec::variable_at(x[0], 0), DualVec::variable_at(x[1], 1)]).eps.0;
             assert!(
@@ -876,10 +908,10 @@ mod tests {
                 "at {x:?}: {grad:?} vs {want:?}"
             );
             grad
-        };
-        assert_eq!(agrees(same_band, same_band, [1000.0, 1.0]), vec![f64::INFINITY, 0.0]);
-        assert_eq!(agrees(signed, signed, [1.0, f64::INFINITY]), vec![f64::NEG_INFINITY, -2.0]);
-        assert_eq!(agrees(negated, negated, [2.0, 3.0]), vec![-3.0, -3.0]);
+        }
+        assert_eq!(agrees(|x| same_band(x), same_band, [1000.0, 1.0]), vec![f64::INFINITY, 0.0]);
+        assert_eq!(agrees(|x| signed(x), signed, [1.0, f64::INFINITY]), vec![f64::NEG_INFINITY, -2.0]);
+        assert_eq!(agrees(|x| negated(x), negated, [2.0, 3.0]), vec![-3.0, -3.0]);
         let (_, _) = gradient::<f64, 2>(
             |x| {
                 let (p, q) = (x[0] * x[1], x[0] * x[1]);
@@ -897,78 +929,83 @@ mod tests {
                 let wide = x[0] + x[1] * 2.0 + x[2] * 3.0;
                 assert_eq!(format!("{:?}", wide.eps), "lanes 0..3");
                 assert_eq!(format!("{:?}", (x[1] * x[2]).eps), "lanes 1..3");
-                assert_eq!(format!("{:?}", ChunkDual::<f64, 4>::constant(1.0).eps), "constant");
+                assert_eq!(format!("{:?}", ChunkDual::<'_, f64, 4>::constant(1.0).eps), "constant");
                 wide
             },
             &[1.0, 2.0, 3.0],
         );
     }
 
+    // A dual kept past its pass, or sent to another thread, does not compile: see the
+    // `compile_fail` examples of `crate::gradient`. What lifetimes allow is a dual of an
+    // enclosing pass used inside a nested one.
     #[test]
-    fn a_dual_kept_past_its_pass_or_sent_to_another_thread_is_refused() {
-        let kept = std::sync::Mutex::new(None);
-        let _ = gradient::<f64, 2>(
+    fn a_dual_of_an_enclosing_pass_is_refused_inside_a_nested_pass_however_many_passes_ran() {
+        let refused = |f: &dyn Fn()| {
+            let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_err();
+            let message = caught.downcast_ref::<&str>().copied().unwrap_or_default();
+            assert!(message.contains("outside the pass that made it"), "{message}");
+        };
+        let (value, grad) = gradient::<f64, 4>(
             |x| {
-                *kept.lock().unwrap() = Some(x[0] * x[1]);
-                x[0] + x[1]
+                let with_row = x[0] * x[3];
+                assert!(with_row.eps.has_row());
+                // More passes than a byte counts, each nested in this one and ended.
+                for k in 0..300 {
+                    let (v, _) = gradient::<f64, 2>(|z| z[0] * z[1], &[k as f64, 2.0]);
+                    assert_eq!(v, 2.0 * k as f64);
+                }
+                let (inner, _) = gradient::<f64, 2>(
+                    |z| {
+                        // Its lanes are in the enclosing pass's rows: refused.
+                        refused(&|| {
+                            let _ = (with_row * 2.0).re;
+                        });
+                        refused(&|| {
+                            let _ = with_row.tangents();
+                        });
+                        // Two windows that need a row: a row of this pass would outlive it.
+                        refused(&|| {
+                            let _ = (x[0] + x[3]).re;
+                        });
+                        // Windows that merge in the dual need no buffer: exact.
+                        assert_eq!((x[0] + x[1]).tangents(), [1.0, 1.0, 0.0, 0.0]);
+                        z[0] * z[1]
+                    },
+                    &[3.0, 5.0],
+                );
+                assert_eq!(inner, 15.0);
+                with_row + x[1]
             },
-            &[1.0, 2.0],
+            &[1.0, 2.0, 3.0, 4.0],
         );
-        let stale = kept.lock().unwrap().unwrap();
-        // The later pass has made rows past the stale one's, so only its pass tells them apart.
-        let used_later = std::panic::catch_unwind(|| {
-            gradient::<f64, 2>(|x| (x[0] * 3.0 + x[1] * 5.0 + x[0] * x[1]) * stale, &[3.0, 4.0])
-        });
-        let message = used_later.unwrap_err();
-        let message = message.downcast_ref::<&str>().unwrap();
-        assert!(message.contains("outside the pass that made it"), "{message}");
+        assert_eq!((value, grad), (6.0, vec![4.0, 1.0, 0.0, 1.0]));
+        assert_eq!(lanes_in_use(), 0);
+    }
 
-        // `x0 · x3` spans lanes 0..4, more than a window: its lanes are in this thread's buffer.
-        let on_another_thread = gradient::<f64, 4>(
-            |x| {
-                let y = x[0] * x[3];
-                assert!(y.eps.has_row());
-                let there = std::thread::spawn(move || std::panic::catch_unwind(|| (y * y).re).is_err());
-                assert!(there.join().unwrap(), "another thread has no lanes of this pass");
-                y
-            },
-            &[1.0, 2.0, 3.0, 4.0],
-        );
-        assert_eq!(on_another_thread, (4.0, vec![4.0, 0.0, 0.0, 1.0]));
-        // A value with a row in the buffer, used in a later pass whose rows reach past it:
-        // only the generation tells them apart.
-        let kept_row = std::sync::Mutex::new(None);
-        let _ = gradient::<f64, 4>(
-            |x| {
-                *kept_row.lock().unwrap() = Some(x[0] * x[3]);
-                x[0]
-            },
-            &[1.0, 2.0, 3.0, 4.0],
-        );
-        let stale_row = kept_row.lock().unwrap().unwrap();
-        let used_later = std::panic::catch_unwind(|| {
-            gradient::<f64, 4>(
-                |x| {
-                    let y = (x[0] * x[3] + x[1] * x[3] * x[0]).sin();
-                    let _ = (stale_row * 2.0).re;
-                    y
-                },
-                &[1.0, 2.0, 3.0, 4.0],
-            )
-        });
-        assert!(used_later.is_err());
-        // A value of one pass returned from the closure of another.
-        let returned = std::panic::catch_unwind(|| gradient::<f64, 2>(|_| stale, &[1.0, 2.0]));
-        assert!(returned.is_err());
+    #[test]
+    fn passes_nest_255_deep_and_no_deeper() {
+        fn nest(depth: usize) -> f64 {
+            if depth == 0 {
+                return 1.0;
+            }
+            gradient::<f64, 1>(|x| x[0] * nest(depth - 1), &[2.0]).1[0]
+        }
+        assert_eq!(nest(255), 1.0);
+        let caught = std::panic::catch_unwind(|| nest(256)).unwrap_err();
+        let message = caught.downcast_ref::<&str>().copied().unwrap_or_default();
+        assert!(message.contains("more than 255 chunked passes are nested"), "{message}");
+        assert_eq!(lanes_in_use(), 0);
+        assert_eq!(gradient::<f64, 2>(|x| x[0] * x[1], &[3.0, 4.0]), (12.0, vec![4.0, 3.0]));
     }
 
     #[test]
     fn passes_nest_and_a_panicking_closure_closes_its_pass() {
         // A gradient inside the function of another: the inner passes stack on the outer one.
-        let outer = |x: &[ChunkDual<f64, 2>]| {
+        let outer = of_pass::<2, _>(|x| {
             let (inner_value, inner_grad) = gradient::<f64, 2>(|y| y[0] * y[1] * y[2], &[1.0, 2.0, 3.0]);
             x[0] * inner_value + x[1] * inner_grad[2]
-        };
+        });
         assert_eq!(gradient(outer, &[4.0, 5.0, 6.0]), (4.0 * 6.0 + 5.0 * 2.0, vec![6.0, 2.0, 0.0]));
 
         let panicked = std::panic::catch_unwind(|| {
@@ -981,7 +1018,9 @@ mod tests {
 
     #[test]
     fn jacobian_rows_through_banded_tangents() {
-        let map = |x: &[ChunkDual<f64, 2>]| vec![x[0] * x[2], x[1] - x[2] * 2.0, x[2].exp()];
+        fn map<'p>(x: &[ChunkDual<'p, f64, 2>]) -> Vec<ChunkDual<'p, f64, 2>> {
+            vec![x[0] * x[2], x[1] - x[2] * 2.0, x[2].exp()]
+        }
         let (y, j) = Workspace::new().jacobian(map, &[2.0, 3.0, 0.0]).unwrap();
         assert_eq!(y, vec![0.0, 3.0, 1.0]);
         assert_eq!(j, vec![vec![0.0, 0.0, 2.0], vec![0.0, 1.0, -2.0], vec![0.0, 0.0, 1.0]]);
@@ -1149,7 +1188,10 @@ mod tests {
     }
 
     /// How `f`'s result keeps its lanes, and how many lanes the buffer gained making it.
-    fn shape_of(f: impl Fn(&[ChunkDual<f64, 16>]) -> ChunkDual<f64, 16>, x: &[f64]) -> (String, bool, usize) {
+    fn shape_of(
+        f: impl for<'p> Fn(&[ChunkDual<'p, f64, 16>]) -> ChunkDual<'p, f64, 16>,
+        x: &[f64],
+    ) -> (String, bool, usize) {
         let shape = std::cell::RefCell::new(None);
         let _ = gradient::<f64, 16>(
             |d| {
@@ -1181,11 +1223,10 @@ mod tests {
         // An upper window that is zero leaves the lower one as it is.
         assert_eq!(shape_of(|d| d[2] * d[3] + d[4] * 0.0, &x), ("lanes 2..4".into(), false, 0));
         // A sum with a row grows it by the lanes its window leaves behind.
-        let sum = |d: &[ChunkDual<f64, 16>]| (0..6).fold(ChunkDual::constant(0.0), |acc, i| acc + d[i] * d[i + 1]);
+        let sum = of_pass::<16, _>(|d| (0..6).fold(ChunkDual::constant(0.0), |acc, i| acc + d[i] * d[i + 1]));
         assert_eq!(shape_of(sum, &x), ("lanes 0..7".into(), true, 5));
         // A term far above a sum's window: the window goes to the row, the term's is kept.
-        let far =
-            |d: &[ChunkDual<f64, 16>]| (0..3).fold(ChunkDual::constant(0.0), |acc, i| acc + d[i] * d[i + 1]) + d[7];
+        let far = of_pass::<16, _>(|d| (0..3).fold(ChunkDual::constant(0.0), |acc, i| acc + d[i] * d[i + 1]) + d[7]);
         assert_eq!(shape_of(far, &x), ("lanes 0..8".into(), true, 2 + 2));
         // Far apart: the product's lanes and the zeros between in one row of its own.
         assert_eq!(shape_of(|d| d[1] * d[6], &x), ("lanes 1..7".into(), true, 6));

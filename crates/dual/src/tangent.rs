@@ -8,7 +8,7 @@ use num_traits::Float;
 /// ([`Tangents`]). A vector space over `T`, with a *structural zero*: scaling a zero
 /// tangent gives zero even by an infinite or NaN factor, so constants stay constants where
 /// a derivative is not finite (`sqrt` at 0).
-pub trait Tangent<T>: Copy + Send + Sync + 'static {
+pub trait Tangent<T>: Copy {
     /// The zero tangent (a constant).
     fn zero() -> Self;
     /// `self + other`.

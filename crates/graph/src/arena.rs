@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use slope_dual::Dual;
 
-use crate::op::{eval_elementwise, eval_into, BinaryOp, Op};
+use crate::op::{eval_elementwise, eval_into, BinaryOp, Op, UnaryOp};
 use crate::{Error, GraphScalar, Shape};
 
 /// Marks an unused input slot.
@@ -42,6 +42,22 @@ pub const MAX_NODES: u64 = u32::MAX as u64 - 1;
 pub const MAX_VALUES: u64 = u32::MAX as u64;
 
 static NEXT_GRAPH_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Which copy of a graph an arena is: unique to each arena value, a new one for every clone.
+#[derive(Debug)]
+struct Instance(u64);
+
+impl Instance {
+    fn new() -> Instance {
+        Instance(NEXT_GRAPH_ID.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl Clone for Instance {
+    fn clone(&self) -> Instance {
+        Instance::new()
+    }
+}
 
 /// A node's identity: the graph it belongs to, its index there, and the recording it was
 /// made in.
@@ -136,7 +152,7 @@ pub struct NodeView {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Node {
+pub(crate) struct Node {
     inputs: [u32; 2],
     /// Scalar elementwise node: its local partials, or `[partial, constant]` with a constant
     /// operand. Tensor node: its dimensions.
@@ -232,9 +248,8 @@ impl core::ops::Index<usize> for NodeStore {
     type Output = Node;
     #[inline(always)]
     fn index(&self, index: usize) -> &Node {
-        // Bounded by the allocation, not by `len`: indices come from nodes in use, and the
-        // one check keeps the sweeps' loads cheap; a spare slot past `len` is inert.
-        &self.slots[index]
+        // Bounded by `len`: a spare slot or a node a rewind dropped is never read as a node.
+        &self.slots[..self.len][index]
     }
 }
 
@@ -280,6 +295,9 @@ pub enum Operand {
 #[derive(Clone, Debug)]
 pub struct Arena {
     id: u64,
+    /// This arena among the copies of one graph (every copy shares the graph's id, so node
+    /// ids stay valid in it): results of a sweep are read only against the arena swept.
+    instance: Instance,
     nodes: NodeStore,
     values: Vec<f64>,
     /// Rewinds so far.
@@ -312,6 +330,7 @@ impl Arena {
     pub(crate) fn new() -> Arena {
         Arena {
             id: NEXT_GRAPH_ID.fetch_add(1, Ordering::Relaxed),
+            instance: Instance::new(),
             nodes: NodeStore { slots: Vec::new(), len: 0 },
             values: Vec::new(),
             epoch: 0,
@@ -327,6 +346,13 @@ impl Arena {
     /// The unique id of this graph.
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    #[doc(hidden)]
+    /// What a sweep's results are valid against: this arena (not a copy of it), in its
+    /// current recording (no rewind since). Nodes recorded later change nothing swept.
+    pub fn sweep_stamp(&self) -> (u64, u32) {
+        (self.instance.0, self.epoch)
     }
 
     /// Number of nodes.
@@ -393,10 +419,16 @@ impl Arena {
         if id.graph != self.id {
             return Err(Error::ForeignNode { expected: self.id, found: id.graph });
         }
-        if id.index as usize >= self.nodes.len() || self.epoch_of(id.index) != id.epoch {
-            return Err(Error::NoSuchNode { index: id.index, len: self.nodes.len() });
+        if (id.index as usize) < self.nodes.len() && self.epoch_of(id.index) == id.epoch {
+            return Ok(id.index);
         }
-        Ok(id.index)
+        // A rewind since the id was made dropped its node; otherwise the id was made after
+        // this copy of the graph was taken (a later recording of the graph it was copied from).
+        if id.epoch < self.epoch {
+            Err(Error::DroppedNode { index: id.index, graph: self.id })
+        } else {
+            Err(Error::NewerThanCopy { index: id.index, graph: self.id, len: self.nodes.len() })
+        }
     }
 
     #[doc(hidden)]
@@ -502,6 +534,18 @@ impl Arena {
     /// that moment: nodes between the two were computed with the old value.
     pub fn modified_leaves(&self) -> &[(u32, u32)] {
         &self.modified
+    }
+
+    #[doc(hidden)]
+    /// The nodes of `low..=high` computed before a leaf they read was set in place, each
+    /// with the leaf: their values (and cached partials) are of the leaf's old value. A sweep,
+    /// forward or reverse, that would use one of them is refused.
+    pub fn stale_reads(&self, low: u32, high: u32) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.modified.iter().filter(move |&&(leaf, _)| leaf >= low && leaf < high).flat_map(move |&(leaf, len)| {
+            (leaf + 1..len.min(high.saturating_add(1)))
+                .filter(move |&node| self.inputs(node).contains(&leaf))
+                .map(move |node| (node, leaf))
+        })
     }
 
     /// Bytes held by the node and value buffers (their capacity, not only their length).
@@ -691,16 +735,34 @@ impl Arena {
     /// variables and computes partials from the dual rules. `None` inside `no_grad`.
     #[inline(always)]
     pub(crate) fn push_var(&mut self, step: VarStep) -> Result<Option<u32>, Error> {
+        match self.try_push_var(step) {
+            Ok(pushed) => Ok(pushed),
+            Err(node) => self.push_var_growing(node),
+        }
+    }
+
+    /// [`push_var`](Arena::push_var) into a slot the arena already holds, or the node back
+    /// if every slot is used. Runs no code but the arena's own: no allocation, no callback.
+    #[inline(always)]
+    pub(crate) fn try_push_var(&mut self, step: VarStep) -> Result<Option<u32>, Node> {
         if self.paused {
             return Ok(None);
         }
         let VarStep { op, inputs, low, value, partials, flags } = step;
         let index = self.nodes.len() as u32;
         let flags = flags | REQUIRES_GRAD | CACHED;
-        if let Err(node) = self.nodes.try_push(Node { inputs, partials, value, low, op: Some(op), flags, rank: 0 }) {
-            self.grow()?;
-            self.push_reserved(node);
-        }
+        self.nodes.try_push(Node { inputs, partials, value, low, op: Some(op), flags, rank: 0 })?;
+        Ok(Some(index))
+    }
+
+    /// Appends a node `try_push_var` gave back, growing the arena: the cold half of
+    /// [`push_var`](Arena::push_var).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn push_var_growing(&mut self, node: Node) -> Result<Option<u32>, Error> {
+        self.grow()?;
+        let index = self.nodes.len() as u32;
+        self.push_reserved(node);
         Ok(Some(index))
     }
 
@@ -814,7 +876,7 @@ impl Arena {
             let operands = [inputs[0], *inputs.get(1).unwrap_or(&NO_INPUT)];
             let x = self.value(operands[0])[0];
             let y = if inputs.len() > 1 { self.value(operands[1])[0] } else { 0.0 };
-            let (value, partials) = scalar_rule(op, x, y, tracks);
+            let (value, partials) = scalar_rule(op, x, y, tracks)?;
             if tracks[0] || tracks[1] {
                 return self.push_cached(op, operands, value, partials, tracks);
             }
@@ -842,7 +904,11 @@ impl Arena {
             }
             Op::Structural(_) | Op::Custom(_) => {
                 let mut out = core::mem::take(&mut self.scratch);
-                eval_into(op, &self.input_values(inputs)[..inputs.len()], &mut out);
+                let evaluated = eval_into(op, &self.input_values(inputs)[..inputs.len()], &mut out);
+                if let Err(e) = evaluated {
+                    self.scratch = out;
+                    return Err(e);
+                }
                 if shape.is_scalar() {
                     scalar_value = out.first().copied().unwrap_or(f64::NAN);
                 } else {
@@ -973,25 +1039,24 @@ impl Arena {
     }
 }
 
-/// Value and local partials of a scalar elementwise node, from the dual rules: the one
-/// place a recorded scalar node gets its derivatives (`tracks` says which are needed).
+/// Value and local partials of a scalar node, from the dual rules (elementwise ops) or the
+/// user's primal and VJP (custom ops): the one place a recorded scalar node gets its
+/// derivatives (`tracks` says which are needed). Fails only for a custom op whose primal
+/// does not write one value.
 #[inline(always)]
-pub(crate) fn scalar_rule(op: Op, x: f64, y: f64, tracks: [bool; 2]) -> (f64, [f64; 2]) {
+pub(crate) fn scalar_rule(op: Op, x: f64, y: f64, tracks: [bool; 2]) -> Result<(f64, [f64; 2]), Error> {
     match op {
-        // The value from the `f64` primal, bitwise what the tensor path computes; the
-        // compiler shares the work with the dual evaluation (sin and cos fuse).
-        Op::Unary(u) => (u.eval(x), [if tracks[0] { u.eval(Dual::variable(x)).eps } else { 0.0 }, 0.0]),
-        Op::Binary(b) => {
-            let left = if tracks[0] { b.partial_left(x, y) } else { 0.0 };
-            let right = if tracks[1] { b.partial_right(x, y) } else { 0.0 };
-            (b.eval(x, y), [left, right])
+        Op::Unary(u) => {
+            let (value, partial) = unary_rule(u, x, tracks[0]);
+            Ok((value, [partial, 0.0]))
         }
+        Op::Binary(b) => Ok(binary_rule(b, x, y, tracks)),
         Op::Custom(id) => {
             let arity = op.arity();
             let (x, y) = ([x], [y]);
             let inputs = [(&x[..], Shape::Scalar), (&y[..], Shape::Scalar)];
             let mut value = Vec::with_capacity(1);
-            id.op().primal_f64(&inputs[..arity], &mut value);
+            eval_into(op, &inputs[..arity], &mut value)?;
             let mut partials = [0.0; 2];
             for (k, partial) in partials.iter_mut().enumerate().take(arity) {
                 if tracks[k] {
@@ -1000,10 +1065,26 @@ pub(crate) fn scalar_rule(op: Op, x: f64, y: f64, tracks: [bool; 2]) -> (f64, [f
                     *partial = adjoint[0];
                 }
             }
-            (value.first().copied().unwrap_or(f64::NAN), partials)
+            Ok((value.first().copied().unwrap_or(f64::NAN), partials))
         }
-        Op::Structural(_) => (f64::NAN, [0.0; 2]),
+        Op::Structural(_) => Ok((f64::NAN, [0.0; 2])),
     }
+}
+
+/// Value and partial of a scalar unary node (the partial only if `tracked`).
+#[inline(always)]
+pub(crate) fn unary_rule(op: UnaryOp, x: f64, tracked: bool) -> (f64, f64) {
+    // The value from the `f64` primal, bitwise what the tensor path computes; the compiler
+    // shares the work with the dual evaluation (sin and cos fuse).
+    (op.eval(x), if tracked { op.eval(Dual::variable(x)).eps } else { 0.0 })
+}
+
+/// Value and partials of a scalar binary node (each partial only if tracked).
+#[inline(always)]
+pub(crate) fn binary_rule(op: BinaryOp, x: f64, y: f64, tracks: [bool; 2]) -> (f64, [f64; 2]) {
+    let left = if tracks[0] { op.partial_left(x, y) } else { 0.0 };
+    let right = if tracks[1] { op.partial_right(x, y) } else { 0.0 };
+    (op.eval(x, y), [left, right])
 }
 
 impl Arena {
@@ -1072,10 +1153,16 @@ impl Arena {
     /// Evaluates node `index` at scalar type `S` from its operands' values, given by
     /// `value_of`, appending the result to `out`: the one evaluator behind re-evaluation at
     /// another point, forward mode over a graph, and forward-over-reverse.
-    pub fn evaluate_node<'v, S: GraphScalar>(&self, index: u32, value_of: impl Fn(u32) -> &'v [S], out: &mut Vec<S>) {
+    /// Fails only for a custom op whose primal does not write its output shape's length.
+    pub fn evaluate_node<'v, S: GraphScalar>(
+        &self,
+        index: u32,
+        value_of: impl Fn(u32) -> &'v [S],
+        out: &mut Vec<S>,
+    ) -> Result<(), Error> {
         let Some(op) = self.op(index) else {
             out.extend(self.value(index).iter().map(|&x| S::from(x).unwrap_or_else(S::nan)));
-            return;
+            return Ok(());
         };
         let (operands, arity) = self.operands(index);
         let constants: [[S; 1]; 2] = operands.map(|o| match o {
@@ -1089,7 +1176,7 @@ impl Arena {
                 Operand::Constant(_) => (&constants[k][..], Shape::Scalar),
             };
         }
-        eval_into(op, &args[..arity], out);
+        eval_into(op, &args[..arity], out)
     }
 
     /// The same graph at another point: `leaves` take new values and every computed node
@@ -1110,7 +1197,7 @@ impl Arena {
                     Operand::Constant(c) => c,
                 };
                 let (x, y) = (operand(0), if op.arity() > 1 { operand(1) } else { 0.0 });
-                let (value, _) = scalar_rule(op, x, y, [false, false]);
+                let (value, _) = scalar_rule(op, x, y, [false, false])?;
                 let [p0, p1] = next.cached_partials(index, x, y);
                 let node = &mut next.nodes[index as usize];
                 node.value = value;
@@ -1122,13 +1209,15 @@ impl Arena {
             }
             specials.push(index);
             out.clear();
-            next.evaluate_node(index, |i| next.value(i), &mut out);
+            next.evaluate_node(index, |i| next.value(i), &mut out)?;
             match next.tensor_range(index) {
                 Some(range) => next.values[range].copy_from_slice(&out),
                 None => next.nodes[index as usize].value = out.first().copied().unwrap_or(f64::NAN),
             }
         }
         next.specials = specials;
+        // Every computed node is of the new leaves now: none is stale.
+        next.modified.clear();
         Ok(next)
     }
 }
@@ -1136,7 +1225,7 @@ impl Arena {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::op::{BinaryOp, UnaryOp};
+    use crate::op::BinaryOp;
 
     #[test]
     fn a_node_is_40_bytes_with_a_scalar_value_inside() {
@@ -1209,7 +1298,7 @@ mod tests {
         let fresh = a.record(Op::Unary(UnaryOp::Exp), &[p]).unwrap();
         let _ = a.record(Op::Structural(crate::op::StructuralOp::Sum), &[fresh]).unwrap();
         for id in stale {
-            assert!(matches!(a.resolve(id), Err(Error::NoSuchNode { .. })));
+            assert!(matches!(a.resolve(id), Err(Error::DroppedNode { .. })));
         }
         // A checkpoint taken after nodes that a later rewind drops is refused.
         let late = a.checkpoint();

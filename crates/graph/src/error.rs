@@ -64,6 +64,47 @@ pub enum Error {
         /// Number of nodes in the graph.
         len: usize,
     },
+    /// A sweep, forward or reverse, through a node computed before a leaf it reads was set
+    /// in place (PyTorch refuses a saved tensor modified in place the same way).
+    #[error(
+        "node {} ({grad_fn}) was computed before a leaf it reads was set in place with set_value, so \
+         its value is of the old leaf: set values only after the sweeps that use them, or rewind \
+         to a checkpoint taken before computing with the leaf and compute again",
+        node.index()
+    )]
+    ModifiedInPlace {
+        /// The stale node.
+        node: crate::NodeId,
+        /// Its op's PyTorch name.
+        grad_fn: &'static str,
+    },
+    /// The id of a node that a rewind (or `clear`) dropped.
+    #[error(
+        "node {index} of graph #{graph} was dropped by a rewind or clear since this id was taken: \
+         ids of nodes recorded after the checkpoint a graph rewinds to are no longer valid. Keep ids \
+         only of nodes recorded before the checkpoint (parameters, data), and take the ids of each \
+         step's nodes anew after recording them"
+    )]
+    DroppedNode {
+        /// The index the id named.
+        index: u32,
+        /// The graph.
+        graph: u64,
+    },
+    /// The id of a node recorded after this copy of its graph was taken.
+    #[error(
+        "node {index} was recorded on graph #{graph} after this copy of it ({len} node(s)) was taken \
+         with to_frozen, with_leaves or clone: a copy holds what was recorded when it was made. Take a \
+         new copy after recording the node"
+    )]
+    NewerThanCopy {
+        /// The index the id named.
+        index: u32,
+        /// The graph.
+        graph: u64,
+        /// Number of nodes in the copy.
+        len: usize,
+    },
     /// The graph cannot hold more nodes or values.
     #[error(
         "the graph is full: {what} would exceed {limit}; split the computation or freeze and \
@@ -207,6 +248,21 @@ pub enum Error {
         name: &'static str,
         /// What is wrong.
         problem: &'static str,
+    },
+    /// A custom op whose primal wrote another number of elements than its output shape holds.
+    #[error(
+        "custom op `{op}`: its primal appended {got} element(s), but its output_shape promised \
+         {expected}; make primal append exactly one element per element of the output shape \
+         (for inputs that broadcast, loop over the broadcast shape, not zip the inputs), or \
+         override output_shape to refuse the shapes primal does not handle"
+    )]
+    CustomOpOutput {
+        /// The op's name.
+        op: &'static str,
+        /// Elements the output shape holds.
+        expected: usize,
+        /// Elements the primal appended.
+        got: usize,
     },
     /// A custom op with an arity a node cannot hold.
     #[error(

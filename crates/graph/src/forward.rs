@@ -24,7 +24,7 @@ pub fn evaluate<S: GraphScalar>(
 ) -> Result<Vec<Vec<S>>, Error> {
     let outputs = outputs.iter().map(|&id| arena.resolve(id)).collect::<Result<Vec<_>, _>>()?;
     let Some(&last) = outputs.iter().max() else { return Ok(Vec::new()) };
-    let slots = replay(arena, seeds, last)?;
+    let slots = replay(arena, seeds, last, Some(&outputs))?;
     Ok(outputs.iter().map(|&o| slots.get(arena, o).map(<[S]>::to_vec).unwrap_or_default()).collect())
 }
 
@@ -32,15 +32,22 @@ pub fn evaluate<S: GraphScalar>(
 /// values: what a backward sweep at scalar type `S` reads (forward-over-reverse).
 pub fn evaluate_all<S: GraphScalar>(arena: &Arena, seeds: &[(NodeId, Vec<S>)]) -> Result<NodeSlots<S>, Error> {
     match arena.len().checked_sub(1) {
-        Some(last) => replay(arena, seeds, last as u32),
+        Some(last) => replay(arena, seeds, last as u32, None),
         None => Ok(NodeSlots::new()),
     }
 }
 
 /// The one evaluator of a graph at scalar type `S`, nodes `0..=last`: every node starts
 /// from its recorded value as a constant, seeded leaves take their seeds, and every node
-/// downstream of a seed is evaluated by [`Arena::evaluate_node`].
-fn replay<S: GraphScalar>(arena: &Arena, seeds: &[(NodeId, Vec<S>)], last: u32) -> Result<NodeSlots<S>, Error> {
+/// downstream of a seed is evaluated by [`Arena::evaluate_node`]. Refused if a node that
+/// `outputs` depend on (every node, for `None`) is re-evaluated from a leaf set in place
+/// after the node was recorded.
+fn replay<S: GraphScalar>(
+    arena: &Arena,
+    seeds: &[(NodeId, Vec<S>)],
+    last: u32,
+    outputs: Option<&[u32]>,
+) -> Result<NodeSlots<S>, Error> {
     let mut slots = NodeSlots::new();
     slots.reset_to_recorded(arena, 0, last, |x| S::from(x).unwrap_or_else(S::nan));
     let mut live = vec![false; last as usize + 1];
@@ -70,13 +77,39 @@ fn replay<S: GraphScalar>(arena: &Arena, seeds: &[(NodeId, Vec<S>)], last: u32) 
             continue;
         }
         out.clear();
-        arena.evaluate_node(node, |i| slots.get(arena, i).unwrap_or(&[]), &mut out);
+        arena.evaluate_node(node, |i| slots.get(arena, i).unwrap_or(&[]), &mut out)?;
         live[node as usize] = true;
         if let Some(slot) = slots.get_mut(arena, node) {
             slot.clone_from_slice(&out);
         }
     }
+    // A node re-evaluated here from a leaf set in place after it was recorded would mix the
+    // new point with the recorded values of the rest of the graph.
+    if arena.stale_reads(0, last).any(|(node, _)| live[node as usize]) {
+        let needed = outputs.map(|outputs| needed_by(arena, outputs, last));
+        let needs = |node: u32| needed.as_ref().is_none_or(|n| n[node as usize]);
+        if let Some((node, _)) = arena.stale_reads(0, last).find(|&(node, _)| live[node as usize] && needs(node)) {
+            let grad_fn = arena.op(node).map_or("a leaf", |op| op.grad_fn_name());
+            return Err(Error::ModifiedInPlace { node: arena.node_id(node), grad_fn });
+        }
+    }
     Ok(slots)
+}
+
+/// Which of the nodes `0..=last` the `outputs` depend on.
+fn needed_by(arena: &Arena, outputs: &[u32], last: u32) -> Vec<bool> {
+    let mut needed = vec![false; last as usize + 1];
+    for &o in outputs {
+        needed[o as usize] = true;
+    }
+    for node in (0..=last).rev() {
+        if needed[node as usize] {
+            for &i in arena.inputs(node) {
+                needed[i as usize] = true;
+            }
+        }
+    }
+    needed
 }
 
 /// Tangents of `outputs` when each seeded leaf moves along its tangent: `J · v`.

@@ -202,12 +202,37 @@ impl Graph {
     }
 
     /// Sets the value of a leaf in place, such as a parameter after an optimizer step
-    /// (PyTorch's `with torch.no_grad(): w -= lr * w.grad`). Nodes computed from the leaf
-    /// before keep its old value, so a backward sweep through them is refused with an
-    /// error, as PyTorch refuses a tensor modified in place after it was saved: rewind
-    /// them, or set values only after `backward`.
-    pub fn set_value(&self, id: NodeId, data: &[f64]) -> Result<(), Error> {
-        let mut arena = self.arena.borrow_mut();
+    /// (PyTorch's `with torch.no_grad(): w -= lr * w.grad`).
+    ///
+    /// It takes `&mut self`, so no [`Tensor`] or [`Var`] of this graph is alive across it: a
+    /// `Var` carries its value, and one kept across a change of its own leaf would compute
+    /// with the old value. Reach the leaf again with [`tensor`](Graph::tensor) or
+    /// [`var_of`](Graph::var_of) afterwards. Nodes computed from the leaf before keep its
+    /// old value, so a sweep through them, forward or reverse, is refused with
+    /// [`Error::ModifiedInPlace`], as PyTorch refuses a tensor modified in place after it
+    /// was saved: rewind them, or set values only after the sweeps.
+    ///
+    /// ```compile_fail,E0502
+    /// use slope_graph::Graph;
+    ///
+    /// let mut g = Graph::new();
+    /// let x = g.var(2.0);
+    /// g.set_value(x.id().unwrap(), &[5.0]).unwrap(); // x borrows g: refused here
+    /// let y = x * x;
+    /// ```
+    ///
+    /// ```
+    /// use slope_graph::Graph;
+    ///
+    /// let mut g = Graph::new();
+    /// let x = g.var(2.0).id().unwrap();
+    /// g.set_value(x, &[5.0])?;
+    /// let x = g.var_of(x)?;
+    /// assert_eq!((x * x).value(), 25.0);
+    /// # Ok::<(), slope_graph::Error>(())
+    /// ```
+    pub fn set_value(&mut self, id: NodeId, data: &[f64]) -> Result<(), Error> {
+        let arena = self.arena.get_mut();
         let index = arena.resolve(id)?;
         arena.set_leaf_value(index, data)
     }

@@ -364,7 +364,10 @@ pub fn broadcast(op: &'static str, left: Shape, right: Shape) -> Result<Shape, E
 
 /// Evaluates an op on input values of any [`Scalar`] type, appending the result to `out`.
 /// Shapes must already have passed [`Op::output_shape`].
-pub fn eval_into<T: GraphScalar>(op: Op, inputs: &[Input<'_, T>], out: &mut Vec<T>) {
+///
+/// Fails only for a custom op whose primal appended another number of elements than its
+/// output shape holds ([`Error::CustomOpOutput`]); `out` is then as it was.
+pub fn eval_into<T: GraphScalar>(op: Op, inputs: &[Input<'_, T>], out: &mut Vec<T>) -> Result<(), Error> {
     match op {
         Op::Unary(_) | Op::Binary(_) => {
             let len = match inputs {
@@ -376,8 +379,20 @@ pub fn eval_into<T: GraphScalar>(op: Op, inputs: &[Input<'_, T>], out: &mut Vec<
             eval_elementwise(op, inputs, &mut out[start..]);
         }
         Op::Structural(s) => s.primal(inputs, out),
-        Op::Custom(id) => T::custom_primal(id.op(), inputs, out),
+        Op::Custom(id) => {
+            let op = id.op();
+            let shapes: Vec<Shape> = inputs.iter().map(|&(_, shape)| shape).collect();
+            let expected = op.output_shape(&shapes)?.len();
+            let start = out.len();
+            T::custom_primal(op, inputs, out);
+            let got = out.len().checked_sub(start);
+            if got != Some(expected) {
+                out.truncate(start);
+                return Err(Error::CustomOpOutput { op: op.name(), expected, got: got.unwrap_or(0) });
+            }
+        }
     }
+    Ok(())
 }
 
 /// The elementwise ops (unary and binary, the shapes broadcast), written into
@@ -570,10 +585,10 @@ mod tests {
         let b = [1.0, 0.0, 0.0, 1.0, 1.0, 1.0]; // [[1,0],[0,1],[1,1]]
         let mut out = Vec::new();
         let op = Op::Structural(StructuralOp::Matmul);
-        eval_into(op, &[(&a[..], Shape::Matrix(2, 3)), (&b[..], Shape::Matrix(3, 2))], &mut out);
+        eval_into(op, &[(&a[..], Shape::Matrix(2, 3)), (&b[..], Shape::Matrix(3, 2))], &mut out).unwrap();
         assert_eq!(out, vec![4.0, 5.0, 10.0, 11.0]);
         let mut t = Vec::new();
-        eval_into(Op::Structural(StructuralOp::Transpose), &[(&a[..], Shape::Matrix(2, 3))], &mut t);
+        eval_into(Op::Structural(StructuralOp::Transpose), &[(&a[..], Shape::Matrix(2, 3))], &mut t).unwrap();
         assert_eq!(t, vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
     }
 }

@@ -8,7 +8,7 @@ use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Rem, RemAss
 
 use num_traits::{Float, FromPrimitive, Num, NumCast, One, ToPrimitive, Zero};
 
-use crate::arena::{constant_rule, scalar_rule, Arena, NodeId, VarStep};
+use crate::arena::{binary_rule, constant_rule, unary_rule, Arena, NodeId, VarStep};
 use crate::op::{BinaryOp, Op, UnaryOp};
 use crate::{Error, Graph, Shape, Tensor};
 use slope_dual::rules;
@@ -131,7 +131,7 @@ impl<'g> Var<'g> {
         op.check_values(&inputs)?;
         let Some(graph) = operands.iter().find_map(|v| v.graph()) else {
             let mut out = Vec::with_capacity(1);
-            crate::op::eval_into(op, &inputs, &mut out);
+            crate::op::eval_into(op, &inputs, &mut out)?;
             return Ok(Var::lift(out.first().copied().unwrap_or(f64::NAN)));
         };
         let mut tensors = Vec::with_capacity(operands.len());
@@ -156,7 +156,7 @@ impl<'g> Var<'g> {
     #[inline(always)]
     fn unary(self, op: UnaryOp) -> Var<'g> {
         let Some(r) = self.node else { return Var::lift(op.eval(self.value)) };
-        let (value, [partial, _]) = scalar_rule(Op::Unary(op), self.value, 0.0, [true, false]);
+        let (value, partial) = unary_rule(op, self.value, true);
         let flags = Arena::var_flags(true, false);
         let (op, inputs, low, partials) = (Op::Unary(op), [r.index, u32::MAX], r.low, [partial, 0.0]);
         let index = r.graph.push_var(VarStep { op, inputs, low, value, partials, flags });
@@ -191,7 +191,7 @@ impl<'g> Var<'g> {
                     different_graphs(a.graph, b.graph);
                 }
                 let track_right = Op::Binary(op).differentiates(1);
-                let (_, partials) = scalar_rule(Op::Binary(op), x, y, [true, track_right]);
+                let (_, partials) = binary_rule(op, x, y, [true, track_right]);
                 if track_right && a.index == b.index {
                     // `x * x`: one input, d/dx f(x, x) = f_a + f_b
                     let partials = [partials[0] + partials[1], 0.0];

@@ -18,18 +18,13 @@ pub enum Error {
         /// The output's shape.
         shape: Shape,
     },
-    /// A sweep through a node computed before one of its inputs was set in place.
+    /// Adjoints read against an arena other than the one last swept, or after it rewound.
     #[error(
-        "node {node} ({grad_fn}) was computed before a leaf it reads was set in place, so its value \
-         is stale: set values only after backward, or rewind to a checkpoint taken before computing \
-         with the leaf and compute again"
+        "these adjoints are of a sweep of another arena, or of this graph before a rewind: a copy \
+         made by to_frozen, with_leaves or clone counts as another arena, even with the same ids. \
+         Sweep the arena you read them against again"
     )]
-    ModifiedInPlace {
-        /// The stale node.
-        node: u32,
-        /// Its op's PyTorch name.
-        grad_fn: &'static str,
-    },
+    StaleAdjoints,
     /// Values at another scalar type that do not cover the swept graph.
     #[error(
         "the values of a sweep at another scalar type must cover the output's graph; build them \

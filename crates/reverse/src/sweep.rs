@@ -21,8 +21,9 @@ pub struct Adjoints<S = f64> {
     /// Tensor nodes whose adjoint is one value at every element (sent by `sum` or `mean`),
     /// kept in the node's scalar slot and not yet written to its elements.
     uniform: Vec<u32>,
-    /// The arena the last sweep ran on, so a result is never read against another graph.
-    swept: Option<u64>,
+    /// The arena the last sweep ran on and its recording (`Arena::sweep_stamp`), so a result is
+    /// never read against another graph, a copy, or the graph after a rewind.
+    swept: Option<(u64, u32)>,
 }
 
 impl<S> Default for Adjoints<S> {
@@ -209,7 +210,7 @@ impl<S: GraphScalar> Adjoints<S> {
             return Err(Error::SeedShape { shape, expected: shape.len(), got: seed.len() });
         }
         let low = arena.low(output);
-        self.swept = Some(arena.id());
+        self.swept = Some(arena.sweep_stamp());
         self.slots.reset_scalars(arena, low, output, S::zero());
         self.reached.clear();
         self.reached.resize(self.slots.scalars.len(), false);
@@ -328,19 +329,12 @@ impl<S: GraphScalar> Adjoints<S> {
     /// Refuses a sweep that went through a node computed before one of its inputs was set
     /// in place: its value and partials are stale.
     fn check_modified(&self, arena: &Arena, low: u32, output: u32) -> Result<(), Error> {
-        for &(leaf, len) in arena.modified_leaves() {
-            if leaf < low || leaf >= output {
-                continue;
-            }
-            for node in leaf + 1..len.min(output + 1) {
-                let view = arena.view(node);
-                let reads = (0..2).any(|k| view.tracks[k] && view.inputs[k] == leaf);
-                if reads && self.reached[(node - low) as usize] {
-                    return Err(Error::ModifiedInPlace {
-                        node,
-                        grad_fn: view.op.map_or("a leaf", |op| op.grad_fn_name()),
-                    });
-                }
+        for (node, leaf) in arena.stale_reads(low, output) {
+            let view = arena.view(node);
+            let tracked = (0..2).any(|k| view.tracks[k] && view.inputs[k] == leaf);
+            if tracked && self.reached[(node - low) as usize] {
+                let grad_fn = view.op.map_or("a leaf", |op| op.grad_fn_name());
+                return Err(slope_graph::Error::ModifiedInPlace { node: arena.node_id(node), grad_fn }.into());
             }
         }
         Ok(())
@@ -374,8 +368,8 @@ impl<S: GraphScalar> Adjoints<S> {
     /// Errors if `node` is not a node of `arena`, or the last sweep ran on another graph.
     pub fn of<'a>(&'a self, arena: &Arena, node: NodeId) -> Result<Option<&'a [S]>, Error> {
         let index = arena.resolve(node)?;
-        if let Some(swept) = self.swept.filter(|&id| id != arena.id()) {
-            return Err(slope_graph::Error::ForeignNode { expected: swept, found: arena.id() }.into());
+        if self.swept.is_some_and(|stamp| stamp != arena.sweep_stamp()) {
+            return Err(Error::StaleAdjoints);
         }
         Ok(self.of_index(arena, index))
     }
