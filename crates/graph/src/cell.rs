@@ -205,6 +205,22 @@ mod tests {
     }
 
     #[test]
+    fn var_pushes_that_grow_the_arena_take_and_release_the_guard() {
+        let g = Graph::new();
+        let x = g.var(1.0);
+        let mut y = x;
+        let start = g.arena().memory_bytes();
+        for _ in 0..10_000 {
+            y = y * x + 1.0;
+        }
+        assert!(g.arena().memory_bytes() > start, "the arena grew through push_var");
+        assert!(g.len() > 10_000);
+        assert_eq!(y.value(), 10_001.0);
+        let guard = g.arena();
+        assert_eq!(guard.value(y.index().unwrap()), &[10_001.0]);
+    }
+
+    #[test]
     fn shared_guards_nest_and_release() {
         let g = Graph::new();
         let x = g.var(1.5);
