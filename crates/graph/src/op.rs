@@ -340,8 +340,8 @@ impl Op {
             Op::Binary(op) => broadcast(op.name(), inputs[0].1, inputs[1].1),
             Op::Structural(op) => op.output_shape(inputs),
             Op::Custom(id) => {
-                let shapes: Vec<Shape> = inputs.iter().map(|&(_, shape)| shape).collect();
-                id.op().output_shape(&shapes)
+                let (shapes, arity) = shapes_of(inputs);
+                id.op().output_shape(&shapes[..arity])
             }
         }
     }
@@ -360,6 +360,16 @@ impl Op {
 /// The shape of an elementwise result: the two shapes broadcast ([`Broadcast`]).
 pub fn broadcast(op: &'static str, left: Shape, right: Shape) -> Result<Shape, Error> {
     Broadcast::of(left, right).map(|b| b.shape).ok_or(Error::ShapeMismatch { op, left, right })
+}
+
+/// The shapes of a node's inputs (a node holds one or two), without allocating: what a
+/// custom op's `output_shape` takes.
+fn shapes_of<T>(inputs: &[Input<'_, T>]) -> ([Shape; 2], usize) {
+    let mut shapes = [Shape::Scalar; 2];
+    for (slot, &(_, shape)) in shapes.iter_mut().zip(inputs) {
+        *slot = shape;
+    }
+    (shapes, inputs.len().min(shapes.len()))
 }
 
 /// Evaluates an op on input values of any [`Scalar`] type, appending the result to `out`.
@@ -381,8 +391,8 @@ pub fn eval_into<T: GraphScalar>(op: Op, inputs: &[Input<'_, T>], out: &mut Vec<
         Op::Structural(s) => s.primal(inputs, out),
         Op::Custom(id) => {
             let op = id.op();
-            let shapes: Vec<Shape> = inputs.iter().map(|&(_, shape)| shape).collect();
-            let expected = op.output_shape(&shapes)?.len();
+            let (shapes, arity) = shapes_of(inputs);
+            let expected = op.output_shape(&shapes[..arity])?.len();
             let start = out.len();
             T::custom_primal(op, inputs, out);
             let got = out.len().checked_sub(start);
