@@ -56,12 +56,13 @@ pub fn run(options: &Options) -> ExitCode {
         let corpus = fuzz.join("corpus").join(target);
         let _ = std::fs::create_dir_all(&corpus);
         println!("== {target}: {} s", options.secs);
+        // libFuzzer stops at a corpus folder that does not exist: pass only those there are.
+        let committed = ["seeds", "regressions"].map(|dir| fuzz.join(dir).join(target));
         let status = Command::new("cargo")
             .current_dir(&fuzz)
             .args(["+nightly", "fuzz", "run", target])
             .arg(&corpus)
-            .arg(fuzz.join("seeds").join(target))
-            .arg(fuzz.join("regressions").join(target))
+            .args(committed.iter().filter(|dir| dir.is_dir()))
             .arg("--")
             .arg(format!("-max_total_time={}", options.secs))
             .arg(format!("-max_len={}", max_len(target)))

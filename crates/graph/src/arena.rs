@@ -548,6 +548,24 @@ impl Arena {
         })
     }
 
+    #[doc(hidden)]
+    /// Which of the nodes `0..=last` the `outputs` (at most `last`) depend on, themselves
+    /// included: one reverse pass over the inputs.
+    pub fn needed_by(&self, outputs: &[u32], last: u32) -> Vec<bool> {
+        let mut needed = vec![false; last as usize + 1];
+        for &o in outputs {
+            needed[o as usize] = true;
+        }
+        for node in (0..=last).rev() {
+            if needed[node as usize] {
+                for &i in self.inputs(node) {
+                    needed[i as usize] = true;
+                }
+            }
+        }
+        needed
+    }
+
     /// Bytes held by the node and value buffers (their capacity, not only their length).
     pub fn memory_bytes(&self) -> usize {
         self.nodes.capacity() * core::mem::size_of::<Node>() + self.values.capacity() * core::mem::size_of::<f64>()

@@ -86,7 +86,7 @@ fn replay<S: GraphScalar>(
     // A node re-evaluated here from a leaf set in place after it was recorded would mix the
     // new point with the recorded values of the rest of the graph.
     if arena.stale_reads(0, last).any(|(node, _)| live[node as usize]) {
-        let needed = outputs.map(|outputs| needed_by(arena, outputs, last));
+        let needed = outputs.map(|outputs| arena.needed_by(outputs, last));
         let needs = |node: u32| needed.as_ref().is_none_or(|n| n[node as usize]);
         if let Some((node, _)) = arena.stale_reads(0, last).find(|&(node, _)| live[node as usize] && needs(node)) {
             let grad_fn = arena.op(node).map_or("a leaf", |op| op.grad_fn_name());
@@ -94,22 +94,6 @@ fn replay<S: GraphScalar>(
         }
     }
     Ok(slots)
-}
-
-/// Which of the nodes `0..=last` the `outputs` depend on.
-fn needed_by(arena: &Arena, outputs: &[u32], last: u32) -> Vec<bool> {
-    let mut needed = vec![false; last as usize + 1];
-    for &o in outputs {
-        needed[o as usize] = true;
-    }
-    for node in (0..=last).rev() {
-        if needed[node as usize] {
-            for &i in arena.inputs(node) {
-                needed[i as usize] = true;
-            }
-        }
-    }
-    needed
 }
 
 /// Tangents of `outputs` when each seeded leaf moves along its tangent: `J · v`.
