@@ -28,7 +28,7 @@ pub const MAX_FORMULA: usize = 1 << 20;
 ///
 /// One exception, the singular-point convention: where an op sits at a singular point of
 /// its derivative (a non-finite local partial at finite operands, such as `hypot(0, 0)` or
-/// `sqrt(0)`), forward mode's zero tangents absorb it (`Tangent::scale`) before the
+/// `1 / 0`), forward mode's zero tangents absorb it (`Tangent::scale`) before the
 /// cancellations upstream of it happen, while reverse mode's adjoint carries it into them
 /// (`hypot(fmod(x, -x), fmod(x, -x))`: the tangent of `fmod(x, -x)` is `1 - 1 = 0`, so
 /// forward mode gives 0, but reverse mode sends `NaN · 1` and `NaN · -1` to `x`). Such a
@@ -41,15 +41,16 @@ fn agree(forward: f64, reverse: f64, scale: f64, singular: bool) -> bool {
 }
 
 /// Whether some node `out` depends on is at a singular point of its derivative: finite
-/// operands, a finite value, and a non-finite local partial in one of its inputs (each
-/// input's elements moved together, on duals, through the one evaluator of the graph).
+/// operands and a non-finite local partial in one of its inputs (each input's elements
+/// moved together, on duals, through the one evaluator of the graph): a pole (`1 / 0`),
+/// a root at 0, `hypot(0, 0)`, an overflow (`exp(1000)`).
 fn at_a_singular_point(out: Tensor<'_>) -> bool {
     use crate::Dual;
     out.graph().with_arena(|arena| {
         let last = out.id().index();
         let needed = arena.needed_by(&[last], last);
         let finite = |index: u32| arena.value(index).iter().all(|v| v.is_finite());
-        let computed = |node: u32| needed[node as usize] && arena.op(node).is_some() && finite(node);
+        let computed = |node: u32| needed[node as usize] && arena.op(node).is_some();
         (0..=last).filter(|&node| computed(node)).any(|node| {
             let inputs = arena.inputs(node);
             if !inputs.iter().all(|&i| finite(i)) {
@@ -225,5 +226,6 @@ mod tests {
         let zero = x - x;
         assert!(at_a_singular_point(zero.sqrt().sum()), "sqrt at 0");
         assert!(!at_a_singular_point(zero.exp().sum()));
+        assert!(at_a_singular_point(zero.reciprocal().sum()), "a pole: a non-finite value too");
     }
 }
