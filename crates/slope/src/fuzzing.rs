@@ -22,9 +22,11 @@ pub const MAX_FORMULA: usize = 1 << 20;
 /// The modes round differently: a derivative that cancels to 0 in exact arithmetic
 /// (`(a·x)/x` in `x`) comes out as a different residue in each, and reverse mode adds the
 /// contributions to an adjoint in another order than forward mode (`2` added to `-9e38` and
-/// then `+9e38` is `0`). Both residues are bounded by the largest term that entered a sum,
-/// so the tolerance is relative to `scale`: the largest entry of either gradient and the
-/// largest adjoint of any node the output depends on.
+/// then `+9e38` is `0`). An entry is a sum over the graph's paths of products of local
+/// partials; each of its terms is at most `A · T`, the largest adjoint of a node the output
+/// depends on (reverse) times the largest tangent of one (forward), and each mode's
+/// rounding is a few ulps of such terms per node. So the tolerance is relative to `scale`:
+/// the largest entry of either gradient, `A`, and `A · T`.
 ///
 /// One exception, the singular-point convention: where an op sits at a singular point of
 /// its derivative (a non-finite local partial at finite operands, such as `hypot(0, 0)` or
@@ -90,6 +92,36 @@ fn largest_derivative_inside(out: Tensor<'_>) -> f64 {
     })
 }
 
+/// The largest finite tangent of a node `out` depends on, over forward sweeps seeded with
+/// each element of `leaves` in turn: the largest factor forward mode carried.
+fn largest_tangent_inside(out: Tensor<'_>, leaves: &[Tensor<'_>]) -> f64 {
+    use crate::Dual;
+    out.graph().with_arena(|arena| {
+        let last = out.id().index();
+        let needed = arena.needed_by(&[last], last);
+        let mut largest: f64 = 0.0;
+        for (k, leaf) in leaves.iter().enumerate() {
+            for element in 0..leaf.shape().len() {
+                let seeds: Vec<(crate::NodeId, Vec<Dual<f64>>)> = leaves
+                    .iter()
+                    .enumerate()
+                    .map(|(j, l)| {
+                        let values = l.to_vec();
+                        let tangent = |e: usize| if (j, e) == (k, element) { 1.0 } else { 0.0 };
+                        (l.id(), values.iter().enumerate().map(|(e, &v)| Dual::new(v, tangent(e))).collect())
+                    })
+                    .collect();
+                let Ok(slots) = crate::graph::forward::evaluate_all(arena, &seeds) else { return f64::INFINITY };
+                for node in (0..=last).filter(|&n| needed[n as usize]) {
+                    let tangents = slots.get(arena, node).unwrap_or_default().iter().map(|d| d.eps.abs());
+                    largest = tangents.filter(|t| t.is_finite()).fold(largest, f64::max);
+                }
+            }
+        }
+        largest
+    })
+}
+
 /// Every entry of the gradient of scalar `out` with respect to `leaves`, by forward mode and
 /// by reverse mode; panics where they disagree (see [`agree`]), or where one mode refuses
 /// the sweep and the other does not.
@@ -107,7 +139,8 @@ fn compare_modes(out: Tensor<'_>, leaves: &[Tensor<'_>], what: &dyn Fn() -> Stri
         .flat_map(|(f, r)| f.as_slice().iter().copied().zip(r.as_slice().iter().copied()))
         .collect();
     let entries = pairs.iter().flat_map(|&(f, r)| [f, r]).filter(|v| v.is_finite()).fold(0.0, |m, v| v.abs().max(m));
-    let scale = entries.max(largest_derivative_inside(out));
+    let adjoints = largest_derivative_inside(out);
+    let scale = entries.max(adjoints).max(adjoints * largest_tangent_inside(out, leaves));
     let singular = pairs.iter().any(|&(f, r)| !f.is_finite() || !r.is_finite()) && at_a_singular_point(out);
     for (fwd, rev) in pairs {
         assert!(agree(fwd, rev, scale, singular), "{}: forward {fwd} vs reverse {rev} (scale {scale})", what());
