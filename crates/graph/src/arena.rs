@@ -12,6 +12,7 @@
 //! keeps the lowest index its gradient can reach (`low`), so a sweep visits only
 //! `low..=output`, however long the arena has grown.
 
+use core::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use slope_dual::Dual;
@@ -152,7 +153,7 @@ pub struct NodeView {
 }
 
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Node {
+struct Node {
     inputs: [u32; 2],
     /// Scalar elementwise node: its local partials, or `[partial, constant]` with a constant
     /// operand. Tensor node: its dimensions.
@@ -751,36 +752,22 @@ impl Arena {
     /// Appends a computed scalar node with its value and local partials: the path of
     /// [`Var`](crate::Var) arithmetic, which keeps values (and each node's `low`) in the
     /// variables and computes partials from the dual rules. `None` inside `no_grad`.
+    ///
+    /// `borrow`, the borrow state of the cell that holds the arena when it is pushed to
+    /// without a guard, is set to exclusive while the arena grows: growing calls the
+    /// allocator, code outside the arena, so a re-entrant use of the graph from there panics.
     #[inline(always)]
-    pub(crate) fn push_var(&mut self, step: VarStep) -> Result<Option<u32>, Error> {
-        match self.try_push_var(step) {
-            Ok(pushed) => Ok(pushed),
-            Err(node) => self.push_var_growing(node),
-        }
-    }
-
-    /// [`push_var`](Arena::push_var) into a slot the arena already holds, or the node back
-    /// if every slot is used. Runs no code but the arena's own: no allocation, no callback.
-    #[inline(always)]
-    pub(crate) fn try_push_var(&mut self, step: VarStep) -> Result<Option<u32>, Node> {
+    pub(crate) fn push_var(&mut self, step: VarStep, borrow: Option<&Cell<isize>>) -> Result<Option<u32>, Error> {
         if self.paused {
             return Ok(None);
         }
         let VarStep { op, inputs, low, value, partials, flags } = step;
         let index = self.nodes.len() as u32;
         let flags = flags | REQUIRES_GRAD | CACHED;
-        self.nodes.try_push(Node { inputs, partials, value, low, op: Some(op), flags, rank: 0 })?;
-        Ok(Some(index))
-    }
-
-    /// Appends a node `try_push_var` gave back, growing the arena: the cold half of
-    /// [`push_var`](Arena::push_var).
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn push_var_growing(&mut self, node: Node) -> Result<Option<u32>, Error> {
-        self.grow()?;
-        let index = self.nodes.len() as u32;
-        self.push_reserved(node);
+        if let Err(node) = self.nodes.try_push(Node { inputs, partials, value, low, op: Some(op), flags, rank: 0 }) {
+            self.grow(borrow)?;
+            self.push_reserved(node);
+        }
         Ok(Some(index))
     }
 
@@ -801,11 +788,17 @@ impl Arena {
         self.specials.last().is_none_or(|&s| s < low) && self.modified.iter().all(|&(leaf, _)| leaf < low)
     }
 
-    /// Room for one more node, or the error: out of the hot path of `push_var`.
+    /// Room for one more node, or the error: out of the hot path of `push_var`, with the
+    /// cell's borrow state (if any) exclusive meanwhile.
     #[cold]
     #[inline(never)]
-    fn grow(&mut self) -> Result<(), Error> {
-        self.reserve(1, 0)
+    fn grow(&mut self, borrow: Option<&Cell<isize>>) -> Result<(), Error> {
+        let before = borrow.map(|state| state.replace(-1));
+        let grown = self.reserve(1, 0);
+        if let (Some(state), Some(before)) = (borrow, before) {
+            state.set(before);
+        }
+        grown
     }
 
     /// `push_var` flags: the inputs that take an adjoint.
@@ -855,7 +848,7 @@ impl Arena {
             }
         }
         let (partials, flags) = Arena::operand_step(inputs, partials, tracks);
-        self.push_var(VarStep { op, inputs, low, value, partials, flags })?
+        self.push_var(VarStep { op, inputs, low, value, partials, flags }, None)?
             .ok_or(Error::NotTracked { what: "recording inside no_grad" })
     }
 
@@ -991,7 +984,7 @@ impl Arena {
         let value = b.eval(left, right);
         let partial = constant_rule(b, left, right, constant_left);
         let (inputs, low, flags) = ([input, NO_INPUT], self.low(input), Arena::constant_flags(constant_left));
-        self.push_var(VarStep { op, inputs, low, value, partials: [partial, constant], flags })?
+        self.push_var(VarStep { op, inputs, low, value, partials: [partial, constant], flags }, None)?
             .ok_or(Error::NotTracked { what: "a graph file's node, inside no_grad" })
     }
 

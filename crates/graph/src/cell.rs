@@ -108,25 +108,12 @@ impl ArenaCell {
         // reference to the arena is made through one of them (or through `get_mut` and
         // `into_inner`, which take the cell by `&mut` or by value, so they cannot overlap
         // a `&self` call). (2) The cell is not `Sync` (it holds an `UnsafeCell`), so no
-        // other thread can reach it. (3) `Arena::try_push_var` runs no code but the arena's
-        // own: it writes a node into a slot the arena already holds, and calls no
-        // allocator, no callback, no user code and no drop, so nothing can take a guard or
-        // call back into this cell before the reference ends, at its last use below.
+        // other thread can reach it. (3) `Arena::push_var` runs no code but the arena's own
+        // (no callback, no user code, no drop of a user type) except where it grows the
+        // arena, which calls the allocator: it sets `state` to exclusive meanwhile, so any
+        // guard asked for from there panics instead of aliasing.
         let arena = unsafe { &mut *self.arena.get() };
-        match arena.try_push_var(step) {
-            Ok(pushed) => Ok(pushed),
-            Err(node) => self.push_var_growing(node),
-        }
-    }
-
-    /// The cold half of [`push_var`](ArenaCell::push_var): growing the arena calls the
-    /// global allocator, which is code outside the arena (a `#[global_allocator]` of the
-    /// program's), so it runs under the exclusive guard, as every other write does: a
-    /// re-entrant use of the graph from there panics instead of aliasing.
-    #[cold]
-    #[inline(never)]
-    fn push_var_growing(&self, node: crate::arena::Node) -> Result<Option<u32>, Error> {
-        self.borrow_mut().push_var_growing(node)
+        arena.push_var(step, Some(&self.state))
     }
 }
 
