@@ -57,6 +57,13 @@ macro_rules! unary_table {
             Atanh: float atanh, atanh, "AtanhBackward0", OPEN_UNIT, "the inverse hyperbolic tangent";
             Sigmoid: scalar sigmoid, sigmoid, "SigmoidBackward0", SIGMOID,
                 "the logistic function `1 / (1 + e^-x)`, without overflow for large `|x|`";
+            Silu: scalar silu, silu, "SiluBackward0", SIGMOID, "`x σ(x)` (swish)";
+            Softplus: scalar softplus, softplus, "SoftplusBackward0", SIGMOID,
+                "`ln(1 + e^x)`, the identity above 20 (PyTorch's defaults `beta = 1`, `threshold = 20`)";
+            LogSigmoid: scalar log_sigmoid, log_sigmoid, "LogSigmoidBackward0", SIGMOID,
+                "`ln σ(x)`, finite for every finite `x` (PyTorch's `logsigmoid`)";
+            Gelu: scalar gelu, gelu, "GeluBackward0", SIGMOID,
+                "`x Φ(x)`, `Φ` the standard normal distribution function (PyTorch's exact `gelu`)";
             Relu: scalar relu, relu, "ReluBackward0", KINK_AT_ZERO, "`max(x, 0)`, with derivative 0 at 0 as in PyTorch";
             Abs: float abs, abs, "AbsBackward0", KINK_AT_ZERO, "the absolute value (derivative 0 at 0)";
             Erf: scalar erf, erf, "ErfBackward0", SATURATING, "the error function `2/√π ∫₀ˣ e^(-t²) dt`";

@@ -161,6 +161,39 @@ pub fn sigmoid<T: Float>(x: T) -> (T, T) {
     (s, s * (T::one() - s))
 }
 
+/// `x σ(x)` (PyTorch's `silu`, also called swish), derivative `σ(x) (1 + x σ(-x))`
+/// (`σ(-x)`, not `1 - σ(x)`, which loses its digits for large `x`).
+pub fn silu<T: Float>(x: T) -> (T, T) {
+    let (s, _) = sigmoid(x);
+    (x * s, s * (T::one() + x * sigmoid(-x).0))
+}
+
+/// `ln(1 + e^x)` (PyTorch's `softplus` with its defaults `beta = 1`, `threshold = 20`: the
+/// identity above 20, derivative 1 there), derivative `σ(x)`.
+pub fn softplus<T: Float>(x: T) -> (T, T) {
+    let threshold = T::from(20.0).unwrap_or_else(T::nan);
+    if x > threshold {
+        return (x, T::one());
+    }
+    (x.exp().ln_1p(), sigmoid(x).0)
+}
+
+/// `ln σ(x) = min(x, 0) - ln(1 + e^-|x|)`, finite for every finite `x` (PyTorch's
+/// `logsigmoid`), derivative `σ(-x)`.
+pub fn log_sigmoid<T: Float>(x: T) -> (T, T) {
+    (x.min(T::zero()) - (-x.abs()).exp().ln_1p(), sigmoid(-x).0)
+}
+
+/// `x Φ(x)` with `Φ` the standard normal distribution function, `Φ(x) = (1 + erf(x/√2)) / 2`
+/// (PyTorch's `gelu`, its default `approximate='none'`), derivative `Φ(x) + x φ(x)`.
+pub fn gelu<T: Float>(x: T) -> (T, T) {
+    let constant = |c: f64| T::from(c).unwrap_or_else(T::nan);
+    let phi = (T::one() + erf_value(x * constant(core::f64::consts::FRAC_1_SQRT_2))) / two();
+    let density =
+        constant(0.5 * core::f64::consts::FRAC_2_SQRT_PI * core::f64::consts::FRAC_1_SQRT_2) * (-(x * x) / two()).exp();
+    (x * phi, phi + x * density)
+}
+
 /// `max(x, 0)`; the derivative at 0 is 0, as in PyTorch.
 pub fn relu<T: Float>(x: T) -> (T, T) {
     if x > T::zero() {

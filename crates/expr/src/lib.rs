@@ -303,6 +303,8 @@ mod tests {
         assert_eq!(eval("sum(x**2)", "x=linspace(-10,10,10)").round(), 407.0);
         assert_eq!(eval("mean(x) * 2", "x=[1,2.5,3.5]"), 14.0 / 3.0);
         assert_eq!(eval("sigmoid(0) + relu(-1) + abs(-2) + tanh(0)", ""), 2.5);
+        // ln 2 - ln 2 + 2 Φ(2) + 0, Φ(2) to 30 digits
+        assert!((eval("softplus(0) + log_sigmoid(0) + gelu(2) + silu(0)", "") - 1.9544997361036416).abs() < 1e-15);
         assert_eq!(eval("cos(pi) + log(e)", ""), 0.0);
         assert_eq!(eval("exp(-x)", "x=inf"), 0.0);
         assert_eq!(eval("x", "x=-inf"), f64::NEG_INFINITY);

@@ -40,6 +40,53 @@ fn grad_fn_names_follow_pytorch() {
     assert_eq!((x * x).grad_fn().unwrap().to_string(), "<MulBackward0>");
 }
 
+/// Values and gradients of the activation functions at `[-1, 0, 1, 25]` against their closed
+/// forms evaluated in 40-digit arithmetic (mpmath) and rounded to `f64`, with PyTorch's
+/// conventions (`softplus` is the identity above its threshold 20) and `grad_fn` names.
+#[test]
+fn activations_match_their_closed_forms_and_pytorch_names() {
+    #[allow(clippy::type_complexity)]
+    let cases: [(&str, fn(Tensor<'_>) -> Tensor<'_>, [f64; 4], [f64; 4]); 4] = [
+        (
+            "GeluBackward0",
+            |x| x.gelu(),
+            [-0.15865525393145705, 0.0, 0.8413447460685429, 25.0],
+            [-0.0833154705876863, 0.5, 1.0833154705876864, 1.0],
+        ),
+        (
+            "SiluBackward0",
+            |x| x.silu(),
+            [-0.2689414213699951, 0.0, 0.7310585786300049, 24.9999999996528],
+            [0.07232948812851327, 0.5, 0.9276705118714867, 1.0000000003333107],
+        ),
+        (
+            "SoftplusBackward0",
+            |x| x.softplus(),
+            [0.3132616875182228, 0.6931471805599453, 1.3132616875182228, 25.0],
+            [0.2689414213699951, 0.5, 0.7310585786300049, 1.0],
+        ),
+        (
+            "LogSigmoidBackward0",
+            |x| x.log_sigmoid(),
+            [-1.3132616875182228, -0.6931471805599453, -0.3132616875182228, -1.3887943864867583e-11],
+            [0.7310585786300049, 0.5, 0.2689414213699951, 1.3887943864771146e-11],
+        ),
+    ];
+    for (grad_fn, f, values, grads) in cases {
+        let g = Graph::new();
+        let x = g.vector(&[-1.0, 0.0, 1.0, 25.0]).requires_grad_();
+        let y = f(x);
+        assert_eq!(y.grad_fn().unwrap().name(), grad_fn);
+        y.sum().backward().unwrap();
+        for (k, (&got, &want)) in y.value().as_slice().iter().zip(&values).enumerate() {
+            assert!((got - want).abs() <= 4.5e-16 * want.abs(), "{grad_fn} value {k}: {got} vs {want}");
+        }
+        for (k, (&got, &want)) in x.grad().unwrap().as_slice().iter().zip(&grads).enumerate() {
+            assert!((got - want).abs() <= 4.5e-16 * want.abs(), "{grad_fn} grad {k}: {got} vs {want}");
+        }
+    }
+}
+
 #[test]
 fn gradients_accumulate_on_leaves_until_zeroed() {
     let g = Graph::new();
