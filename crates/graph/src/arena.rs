@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use slope_dual::Dual;
 
 use crate::op::{eval_elementwise, eval_into, BinaryOp, Op, UnaryOp};
+use crate::pool::{self, ArenaBuffers};
 use crate::{Error, GraphScalar, Shape};
 
 /// Marks an unused input slot.
@@ -153,7 +154,7 @@ pub struct NodeView {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Node {
+pub(crate) struct Node {
     inputs: [u32; 2],
     /// Scalar elementwise node: its local partials, or `[partial, constant]` with a constant
     /// operand. Tensor node: its dimensions.
@@ -245,6 +246,90 @@ impl NodeStore {
     }
 }
 
+/// The tensor value buffer, kept as the node vector is: every element of its allocation
+/// initialised, and a count of those in use. A value written at the end (an elementwise
+/// result, evaluated in place) overwrites what a rewind or a dropped graph left there
+/// instead of zeroing the room first: with buffers from this thread's pool, a fresh graph's
+/// values are never zeroed at all.
+#[derive(Debug, Default)]
+struct ValueStore {
+    data: Vec<f64>,
+    len: usize,
+}
+
+impl Clone for ValueStore {
+    fn clone(&self) -> Self {
+        ValueStore { data: self.data[..self.len].to_vec(), len: self.len }
+    }
+}
+
+impl ValueStore {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn capacity(&self) -> usize {
+        self.data.capacity()
+    }
+
+    /// Room for `extra` more values, all initialised.
+    fn try_reserve(&mut self, extra: usize) -> Result<(), std::collections::TryReserveError> {
+        let needed = self.len + extra;
+        if needed > self.data.len() {
+            self.data.try_reserve(needed - self.data.len())?;
+            let room = self.data.capacity().min(MAX_VALUES as usize).max(needed);
+            self.data.resize(room, 0.0);
+        }
+        Ok(())
+    }
+
+    /// Takes `n` more values into use and returns them with everything before them: the
+    /// new ones hold stale numbers, for the caller to overwrite. Room must be reserved.
+    fn append(&mut self, n: usize) -> (&[f64], &mut [f64]) {
+        let start = self.len;
+        // A caller that skipped `reserve` grows here (zero-filled) rather than panicking.
+        if self.try_reserve(n).is_err() {
+            self.data.resize(start + n, 0.0);
+        }
+        self.len = start + n;
+        let (before, rest) = self.data.split_at_mut(start);
+        (before, &mut rest[..n])
+    }
+
+    fn extend_from_slice(&mut self, values: &[f64]) {
+        self.append(values.len()).1.copy_from_slice(values);
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    /// The buffer, for the pool.
+    fn take(&mut self) -> Vec<f64> {
+        self.len = 0;
+        core::mem::take(&mut self.data)
+    }
+}
+
+impl core::ops::Index<core::ops::Range<usize>> for ValueStore {
+    type Output = [f64];
+    #[inline(always)]
+    fn index(&self, range: core::ops::Range<usize>) -> &[f64] {
+        &self.data[..self.len][range]
+    }
+}
+
+impl core::ops::IndexMut<core::ops::Range<usize>> for ValueStore {
+    #[inline(always)]
+    fn index_mut(&mut self, range: core::ops::Range<usize>) -> &mut [f64] {
+        &mut self.data[..self.len][range]
+    }
+}
+
 impl core::ops::Index<usize> for NodeStore {
     type Output = Node;
     #[inline(always)]
@@ -300,7 +385,7 @@ pub struct Arena {
     /// ids stay valid in it): results of a sweep are read only against the arena swept.
     instance: Instance,
     nodes: NodeStore,
-    values: Vec<f64>,
+    values: ValueStore,
     /// Rewinds so far.
     epoch: u32,
     /// `(epoch, mark)` of past rewinds, marks strictly increasing: the node at index `i` was
@@ -321,6 +406,17 @@ pub struct Arena {
     scratch: Vec<f64>,
 }
 
+impl Drop for Arena {
+    fn drop(&mut self) {
+        pool::give_arena(ArenaBuffers {
+            slots: core::mem::take(&mut self.nodes.slots),
+            values: self.values.take(),
+            specials: core::mem::take(&mut self.specials),
+            scratch: core::mem::take(&mut self.scratch),
+        });
+    }
+}
+
 impl Default for Arena {
     fn default() -> Self {
         Arena::new()
@@ -328,19 +424,22 @@ impl Default for Arena {
 }
 
 impl Arena {
+    /// An empty arena, starting from the buffers of a dropped one where this thread keeps
+    /// some (`pool`).
     pub(crate) fn new() -> Arena {
+        let ArenaBuffers { slots, values, specials, scratch } = pool::take_arena().unwrap_or_default();
         Arena {
             id: NEXT_GRAPH_ID.fetch_add(1, Ordering::Relaxed),
             instance: Instance::new(),
-            nodes: NodeStore { slots: Vec::new(), len: 0 },
-            values: Vec::new(),
+            nodes: NodeStore { slots, len: 0 },
+            values: ValueStore { data: values, len: 0 },
             epoch: 0,
             rewinds: Vec::new(),
             modified: Vec::new(),
             paused: false,
-            specials: Vec::new(),
+            specials,
             leaf_prefix: 0,
-            scratch: Vec::new(),
+            scratch,
         }
     }
 
@@ -704,18 +803,19 @@ impl Arena {
         }
     }
 
-    /// Appends a leaf whose value is produced by `fill` (one value for a scalar);
+    /// Appends a leaf whose value `fill` writes into the slice it is given (of the shape's
+    /// length; one value for a scalar);
     /// [`prepare`](Arena::prepare) must have succeeded for this shape.
-    pub(crate) fn push_leaf_with(
-        &mut self,
-        shape: Shape,
-        requires_grad: bool,
-        fill: impl FnOnce(&mut Vec<f64>),
-    ) -> u32 {
+    pub(crate) fn push_leaf_with(&mut self, shape: Shape, requires_grad: bool, fill: impl FnOnce(&mut [f64])) -> u32 {
         let start = self.values.len();
-        fill(&mut self.values);
-        debug_assert_eq!(self.values.len() - start, shape.len());
-        let scalar = if shape.is_scalar() { self.values.pop().unwrap_or(f64::NAN) } else { 0.0 };
+        let scalar = if shape.is_scalar() {
+            let mut value = [f64::NAN];
+            fill(&mut value);
+            value[0]
+        } else {
+            fill(self.values.append(shape.len()).1);
+            0.0
+        };
         let index = self.push_node(shape, scalar, start, None, [NO_INPUT; 2]);
         if requires_grad {
             self.nodes[index as usize].flags = REQUIRES_GRAD;
@@ -746,7 +846,7 @@ impl Arena {
             return Err(Error::DataLength { shape, expected: shape.len(), got: data.len() });
         }
         self.prepare(shape)?;
-        Ok(self.push_leaf_with(shape, requires_grad, |v| v.extend_from_slice(data)))
+        Ok(self.push_leaf_with(shape, requires_grad, |out| out.copy_from_slice(data)))
     }
 
     /// Appends a computed scalar node with its value and local partials: the path of
@@ -899,8 +999,7 @@ impl Arena {
         match op {
             Op::Unary(_) | Op::Binary(_) => {
                 // Evaluated in place at the end of the value buffer: inputs always lie below.
-                self.values.resize(start + shape.len(), 0.0);
-                let (before, out) = self.values.split_at_mut(start);
+                let (before, out) = self.values.append(shape.len());
                 let mut args: [(&[f64], Shape); 2] = [(&[], Shape::Scalar); 2];
                 for ((slot, &i), s) in args.iter_mut().zip(inputs).zip(&shapes) {
                     let node = &self.nodes[i as usize];

@@ -193,6 +193,7 @@ mod tests {
 
     #[test]
     fn var_pushes_that_grow_the_arena_take_and_release_the_guard() {
+        crate::release_buffers();
         let g = Graph::new();
         let x = g.var(1.0);
         let mut y = x;

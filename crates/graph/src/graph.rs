@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::arena::{Arena, Checkpoint, NodeId, VarStep};
 use crate::cell::{ArenaCell, ArenaRef};
 use crate::op::{BinaryOp, Op};
+use crate::pool;
 use crate::{Error, Shape, Tensor, Value, Var};
 
 /// A graph being recorded: the arena of nodes, and the gradients stored on its tensors.
@@ -30,25 +31,21 @@ pub struct Graph {
     grads: RefCell<StoredGrads>,
 }
 
-/// The gradients `backward` stores on nodes, and the buffers of gradients since forgotten,
-/// kept for the next ones: a training loop that clears its graph each step stores its
-/// gradients without allocating once warm.
+/// The gradients `backward` stores on nodes. Buffers of gradients forgotten (by `clear`,
+/// `rewind`, `zero_grad`, or the graph's drop) go to this thread's pool (`pool`) and serve
+/// the next ones: a training loop stores its gradients without allocating once warm, with
+/// one graph cleared each step or a fresh graph each step.
 #[derive(Debug, Default)]
 struct StoredGrads {
     by_node: HashMap<u32, Vec<f64>>,
-    spare: Vec<Vec<f64>>,
 }
-
-/// At most this many forgotten gradient buffers are kept for reuse.
-const SPARE_GRADS: usize = 64;
 
 impl StoredGrads {
     fn forget(&mut self, keep: impl Fn(u32) -> bool) {
-        let StoredGrads { by_node, spare } = self;
-        by_node.retain(|&index, grad| {
+        self.by_node.retain(|&index, grad| {
             let kept = keep(index);
-            if !kept && spare.len() < SPARE_GRADS {
-                spare.push(core::mem::take(grad));
+            if !kept {
+                pool::give_grads([core::mem::take(grad)]);
             }
             kept
         });
@@ -56,13 +53,15 @@ impl StoredGrads {
 
     /// A buffer holding `grad`, reusing a forgotten one with room for it where there is one.
     fn buffer_of(&mut self, grad: &[f64]) -> Vec<f64> {
-        let mut buffer = match self.spare.iter().position(|b| b.capacity() >= grad.len()) {
-            Some(k) => self.spare.swap_remove(k),
-            None => Vec::with_capacity(grad.len()),
-        };
-        buffer.clear();
+        let mut buffer = pool::take_grad(grad.len());
         buffer.extend_from_slice(grad);
         buffer
+    }
+}
+
+impl Drop for StoredGrads {
+    fn drop(&mut self) {
+        pool::give_grads(self.by_node.drain().map(|(_, grad)| grad));
     }
 }
 
@@ -263,7 +262,7 @@ impl Graph {
     fn filled(&self, shape: Shape, x: f64) -> Result<Tensor<'_>, Error> {
         let mut arena = self.arena.borrow_mut();
         arena.prepare(shape)?;
-        let index = arena.push_leaf_with(shape, false, |v| v.resize(v.len() + shape.len(), x));
+        let index = arena.push_leaf_with(shape, false, |out| out.fill(x));
         Ok(self.handle(index))
     }
 
@@ -318,14 +317,10 @@ impl Graph {
         arena.prepare(shape)?;
         let step = if steps > 1 { (end - start) / (steps - 1) as f64 } else { 0.0 };
         let half = steps / 2;
-        let index = arena.push_leaf_with(shape, false, |v| {
-            v.extend((0..steps).map(|i| {
-                if i < half {
-                    start + step * i as f64
-                } else {
-                    end - step * (steps - 1 - i) as f64
-                }
-            }))
+        let index = arena.push_leaf_with(shape, false, |out| {
+            for (i, slot) in out.iter_mut().enumerate() {
+                *slot = if i < half { start + step * i as f64 } else { end - step * (steps - 1 - i) as f64 };
+            }
         });
         Ok(self.handle(index))
     }

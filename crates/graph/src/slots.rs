@@ -21,6 +21,13 @@ pub struct NodeSlots<S> {
     tensors: Vec<S>,
 }
 
+impl<S> NodeSlots<S> {
+    /// Bytes held by the buffers (their capacity).
+    pub fn memory_bytes(&self) -> usize {
+        (self.scalars.capacity() + self.tensors.capacity()) * core::mem::size_of::<S>()
+    }
+}
+
 impl<S> Default for NodeSlots<S> {
     fn default() -> Self {
         NodeSlots { low: 0, high: 0, scalars: Vec::new(), tensor_base: 0, tensors: Vec::new() }

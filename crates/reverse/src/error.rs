@@ -18,6 +18,17 @@ pub enum Error {
         /// The output's shape.
         shape: Shape,
     },
+    /// `grad_into` was given buffers that do not match its inputs.
+    #[error(
+        "grad_into needs one buffer per input, each of the input's number of elements: inputs of {expected:?} \
+         elements, buffers of {got:?}"
+    )]
+    GradBuffers {
+        /// Each input's number of elements.
+        expected: Vec<usize>,
+        /// Each buffer's length.
+        got: Vec<usize>,
+    },
     /// Adjoints read against an arena other than the one last swept, or after it rewound.
     #[error(
         "these adjoints are of a sweep of another arena, or of this graph before a rewind: a copy \

@@ -65,7 +65,8 @@ pub trait Backward {
 impl Backward for Tensor<'_> {
     fn backward(&self) -> Result<(), Error> {
         let shape = self.shape();
-        if !shape.is_scalar() {
+        // One element, `[]` or `[1]` (PyTorch takes both).
+        if shape.len() != 1 {
             return Err(Error::NonScalarOutput { shape });
         }
         self.backward_with(&[1.0])
@@ -101,6 +102,26 @@ thread_local! {
     static TAPES: RefCell<Vec<Graph>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Frees what this thread keeps for the next call once a call is over: the buffers of
+/// dropped graphs ([`slope_graph::release_buffers`]), the adjoint buffers `backward`,
+/// `grad` and `var_grad` reuse, and the cleared graphs `gradient` and `jacobian` record on.
+/// Returns how many bytes were held. Later calls allocate afresh, then keep again.
+///
+/// ```
+/// let (value, grad) = slope_reverse::gradient(|x| x[0] * x[0], &[3.0]).unwrap();
+/// assert_eq!((value, grad[0]), (9.0, 6.0));
+/// assert!(slope_reverse::release_buffers() > 0);
+/// assert_eq!(slope_reverse::release_buffers(), 0);
+/// ```
+pub fn release_buffers() -> usize {
+    let adjoints = ADJOINTS
+        .try_with(|cell| cell.try_borrow_mut().map(|mut a| core::mem::take(&mut *a).memory_bytes()).unwrap_or(0))
+        .unwrap_or(0);
+    // Dropped, the tapes hand their buffers to the pool, which is freed next.
+    let _ = TAPES.try_with(|cell| cell.try_borrow_mut().map(|mut tapes| tapes.clear()));
+    adjoints + slope_graph::release_buffers()
+}
+
 /// Runs `f` with this thread's reusable adjoint buffers (fresh ones if they are in use,
 /// as in a sweep started from inside another).
 fn with_adjoints<R>(f: impl FnOnce(&mut Adjoints) -> R) -> R {
@@ -126,7 +147,7 @@ fn with_adjoints<R>(f: impl FnOnce(&mut Adjoints) -> R) -> R {
 /// ```
 pub fn grad<'g>(output: Tensor<'g>, inputs: &[Tensor<'g>]) -> Result<Vec<Value>, Error> {
     let shape = output.shape();
-    if !shape.is_scalar() {
+    if shape.len() != 1 {
         return Err(Error::NonScalarOutput { shape });
     }
     grad_with(output, &[1.0], inputs)
@@ -134,6 +155,63 @@ pub fn grad<'g>(output: Tensor<'g>, inputs: &[Tensor<'g>]) -> Result<Vec<Value>,
 
 /// Like [`grad`], with an explicit seed of the output's shape: `seedᵀ · ∂output/∂input`.
 pub fn grad_with<'g>(output: Tensor<'g>, seed: &[f64], inputs: &[Tensor<'g>]) -> Result<Vec<Value>, Error> {
+    let ids = sweep_targets(output, inputs)?;
+    output.graph().with_arena(|arena| {
+        with_adjoints(|adjoints| {
+            adjoints.sweep_index(arena, output.id().index(), seed, Reads::Nodes(&ids))?;
+            Ok(ids.iter().map(|&index| collect(arena, adjoints, index)).collect())
+        })
+    })
+}
+
+/// Like [`grad`], writing each input's gradient into a buffer the caller owns (`out[k]`
+/// has input `k`'s number of elements), with no allocation once this thread is warm: the
+/// form for a training loop that keeps its gradient buffers, such as an optimiser's.
+///
+/// ```
+/// use slope_graph::Graph;
+///
+/// let g = Graph::new();
+/// let x = g.vector(&[1.0, 2.0, 3.0]).requires_grad_();
+/// let mut dx = vec![0.0; 3];
+/// slope_reverse::grad_into(x.powi(2).sum(), &[x], &mut [&mut dx]).unwrap();
+/// assert_eq!(dx, [2.0, 4.0, 6.0]);
+/// assert!(x.grad().is_none(), "nothing is stored on the graph");
+/// ```
+///
+/// # Errors
+/// As [`grad`], and [`Error::GradBuffers`] if `out` does not hold one buffer of the right
+/// length per input (nothing is swept then).
+pub fn grad_into<'g>(output: Tensor<'g>, inputs: &[Tensor<'g>], out: &mut [&mut [f64]]) -> Result<(), Error> {
+    let shape = output.shape();
+    if shape.len() != 1 {
+        return Err(Error::NonScalarOutput { shape });
+    }
+    let ids = sweep_targets(output, inputs)?;
+    let lengths_match =
+        out.len() == inputs.len() && inputs.iter().zip(out.iter()).all(|(t, o)| t.shape().len() == o.len());
+    if !lengths_match {
+        let expected = inputs.iter().map(|t| t.shape().len()).collect();
+        let got = out.iter().map(|o| o.len()).collect();
+        return Err(Error::GradBuffers { expected, got });
+    }
+    output.graph().with_arena(|arena| {
+        with_adjoints(|adjoints| {
+            adjoints.sweep_index(arena, output.id().index(), &[1.0], Reads::Nodes(&ids))?;
+            for (&index, buffer) in ids.iter().zip(out.iter_mut()) {
+                match adjoints.of_index(arena, index) {
+                    Some(g) => buffer.copy_from_slice(g),
+                    None => buffer.fill(0.0),
+                }
+            }
+            Ok(())
+        })
+    })
+}
+
+/// The arena indices of `inputs`, checked to belong to `output`'s graph and to require
+/// grad, as is `output`.
+fn sweep_targets<'g>(output: Tensor<'g>, inputs: &[Tensor<'g>]) -> Result<Vec<u32>, Error> {
     let graph = output.graph();
     let mut ids = Vec::with_capacity(inputs.len());
     for t in inputs {
@@ -148,12 +226,7 @@ pub fn grad_with<'g>(output: Tensor<'g>, seed: &[f64], inputs: &[Tensor<'g>]) ->
     if !output.requires_grad() {
         return Err(slope_graph::Error::NotTracked { what: "grad() of an output" }.into());
     }
-    graph.with_arena(|arena| {
-        with_adjoints(|adjoints| {
-            adjoints.sweep_index(arena, output.id().index(), seed, Reads::Nodes(&ids))?;
-            Ok(ids.iter().map(|&index| collect(arena, adjoints, index)).collect())
-        })
-    })
+    Ok(ids)
 }
 
 fn collect(arena: &slope_graph::Arena, adjoints: &Adjoints, index: u32) -> Value {

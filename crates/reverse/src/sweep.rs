@@ -153,6 +153,11 @@ impl Adjoints<f64> {
         Adjoints::default()
     }
 
+    /// Bytes held by the buffers (their capacity), kept for the next sweep.
+    pub fn memory_bytes(&self) -> usize {
+        self.slots.memory_bytes() + self.reached.capacity() + self.uniform.capacity() * core::mem::size_of::<u32>()
+    }
+
     /// Runs a backward sweep from node `output` with adjoint `seed`: afterwards
     /// [`of`](Adjoints::of) holds `seedᵀ · ∂output/∂node` for every node the output
     /// depends on through nodes that require grad.

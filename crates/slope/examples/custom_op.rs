@@ -1,6 +1,7 @@
 //! A custom op: softplus, defined outside slope by its primal and its VJP, differentiated
 //! in both modes, then checked by slope's gradient checker; a softplus with a deliberately
-//! wrong VJP is checked too, and the report shows it failing.
+//! wrong VJP is checked too, and the report shows it failing. (slope has `softplus` built in;
+//! this one, registered as `my_softplus`, shows how an op slope lacks is added.)
 //!
 //! `cargo run --example custom_op`
 
@@ -37,7 +38,7 @@ impl CustomOp for Softplus {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let softplus = register(Softplus { name: "softplus", wrong_vjp: false })?;
+    let softplus = register(Softplus { name: "my_softplus", wrong_vjp: false })?;
 
     // Reverse mode on tensors, as PyTorch: y = sum(softplus(x)), dy/dx = sigmoid(x).
     let g = Graph::new();
@@ -53,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (value, grad) =
         slope::gradient(|v| v[0].try_op(softplus, &[]).expect("softplus of a scalar") * v[1], &[0.5, 2.0])?;
     println!("2 softplus(0.5) = {value:.6}, gradient {grad:?}");
-    let formula = slope::expr::Formula::parse("softplus(x) ** 2")?;
+    let formula = slope::expr::Formula::parse("my_softplus(x) ** 2")?;
     let recorded = formula.record(&g, &slope::expr::Point::parse("x=1")?)?;
     println!("softplus(1)^2 from a formula = {:.6}", recorded.output.item()?);
 

@@ -70,8 +70,8 @@ pub use slope_graph::{
     UnaryOp, Value, Var,
 };
 pub use slope_reverse::{
-    grad, grad_with, gradient, graph_hessian, graph_hvp, graph_jacobian, graph_vjp, graph_vjp_batch, hessian, jacobian,
-    var_grad, Adjoints, Backward, Error,
+    grad, grad_into, grad_with, gradient, graph_hessian, graph_hvp, graph_jacobian, graph_vjp, graph_vjp_batch,
+    hessian, jacobian, release_buffers, var_grad, Adjoints, Backward, Error,
 };
 
 /// Errors of recording a graph (shapes, foreign nodes, capacity); [`Error`] wraps them.

@@ -59,7 +59,7 @@ impl CustomOp for ScaledSquare {
 
 fn softplus() -> Op {
     static OP: OnceLock<Op> = OnceLock::new();
-    *OP.get_or_init(|| register(Softplus { name: "softplus", wrong: false }).unwrap())
+    *OP.get_or_init(|| register(Softplus { name: "my_softplus", wrong: false }).unwrap())
 }
 
 fn scaled_square() -> Op {
@@ -95,7 +95,7 @@ fn records_on_tensors_and_vars_with_the_closed_form_gradient() {
     let xs = [-30.0, -1.5, 0.0, 0.7, 40.0];
     let x = g.vector(&xs).requires_grad_();
     let y = x.try_op(softplus(), &[]).unwrap();
-    assert_eq!(y.grad_fn().unwrap().name(), "SoftplusBackward");
+    assert_eq!(y.grad_fn().unwrap().name(), "MySoftplusBackward");
     assert_eq!(y.to_vec()[4], 40.0);
     y.sum().backward().unwrap();
     for (&x, &d) in xs.iter().zip(x.grad().unwrap().as_slice()) {
@@ -148,10 +148,10 @@ fn frozen_graphs_run_in_parallel_and_files_load_only_where_the_op_is_registered(
     }
 
     let json = frozen.to_json();
-    assert!(json.contains("\"softplus\""));
+    assert!(json.contains("\"my_softplus\""));
     let loaded = FrozenGraph::from_json(&json).unwrap();
     assert_eq!(loaded.arena().value(yi.index()), frozen.arena().value(yi.index()));
-    let unknown = json.replace("\"softplus\"", "\"softplus_unregistered\"");
+    let unknown = json.replace("\"my_softplus\"", "\"softplus_unregistered\"");
     let err = FrozenGraph::from_json(&unknown).unwrap_err();
     assert!(err.to_string().contains("register it"), "{err}");
 }
@@ -159,7 +159,7 @@ fn frozen_graphs_run_in_parallel_and_files_load_only_where_the_op_is_registered(
 #[test]
 fn formulas_call_registered_ops_by_name() {
     let _ = softplus();
-    let f = slope::expr::Formula::parse("softplus(x) * 2").unwrap();
+    let f = slope::expr::Formula::parse("my_softplus(x) * 2").unwrap();
     let g = Graph::new();
     let recorded = f.record(&g, &slope::expr::Point::parse("x=0").unwrap()).unwrap();
     assert!((recorded.output.item().unwrap() - 2.0 * 2f64.ln()).abs() < 1e-15);
@@ -168,7 +168,7 @@ fn formulas_call_registered_ops_by_name() {
 #[test]
 fn registration_refuses_what_it_cannot_hold() {
     let _ = softplus();
-    let again = register(Softplus { name: "softplus", wrong: false }).unwrap_err();
+    let again = register(Softplus { name: "my_softplus", wrong: false }).unwrap_err();
     assert!(again.to_string().contains("is taken"), "{again}");
     let builtin = register(Softplus { name: "exp", wrong: false }).unwrap_err();
     assert!(builtin.to_string().contains("is taken"), "{builtin}");

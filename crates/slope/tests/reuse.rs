@@ -271,3 +271,86 @@ fn an_op_on_one_variable_twice_is_one_input_with_both_partials() {
     let h = slope::graph_hessian(&moved, sq, &[id]).unwrap();
     assert_eq!(h, vec![vec![2.0]]);
 }
+
+/// A fresh graph per step starts from the buffers of the one dropped before it: after the
+/// first step nothing grows, and the numbers are those of a graph made from nothing.
+#[test]
+fn a_fresh_graph_per_step_reuses_the_dropped_graphs_buffers() {
+    slope::release_buffers();
+    let x: Vec<f64> = (0..1000).map(|i| f64::from(i) / 100.0 - 5.0).collect();
+    let step = || {
+        let g = Graph::new();
+        let t = g.vector(&x).requires_grad_();
+        (t.powi(2) * t.tanh()).sum().backward().unwrap();
+        let grad = t.grad().unwrap().into_vec();
+        (g.memory_bytes(), grad)
+    };
+    let (first_bytes, first) = step();
+    for _ in 0..5 {
+        let (bytes, grad) = step();
+        assert_eq!(bytes, first_bytes, "a graph made after a drop holds the dropped one's buffers");
+        assert_eq!(grad, first, "stale numbers in a reused buffer never reach a result");
+    }
+    for (&v, &d) in x.iter().zip(&first) {
+        let want = 2.0 * v * v.tanh() + v * v * (1.0 - v.tanh() * v.tanh());
+        assert!(close(d, want), "d/dx x² tanh x at {v}: {d} vs {want}");
+    }
+    assert!(slope::release_buffers() >= first_bytes, "the pool held the last graph's buffers");
+    assert_eq!(slope::release_buffers(), 0);
+    let g = Graph::new();
+    assert_eq!(g.memory_bytes(), 0, "after release a graph starts empty");
+}
+
+/// A graph rewound over longer values, then given shorter ones, reads only what it wrote.
+#[test]
+fn values_written_over_a_rewound_region_are_the_new_ones() {
+    let mut g = Graph::new();
+    let start = g.checkpoint();
+    let a = g.vector(&[7.0; 64]).requires_grad_();
+    let _ = (a * 3.0).exp();
+    g.rewind(start).unwrap();
+    let b = g.vector(&[1.0, 2.0]).requires_grad_();
+    let c = g.linspace(0.0, 1.0, 3).unwrap();
+    let y = b * 2.0;
+    assert_eq!(y.value().as_slice(), &[2.0, 4.0]);
+    assert_eq!(c.value().as_slice(), &[0.0, 0.5, 1.0]);
+    let z = g.full(Shape::Vector(2), 0.25).unwrap();
+    assert_eq!((y * z).sum().item().unwrap(), 1.5);
+}
+
+/// `grad_into` writes into the caller's buffers what `grad` returns, and stores nothing.
+#[test]
+fn grad_into_writes_what_grad_returns() {
+    let g = Graph::new();
+    let w = g.matrix(2, 3, &[0.5, -1.0, 2.0, 0.25, 1.5, -0.75]).unwrap().requires_grad_();
+    let x = g.vector(&[1.0, -2.0, 0.5]).requires_grad_();
+    let unused = g.scalar(4.0).requires_grad_();
+    let y = w.matmul(x).tanh().sum();
+    let want = slope::grad(y, &[w, x, unused]).unwrap();
+    let (mut dw, mut dx, mut du) = (vec![f64::NAN; 6], vec![f64::NAN; 3], vec![f64::NAN; 1]);
+    slope::grad_into(y, &[w, x, unused], &mut [&mut dw, &mut dx, &mut du]).unwrap();
+    assert_eq!(dw, want[0].as_slice());
+    assert_eq!(dx, want[1].as_slice());
+    assert_eq!(du, [0.0], "an input the output does not reach gets zeros");
+    assert!(w.grad().is_none() && x.grad().is_none());
+    let err = slope::grad_into(y, &[w, x], &mut [&mut dw, &mut du]).unwrap_err();
+    assert!(matches!(err, slope::Error::GradBuffers { .. }), "{err}");
+    assert!(err.to_string().contains("[6, 3]") && err.to_string().contains("[6, 1]"), "{err}");
+    let err = slope::grad_into(w.sum(), &[w], &mut []).unwrap_err();
+    assert!(matches!(err, slope::Error::GradBuffers { .. }), "{err}");
+}
+
+/// `backward` on a one-element `[1]` tensor, as PyTorch allows, is `backward` on its element.
+#[test]
+fn backward_takes_a_one_element_vector() {
+    let g = Graph::new();
+    let x = g.vector(&[3.0]).requires_grad_();
+    let y = x.powi(2);
+    assert_eq!(y.shape(), Shape::Vector(1));
+    y.backward().unwrap();
+    assert_eq!(x.grad().unwrap().as_slice(), &[6.0]);
+    let d = slope::grad(y, &[x]).unwrap();
+    assert_eq!(d[0].as_slice(), &[6.0]);
+    let two = g.vector(&[3.0, 4.0]).requires_grad_();
+    assert!(matches!(two.powi(2).backward(), Err(slope::Error::NonScalarOutput { .. })));
+}
