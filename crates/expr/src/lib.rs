@@ -6,7 +6,11 @@
 //! - `+ - * /` and `**` (right-associative, tighter than unary minus: `-x**2 == -(x**2)`)
 //! - functions: every elementwise op of the table by its name (`sin`, `exp`, `log`, `sqrt`,
 //!   `tanh`, `sigmoid`, `relu`, `abs`, ...), `pow(a, b)`, `atan2`, `hypot`, `fmod`,
-//!   `sum(e)`, `mean(e)`, `dot(a, b)`, `matmul(a, b)`, `t(e)`
+//!   `sum(e)`, `mean(e)`, `dot(a, b)`, `matmul(a, b)`, `t(e)`, and with PyTorch's signatures
+//!   `clamp(x, min, max)` / `clamp(x, min)` (constant bounds), `max(a, b)` / `min(a, b)`
+//!   (elementwise; `max(x)` is the reduction), `where(cond, x, y)`
+//! - comparisons `>`, `<`, `>=`, `<=`, `==`, `!=` (below `+ -`, one per expression): a
+//!   constant mask of ones and zeros, as `(x > 0) * x` or `where(x > 0, x, 0.1 * x)`
 //! - a point: `x=2,y=-1.5`, `x=linspace(-10,10,10)`, `x=[1,2.5,3]`
 //!
 //! Errors carry the column, print the line with a caret under it, and suggest the nearest
@@ -36,7 +40,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub use error::{Error, ErrorKind};
 pub use parse::{constant, linspace, Expr, MAX_NESTING};
 
-use slope_graph::{BinaryOp, Graph, Op, Tensor};
+use slope_graph::{BinaryOp, Broadcast, Graph, Op, Tensor};
 
 /// A parsed formula.
 #[derive(Clone, Debug, PartialEq)]
@@ -151,6 +155,10 @@ impl Formula {
                     walk(b, out);
                 }
                 Expr::Call(_, args, _) => args.iter().for_each(|a| walk(a, out)),
+                Expr::Compare(a, _, b, _) => {
+                    walk(a, out);
+                    walk(b, out);
+                }
             }
         }
         let mut out = BTreeSet::new();
@@ -222,7 +230,14 @@ impl Formula {
                 Ok(left)
             }
             Expr::Power(base, exponent, column) => self.power(g, base, exponent, *column, vars, point),
+            Expr::Compare(a, op, b, column) => {
+                let (a, b) = (self.build(g, a, vars, point)?, self.build(g, b, vars, point)?);
+                compare(g, a, op, b).map_err(shape_error(*column))
+            }
             Expr::Call(name, args, column) => {
+                if let Some(recorded) = self.call_with_signature(g, name, args, *column, vars, point)? {
+                    return Ok(recorded);
+                }
                 let Some((_, op)) = functions().find(|(f, _)| f == name) else {
                     let message = match error::suggest(name, functions().map(|f| f.0)) {
                         Some(s) => format!("unknown function `{name}`; did you mean `{s}`?"),
@@ -250,6 +265,81 @@ impl Formula {
         }
     }
 
+    /// The functions whose PyTorch signature is not their op's inputs: `clamp(x, min, max)`
+    /// and `clamp(x, min)` (constant bounds), `max(a, b)` and `min(a, b)` (elementwise, as
+    /// `torch.max(input, other)`; `max(x)` is the reduction), `where(cond, x, y)` (`x` where
+    /// `cond` is nonzero, `y` elsewhere, the three broadcast). `None` for any other call.
+    fn call_with_signature<'g>(
+        &self,
+        g: &'g Graph,
+        name: &str,
+        args: &[Expr],
+        column: usize,
+        vars: &BTreeMap<String, Tensor<'g>>,
+        point: &Point,
+    ) -> Result<Option<Tensor<'g>>, Error> {
+        let shape_error = |err: slope_graph::Error| self.error(ErrorKind::Shape, err.to_string(), column);
+        let arity = |range: core::ops::RangeInclusive<usize>, usage: &str| {
+            if range.contains(&args.len()) {
+                Ok(())
+            } else {
+                Err(self.error(
+                    ErrorKind::Arity,
+                    format!("`{name}` takes {usage}, got {} argument(s)", args.len()),
+                    column,
+                ))
+            }
+        };
+        let built = match name {
+            "clamp" => {
+                arity(2..=3, "`clamp(x, min, max)` or `clamp(x, min)`")?;
+                let x = self.build(g, &args[0], vars, point)?;
+                let lo = self.constant_bound(g, &args[1], "min", vars, point)?;
+                let hi = match args.get(2) {
+                    Some(e) => self.constant_bound(g, e, "max", vars, point)?,
+                    None => f64::INFINITY,
+                };
+                x.try_clamp(lo, hi).map_err(shape_error)?
+            }
+            "max" | "min" if args.len() == 2 => {
+                let (a, b) = (self.build(g, &args[0], vars, point)?, self.build(g, &args[1], vars, point)?);
+                let op = if name == "max" { BinaryOp::Maximum } else { BinaryOp::Minimum };
+                a.try_binary(op, b).map_err(shape_error)?
+            }
+            "where" => {
+                arity(3..=3, "`where(cond, x, y)`")?;
+                let cond = self.build(g, &args[0], vars, point)?;
+                let (x, y) = (self.build(g, &args[1], vars, point)?, self.build(g, &args[2], vars, point)?);
+                select(g, cond, x, y).map_err(shape_error)?
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(built))
+    }
+
+    /// A bound of `clamp`: an expression of constants, one number.
+    fn constant_bound<'g>(
+        &self,
+        g: &'g Graph,
+        e: &Expr,
+        which: &str,
+        vars: &BTreeMap<String, Tensor<'g>>,
+        point: &Point,
+    ) -> Result<f64, Error> {
+        let column = first_column(e);
+        let t = self.build(g, e, vars, point)?;
+        if t.requires_grad() || !t.shape().is_scalar() {
+            let message = format!(
+                "clamp's {which} is a constant number here (an expression of numbers, as `-1` or `pi/2`); \
+                 it is {} of shape {}",
+                if t.requires_grad() { "a function of the variables" } else { "a tensor" },
+                t.shape()
+            );
+            return Err(self.error(ErrorKind::Shape, message, column));
+        }
+        t.item().map_err(|err| self.error(ErrorKind::Shape, err.to_string(), column))
+    }
+
     /// `base ** exponent`: a constant exponent is kept in the node (`powi` for a whole
     /// number up to 64 in size, `powf` otherwise), as `x ** 2` in PyTorch.
     fn power<'g>(
@@ -270,6 +360,66 @@ impl Formula {
     }
 }
 
+/// The column an expression starts at, for errors about it (1 for a bare number).
+fn first_column(e: &Expr) -> usize {
+    match e {
+        Expr::Number(_) => 1,
+        Expr::Variable(_, column) | Expr::Call(_, _, column) => *column,
+        Expr::Neg(a) | Expr::Chain(a, _) | Expr::Power(a, _, _) | Expr::Compare(a, _, _, _) => first_column(a),
+    }
+}
+
+/// `a op b` elementwise, the shapes broadcast: a constant mask of ones and zeros (NaN
+/// compares as Python compares it: unequal to everything, ordered with nothing).
+fn compare<'g>(g: &'g Graph, a: Tensor<'g>, op: &str, b: Tensor<'g>) -> Result<Tensor<'g>, slope_graph::Error> {
+    let layout = Broadcast::of(a.shape(), b.shape()).ok_or(slope_graph::Error::ShapeMismatch {
+        op: "comparison",
+        left: a.shape(),
+        right: b.shape(),
+    })?;
+    let test: fn(f64, f64) -> bool = match op {
+        ">" => |x, y| x > y,
+        "<" => |x, y| x < y,
+        ">=" => |x, y| x >= y,
+        "<=" => |x, y| x <= y,
+        "==" => |x, y| x == y,
+        _ => |x, y| x != y,
+    };
+    let (av, bv) = (a.to_vec(), b.to_vec());
+    let [(ar, ac), (br, bc)] = layout.strides;
+    let mut mask = Vec::with_capacity(layout.shape.len());
+    for i in 0..layout.rows {
+        for j in 0..layout.cols {
+            mask.push(if test(av[i * ar + j * ac], bv[i * br + j * bc]) { 1.0 } else { 0.0 });
+        }
+    }
+    g.try_tensor(layout.shape, &mask)
+}
+
+/// PyTorch's `where(cond, x, y)`: `x` where `cond` is nonzero, `y` elsewhere; the three
+/// shapes broadcast, and the gradient goes to the element picked.
+fn select<'g>(g: &'g Graph, cond: Tensor<'g>, x: Tensor<'g>, y: Tensor<'g>) -> Result<Tensor<'g>, slope_graph::Error> {
+    let mismatch = |left, right| slope_graph::Error::ShapeMismatch { op: "where", left, right };
+    let xy = Broadcast::of(x.shape(), y.shape()).ok_or(mismatch(x.shape(), y.shape()))?;
+    let layout = Broadcast::of(cond.shape(), xy.shape).ok_or(mismatch(cond.shape(), xy.shape))?;
+    let shape = layout.shape;
+    let widen = |t: Tensor<'g>| -> Result<Tensor<'g>, slope_graph::Error> {
+        if t.shape() == shape {
+            Ok(t)
+        } else {
+            t.try_binary(BinaryOp::Add, g.zeros(shape)?)
+        }
+    };
+    let (cv, [(cr, cc), _]) = (cond.to_vec(), layout.strides);
+    let mut mask = Vec::with_capacity(shape.len());
+    for i in 0..layout.rows {
+        for j in 0..layout.cols {
+            mask.push(cv[i * cr + j * cc] != 0.0);
+        }
+    }
+    widen(x)?.try_where_(&mask, widen(y)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,6 +435,58 @@ mod tests {
             Err(e) => e,
             Ok(f) => f.record(&g, &Point::parse(at).unwrap()).unwrap_err(),
         }
+    }
+
+    /// The gradient of a recorded formula with respect to its one variable, in forward mode.
+    fn derivative(src: &str, at: &str) -> Vec<f64> {
+        let g = Graph::new();
+        let recorded = Formula::parse(src).unwrap().record(&g, &Point::parse(at).unwrap()).unwrap();
+        let x = *recorded.variables.values().next().unwrap();
+        slope_graph::forward::gradient(recorded.output, &[x]).unwrap()[0].as_slice().to_vec()
+    }
+
+    #[test]
+    fn functions_take_pytorchs_signatures() {
+        assert_eq!(eval("sum(clamp(x, -1, 1))", "x=[-3,0.5,2]"), 0.5);
+        assert_eq!(eval("sum(clamp(x, 0))", "x=[-3,0.5,2]"), 2.5);
+        assert_eq!(eval("clamp(x, -pi/2, 2*1)", "x=-3"), -std::f64::consts::FRAC_PI_2);
+        assert_eq!(eval("clamp(x, -inf, 0)", "x=2"), 0.0);
+        assert_eq!(derivative("sum(clamp(x, -1, 1))", "x=[-3,0.5,1,2]"), [0.0, 1.0, 1.0, 0.0]);
+        assert_eq!(eval("max(x, 1) + min(x, 1)", "x=3"), 4.0);
+        assert_eq!(eval("max(x)", "x=[1,5,2]"), 5.0);
+        assert_eq!(derivative("sum(max(x, 1))", "x=[0,1,2]"), [0.0, 0.5, 1.0]);
+        assert_eq!(eval("sum(where(x > 0, x, 0))", "x=[-1,2,3]"), 5.0);
+        assert_eq!(derivative("sum(where(x > 0, x, 0.1 * x))", "x=[-1,2,3]"), [0.1, 1.0, 1.0]);
+        assert_eq!(derivative("where(x < 0, -x, x**2)", "x=-2"), [-1.0]);
+        assert_eq!(eval("sum(where(x > 0, 1, 2))", "x=[-1,2,3]"), 4.0);
+    }
+
+    #[test]
+    fn comparisons_make_constant_masks() {
+        assert_eq!(eval("sum(x > 0)", "x=[-1,2,3]"), 2.0);
+        assert_eq!(eval("sum((x >= 2) * (x != 3))", "x=[-1,2,3]"), 1.0);
+        assert_eq!(eval("(1 == 1) + (2 <= 1) + (x < 3)", "x=2"), 2.0);
+        assert_eq!(eval("x > nan", "x=2"), 0.0);
+        assert_eq!(eval("x != nan", "x=2"), 1.0);
+        // a mask is a constant: the gradient flows only through the other factor
+        assert_eq!(derivative("sum((x > 0) * x**2)", "x=[-1,2]"), [0.0, 4.0]);
+        assert!(err("a < b < c", "a=1,b=2,c=3").to_string().contains("chain of comparisons"));
+    }
+
+    #[test]
+    fn signature_errors_say_what_is_taken() {
+        let e = err("clamp(x)", "x=1");
+        assert_eq!(e.kind, ErrorKind::Arity);
+        assert!(e.to_string().contains("clamp(x, min, max)"), "{e}");
+        let e = err("clamp(x, y, 1)", "x=1,y=0");
+        assert!(e.to_string().contains("min is a constant number"), "{e}");
+        assert_eq!(e.column, 10, "{e}");
+        let e = err("clamp(x, [0, 1])", "x=1");
+        assert!(e.to_string().contains("expected"), "{e}");
+        let e = err("where(x > 0, x)", "x=1");
+        assert!(e.to_string().contains("where(cond, x, y)"), "{e}");
+        let e = err("where(x > 0, x, y)", "x=[1,2],y=[1,2,3]");
+        assert_eq!(e.kind, ErrorKind::Shape);
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub enum Expr {
     Power(Box<Expr>, Box<Expr>, usize),
     /// `f(args)`, with the column of `f`.
     Call(String, Vec<Expr>, usize),
+    /// `a op b` for a comparison `op` (`>`, `<`, `>=`, `<=`, `==`, `!=`), with the column of
+    /// `op`: a mask of ones and zeros, a constant (PyTorch's boolean tensor, as a number).
+    Compare(Box<Expr>, &'static str, Box<Expr>, usize),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -35,6 +38,7 @@ enum Token {
     Number(f64),
     Name(String),
     Op(char),
+    Compare(&'static str),
     Pow,
     Open,
     Close,
@@ -120,6 +124,17 @@ impl Lexer {
                     Token::Pow
                 }
                 '+' | '-' | '*' | '/' => Token::Op(c),
+                '>' | '<' | '!' | '=' if chars.get(i + 1) == Some(&'=') => {
+                    i += 1;
+                    Token::Compare(match c {
+                        '>' => ">=",
+                        '<' => "<=",
+                        '!' => "!=",
+                        _ => "==",
+                    })
+                }
+                '>' => Token::Compare(">"),
+                '<' => Token::Compare("<"),
                 '(' => Token::Open,
                 ')' => Token::Close,
                 ',' => Token::Comma,
@@ -186,8 +201,22 @@ impl Lexer {
         *self.peek() == Token::End
     }
 
-    /// expr := term (('+' | '-') term)*
+    /// expr := sum (comparison sum)?          (one comparison: `a < b < c` is refused)
     pub(crate) fn expr(&mut self) -> Result<Expr, Error> {
+        let left = self.sum()?;
+        let Token::Compare(op) = *self.peek() else { return Ok(left) };
+        let column = self.next().1;
+        let right = self.sum()?;
+        if let Token::Compare(_) = *self.peek() {
+            return Err(self.error(
+                "a chain of comparisons (`a < b < c`) is not taken: combine two masks, as in `(a < b) * (b < c)`",
+            ));
+        }
+        Ok(Expr::Compare(Box::new(left), op, Box::new(right), column))
+    }
+
+    /// sum := term (('+' | '-') term)*
+    fn sum(&mut self) -> Result<Expr, Error> {
         self.chain(['+', '-'], Lexer::term)
     }
 
