@@ -186,6 +186,57 @@ pub fn slope_step(graph: &mut Graph, params: &Params, x: &[f64], labels: &[f64],
     loss.item().expect("a scalar loss")
 }
 
+/// The network as a PyTorch training loop holds it: the weights are leaves of one graph,
+/// recorded once, and `slope::optim::Sgd` moves them in place after each `backward`; each
+/// step records its batch after a checkpoint and rewinds to it.
+pub struct SlopeModel {
+    graph: Graph,
+    weights: [slope::NodeId; 4],
+    start: slope::Checkpoint,
+    optimizer: slope::optim::Sgd,
+}
+
+impl SlopeModel {
+    /// The model at `params`, trained by SGD at rate `lr` (no momentum: the same steps as
+    /// [`Params::descend`]).
+    pub fn new(params: &Params, lr: f64) -> SlopeModel {
+        let graph = Graph::new();
+        let weights = [
+            graph.matrix(FEATURES, HIDDEN, &params.w1).expect("W1 is 784 x 128").requires_grad_().id(),
+            graph.vector(&params.b1).requires_grad_().id(),
+            graph.matrix(HIDDEN, CLASSES, &params.w2).expect("W2 is 128 x 10").requires_grad_().id(),
+            graph.vector(&params.b2).requires_grad_().id(),
+        ];
+        let start = graph.checkpoint();
+        let options = slope::optim::SgdOptions { lr, ..slope::optim::SgdOptions::default() };
+        let optimizer = slope::optim::Sgd::new(&weights, options).expect("a rate of at least 0");
+        SlopeModel { graph, weights, start, optimizer }
+    }
+
+    /// One step on a batch: the loss, `backward`, the optimiser's step; returns the loss.
+    pub fn step(&mut self, x: &[f64], labels: &[f64]) -> f64 {
+        let loss = {
+            let g = &self.graph;
+            let [w1, b1, w2, b2] = self.weights.map(|id| g.tensor(id).expect("the weights are kept"));
+            let input = g.matrix(labels.len(), FEATURES, x).expect("a batch of whole rows");
+            let hidden = (input.matmul(w1) + b1).relu();
+            let loss = (hidden.matmul(w2) + b2).cross_entropy(g.vector(labels));
+            loss.backward().expect("a scalar loss");
+            loss.item().expect("a scalar loss")
+        };
+        self.optimizer.step(&mut self.graph).expect("the weights are leaves");
+        self.graph.zero_grad();
+        self.graph.rewind(self.start).expect("the checkpoint of this graph");
+        loss
+    }
+
+    /// The current weights.
+    pub fn params(&self) -> Params {
+        let [w1, b1, w2, b2] = self.weights.map(|id| self.graph.tensor(id).expect("the weights are kept").to_vec());
+        Params { w1, b1, w2, b2 }
+    }
+}
+
 /// The buffers of [`hand_step`], kept between steps.
 #[derive(Clone, Debug)]
 pub struct HandBuffers {

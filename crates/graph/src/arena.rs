@@ -1138,6 +1138,26 @@ impl Arena {
     /// and a sweep through them is refused (see [`modified_leaves`](Arena::modified_leaves)).
     pub(crate) fn set_leaf_value(&mut self, index: u32, data: &[f64]) -> Result<(), Error> {
         self.write_leaf(index, data)?;
+        self.mark_modified(index);
+        Ok(())
+    }
+
+    /// Changes a leaf's value in place through `update`, which gets its elements; as
+    /// [`set_leaf_value`](Arena::set_leaf_value), nodes computed from the old value are stale.
+    pub(crate) fn update_leaf<R>(&mut self, index: u32, update: impl FnOnce(&mut [f64]) -> R) -> Result<R, Error> {
+        if let Some(op) = self.op(index) {
+            return Err(Error::NotALeaf { what: "a new value", grad_fn: op.grad_fn_name() });
+        }
+        let result = match self.tensor_range(index) {
+            Some(range) => update(&mut self.values[range]),
+            None => update(core::slice::from_mut(&mut self.nodes[index as usize].value)),
+        };
+        self.mark_modified(index);
+        Ok(result)
+    }
+
+    /// Records that leaf `index` changed while the arena holds its current nodes.
+    fn mark_modified(&mut self, index: u32) {
         let len = self.nodes.len() as u32;
         if index + 1 < len {
             match self.modified.iter_mut().find(|(leaf, _)| *leaf == index) {
@@ -1145,7 +1165,6 @@ impl Arena {
                 None => self.modified.push((index, len)),
             }
         }
-        Ok(())
     }
 }
 

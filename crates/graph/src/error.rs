@@ -136,6 +136,18 @@ pub enum Error {
         /// What was asked.
         what: &'static str,
     },
+    /// An optimiser's setting outside the range it takes.
+    #[error("{optimizer}: {name} = {value} is not taken: it must be {expected}")]
+    Hyperparameter {
+        /// The optimiser (`SGD`, `Adam`).
+        optimizer: &'static str,
+        /// The setting's name, as PyTorch names it (`lr`, `momentum`, `betas.0`, ...).
+        name: &'static str,
+        /// The value given.
+        value: f64,
+        /// The range it must lie in.
+        expected: &'static str,
+    },
     /// A serialized graph that does not describe a valid graph.
     #[error("the serialized graph is invalid at node {node}: {message}")]
     Malformed {

@@ -236,6 +236,38 @@ impl Graph {
         arena.set_leaf_value(index, data)
     }
 
+    /// Changes a leaf's value in place: `update(value, grad)` gets its elements and the
+    /// gradient `backward` stored on it (`None` if none is stored), what an optimiser's
+    /// step needs, without a copy of either. As with [`set_value`](Graph::set_value), nodes
+    /// computed from the old value are stale (a sweep through them is refused), and no
+    /// handle lives across the call.
+    ///
+    /// ```
+    /// use slope_graph::Graph;
+    ///
+    /// let mut g = Graph::new();
+    /// let w = g.vector(&[1.0, 2.0]).requires_grad_().id();
+    /// g.accumulate_grad(w, vec![0.5, -1.0])?;
+    /// let stepped = g.update_leaf(w, |value, grad| {
+    ///     let Some(grad) = grad else { return false };
+    ///     value.iter_mut().zip(grad).for_each(|(v, d)| *v -= 0.1 * d);
+    ///     true
+    /// })?;
+    /// assert!(stepped);
+    /// assert_eq!(g.tensor(w)?.to_vec(), [0.95, 2.1]);
+    /// # Ok::<(), slope_graph::Error>(())
+    /// ```
+    pub fn update_leaf<R>(
+        &mut self,
+        id: NodeId,
+        update: impl FnOnce(&mut [f64], Option<&[f64]>) -> R,
+    ) -> Result<R, Error> {
+        let arena = self.arena.get_mut();
+        let index = arena.resolve(id)?;
+        let grad = self.grads.get_mut().by_node.get(&index).map(Vec::as_slice);
+        arena.update_leaf(index, |value| update(value, grad))
+    }
+
     /// Finishes recording: an immutable graph that is `Send + Sync`, swept by id.
     /// Stored gradients are dropped with the handles.
     pub fn freeze(self) -> FrozenGraph {

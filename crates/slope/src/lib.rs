@@ -51,6 +51,7 @@
 //! - [`dual`]: [`Dual`] and the derivative rules.
 //! - [`check`]: the gradient checker (forward vs reverse vs finite differences).
 //! - [`expr`]: the formula language of the `slope` command.
+//! - [`optim`]: [`optim::Sgd`] and [`optim::Adam`] over a graph's parameters, as `torch.optim`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -59,6 +60,7 @@ pub use slope_check as check;
 pub use slope_dual as dual;
 #[cfg(feature = "serde")]
 pub mod fuzzing;
+pub mod optim;
 pub use slope_expr as expr;
 pub use slope_graph as graph;
 pub use slope_reverse as reverse;
