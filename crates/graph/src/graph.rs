@@ -469,7 +469,7 @@ impl Graph {
     pub fn stored_grad(&self, id: NodeId) -> Result<Option<Value>, Error> {
         let index = self.arena.borrow().resolve(id)?;
         let shape = self.arena.borrow().shape(index);
-        Ok(self.grads.borrow().by_node.get(&index).map(|g| Value::from_parts(shape, g.clone())))
+        Ok(self.grads.borrow().by_node.get(&index).map(|g| Value::copied(shape, g)))
     }
 
     /// Runs `read` on the gradient stored on a node, without copying it; `None` if there is
@@ -616,6 +616,6 @@ impl FrozenGraph {
     /// The value of a node.
     pub fn value(&self, id: NodeId) -> Result<Value, Error> {
         let index = self.arena.resolve(id)?;
-        Ok(Value::from_parts(self.arena.shape(index), self.arena.value(index).to_vec()))
+        Ok(Value::copied(self.arena.shape(index), self.arena.value(index)))
     }
 }

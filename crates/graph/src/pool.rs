@@ -7,8 +7,12 @@
 //! here, emptied with their capacity, and [`Graph::new`](crate::Graph::new) starts from them,
 //! as PyTorch's caching allocator serves a new tensor from freed blocks.
 //!
+//! Large [`Value`](crate::Value)s (gradients and values copied out of a graph) take their
+//! buffers from the same pool and give them back when dropped.
+//!
 //! The pool keeps at most [`KEPT_ARENAS`] sets of arena buffers (the largest) and
-//! [`KEPT_GRADS`] gradient buffers per thread. [`release_buffers`] frees them.
+//! [`KEPT_GRADS`] gradient and value buffers ([`KEPT_GRAD_BYTES`] together) per thread.
+//! [`release_buffers`] frees them.
 
 use core::cell::RefCell;
 
@@ -16,11 +20,17 @@ use crate::arena::Node;
 
 /// At most this many dropped arenas' buffers are kept per thread.
 pub const KEPT_ARENAS: usize = 4;
-/// At most this many gradient buffers are kept per thread.
+/// At most this many gradient and value buffers are kept per thread.
 pub const KEPT_GRADS: usize = 64;
+/// ... holding at most this many bytes together.
+pub const KEPT_GRAD_BYTES: usize = 1 << 28;
+/// A [`Value`](crate::Value) of at least this many elements takes its buffer from the pool
+/// and gives it back when dropped; smaller ones are left to the allocator.
+pub const POOLED_LEN: usize = 4096;
 
-/// The vectors of a dropped arena, emptied (the node slots stay initialised: an arena's
-/// node vector is all initialised slots and a count, see `NodeStore`).
+/// The vectors of a dropped arena. The node slots and the values keep their elements (an
+/// arena's node and value vectors are all initialised elements and a count of those in
+/// use: `NodeStore`, `ValueStore`); the others are emptied.
 #[derive(Default)]
 pub(crate) struct ArenaBuffers {
     pub(crate) slots: Vec<Node>,
@@ -64,7 +74,8 @@ pub(crate) fn give_arena(mut buffers: ArenaBuffers) {
     if buffers.slots.capacity() == 0 && buffers.values.capacity() == 0 {
         return;
     }
-    buffers.values.clear();
+    // `values` stays as it is: every element is initialised, so the next arena's value
+    // store counts them as room (`ValueStore`) and never zeroes them again.
     buffers.specials.clear();
     buffers.scratch.clear();
     let _ = with_pool(move |pool| {
@@ -95,11 +106,14 @@ pub(crate) fn take_grad(len: usize) -> Vec<f64> {
 /// Keeps gradient buffers no longer needed, up to [`KEPT_GRADS`].
 pub(crate) fn give_grads(buffers: impl IntoIterator<Item = Vec<f64>>) {
     let _ = with_pool(|pool| {
+        let bytes = |b: &Vec<f64>| b.capacity() * core::mem::size_of::<f64>();
+        let mut held: usize = pool.grads.iter().map(bytes).sum();
         for buffer in buffers {
-            if pool.grads.len() >= KEPT_GRADS {
+            if pool.grads.len() >= KEPT_GRADS || held + bytes(&buffer) > KEPT_GRAD_BYTES {
                 break;
             }
             if buffer.capacity() > 0 {
+                held += bytes(&buffer);
                 pool.grads.push(buffer);
             }
         }

@@ -87,7 +87,7 @@ impl<'g> Tensor<'g> {
     /// The value (PyTorch's `.data`), copied out.
     pub fn value(&self) -> Value {
         let arena = self.graph.arena();
-        Value::from_parts(arena.shape(self.index), arena.value(self.index).to_vec())
+        Value::copied(arena.shape(self.index), arena.value(self.index))
     }
 
     /// The elements, row-major.

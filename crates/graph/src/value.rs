@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::{Error, Shape};
+use crate::{pool, Error, Shape};
 
 /// An owned value: what a node holds, or a gradient. Displays as PyTorch prints tensors:
 /// `tensor(4.)`, `tensor([-20.0000, -15.5556, ...])`.
@@ -26,6 +26,16 @@ impl Value {
         Value { shape, data }
     }
 
+    /// A copy of `data` in a buffer from this thread's pool (see [`pool`](crate::pool)),
+    /// where a value dropped before it left one: no allocation, no page faults, in a loop
+    /// that reads a large gradient every step.
+    pub(crate) fn copied(shape: Shape, data: &[f64]) -> Value {
+        debug_assert_eq!(shape.len(), data.len());
+        let mut buffer = if data.len() >= pool::POOLED_LEN { pool::take_grad(data.len()) } else { Vec::new() };
+        buffer.extend_from_slice(data);
+        Value { shape, data: buffer }
+    }
+
     /// A scalar value.
     pub fn scalar(x: f64) -> Value {
         Value { shape: Shape::Scalar, data: vec![x] }
@@ -47,8 +57,8 @@ impl Value {
     }
 
     /// The elements, row-major.
-    pub fn into_vec(self) -> Vec<f64> {
-        self.data
+    pub fn into_vec(mut self) -> Vec<f64> {
+        core::mem::take(&mut self.data)
     }
 
     /// The single element of a one-element value (PyTorch's `item()`), or `None`.
@@ -72,6 +82,15 @@ impl Value {
     /// closing parenthesis.
     pub fn format_with(&self, suffix: &str) -> String {
         format_tensor(self.shape, &self.data, suffix)
+    }
+}
+
+/// A large value's buffer goes to this thread's pool for the next copy.
+impl Drop for Value {
+    fn drop(&mut self) {
+        if self.data.capacity() >= pool::POOLED_LEN {
+            pool::give_grads([core::mem::take(&mut self.data)]);
+        }
     }
 }
 
