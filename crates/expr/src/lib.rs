@@ -232,7 +232,7 @@ impl Formula {
             Expr::Power(base, exponent, column) => self.power(g, base, exponent, *column, vars, point),
             Expr::Compare(a, op, b, column) => {
                 let (a, b) = (self.build(g, a, vars, point)?, self.build(g, b, vars, point)?);
-                compare(g, a, op, b).map_err(shape_error(*column))
+                a.try_compare(*op, b).map_err(shape_error(*column))
             }
             Expr::Call(name, args, column) => {
                 if let Some(recorded) = self.call_with_signature(g, name, args, *column, vars, point)? {
@@ -367,33 +367,6 @@ fn first_column(e: &Expr) -> usize {
         Expr::Variable(_, column) | Expr::Call(_, _, column) => *column,
         Expr::Neg(a) | Expr::Chain(a, _) | Expr::Power(a, _, _) | Expr::Compare(a, _, _, _) => first_column(a),
     }
-}
-
-/// `a op b` elementwise, the shapes broadcast: a constant mask of ones and zeros (NaN
-/// compares as Python compares it: unequal to everything, ordered with nothing).
-fn compare<'g>(g: &'g Graph, a: Tensor<'g>, op: &str, b: Tensor<'g>) -> Result<Tensor<'g>, slope_graph::Error> {
-    let layout = Broadcast::of(a.shape(), b.shape()).ok_or(slope_graph::Error::ShapeMismatch {
-        op: "comparison",
-        left: a.shape(),
-        right: b.shape(),
-    })?;
-    let test: fn(f64, f64) -> bool = match op {
-        ">" => |x, y| x > y,
-        "<" => |x, y| x < y,
-        ">=" => |x, y| x >= y,
-        "<=" => |x, y| x <= y,
-        "==" => |x, y| x == y,
-        _ => |x, y| x != y,
-    };
-    let (av, bv) = (a.to_vec(), b.to_vec());
-    let [(ar, ac), (br, bc)] = layout.strides;
-    let mut mask = Vec::with_capacity(layout.shape.len());
-    for i in 0..layout.rows {
-        for j in 0..layout.cols {
-            mask.push(if test(av[i * ar + j * ac], bv[i * br + j * bc]) { 1.0 } else { 0.0 });
-        }
-    }
-    g.try_tensor(layout.shape, &mask)
 }
 
 /// PyTorch's `where(cond, x, y)`: `x` where `cond` is nonzero, `y` elsewhere; the three

@@ -1,6 +1,7 @@
 //! Tokens and a precedence-climbing parser with Python's rules.
 
 use crate::error::{Error, ErrorKind};
+use slope_graph::Comparison;
 
 /// How deeply a formula may nest parentheses, calls, signs and `**` (Python's parser
 /// stops at 200 nested parentheses). A deeper formula is refused with
@@ -30,7 +31,7 @@ pub enum Expr {
     Call(String, Vec<Expr>, usize),
     /// `a op b` for a comparison `op` (`>`, `<`, `>=`, `<=`, `==`, `!=`), with the column of
     /// `op`: a mask of ones and zeros, a constant (PyTorch's boolean tensor, as a number).
-    Compare(Box<Expr>, &'static str, Box<Expr>, usize),
+    Compare(Box<Expr>, Comparison, Box<Expr>, usize),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -38,7 +39,7 @@ enum Token {
     Number(f64),
     Name(String),
     Op(char),
-    Compare(&'static str),
+    Compare(Comparison),
     Pow,
     Open,
     Close,
@@ -127,14 +128,14 @@ impl Lexer {
                 '>' | '<' | '!' | '=' if chars.get(i + 1) == Some(&'=') => {
                     i += 1;
                     Token::Compare(match c {
-                        '>' => ">=",
-                        '<' => "<=",
-                        '!' => "!=",
-                        _ => "==",
+                        '>' => Comparison::Ge,
+                        '<' => Comparison::Le,
+                        '!' => Comparison::Ne,
+                        _ => Comparison::Eq,
                     })
                 }
-                '>' => Token::Compare(">"),
-                '<' => Token::Compare("<"),
+                '>' => Token::Compare(Comparison::Gt),
+                '<' => Token::Compare(Comparison::Lt),
                 '(' => Token::Open,
                 ')' => Token::Close,
                 ',' => Token::Comma,

@@ -52,6 +52,6 @@ pub use op::{BinaryOp, Domain, Kink, Op, StructuralOp, UnaryOp};
 pub use pool::release_buffers;
 pub use shape::{Broadcast, Shape};
 pub use slots::{Below, NodeSlots};
-pub use tensor::{GradFn, Tensor};
+pub use tensor::{Comparison, GradFn, Tensor};
 pub use value::Value;
 pub use var::Var;

@@ -5,7 +5,7 @@ use core::ops::{Add, Div, Mul, Neg, Sub};
 
 use crate::arena::NodeId;
 use crate::op::{BinaryOp, Op, StructuralOp, UnaryOp};
-use crate::{Error, Graph, Shape, Value};
+use crate::{Broadcast, Error, Graph, Shape, Value};
 
 /// A node of a [`Graph`]: a scalar, vector or matrix, recorded eagerly.
 ///
@@ -802,6 +802,89 @@ macro_rules! tensor_unary_methods {
     };
 }
 slope_dual::unary_table!(tensor_unary_methods);
+
+/// An elementwise comparison: what [`Tensor::try_compare`] tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Comparison {
+    /// `a > b` (PyTorch's `gt`).
+    Gt,
+    /// `a < b` (`lt`).
+    Lt,
+    /// `a >= b` (`ge`).
+    Ge,
+    /// `a <= b` (`le`).
+    Le,
+    /// `a == b` (`eq`).
+    Eq,
+    /// `a != b` (`ne`).
+    Ne,
+}
+
+impl Comparison {
+    /// Whether it holds; NaN compares as IEEE 754 says (unequal to everything, ordered with
+    /// nothing), as in PyTorch.
+    pub fn holds(self, a: f64, b: f64) -> bool {
+        match self {
+            Comparison::Gt => a > b,
+            Comparison::Lt => a < b,
+            Comparison::Ge => a >= b,
+            Comparison::Le => a <= b,
+            Comparison::Eq => a == b,
+            Comparison::Ne => a != b,
+        }
+    }
+}
+
+macro_rules! comparisons_with_a_number {
+    ($($method:ident $variant:ident $symbol:literal),*) => {
+        impl<'g> Tensor<'g> {
+            $(
+                #[doc = concat!("`self ", $symbol, " rhs` elementwise: a mask of ones and zeros, a constant \
+                    (PyTorch's `", stringify!($method), "`, its boolean tensor as numbers); against a tensor: \
+                    [`try_compare`](Tensor::try_compare).\n\n# Panics\nOnly if the graph is full.")]
+                pub fn $method(self, rhs: f64) -> Tensor<'g> {
+                    or_panic(self.graph.try_tensor(Shape::Scalar, &[rhs]).and_then(|rhs| self.try_compare(Comparison::$variant, rhs)))
+                }
+            )*
+        }
+    };
+}
+comparisons_with_a_number!(gt Gt ">", lt Lt "<", ge Ge ">=", le Le "<=", eq Eq "==", ne Ne "!=");
+
+impl<'g> Tensor<'g> {
+    /// `self op rhs` elementwise, the shapes broadcast: a mask of ones and zeros recorded as
+    /// a leaf that does not require grad (PyTorch's comparisons give boolean tensors, outside
+    /// autograd); multiply by it, or pick with [`where_`](Tensor::where_).
+    ///
+    /// ```
+    /// use slope_graph::{Comparison, Graph};
+    ///
+    /// let g = Graph::new();
+    /// let x = g.vector(&[-1.0, 0.0, 2.0]).requires_grad_();
+    /// let positive = x.gt(0.0);
+    /// assert_eq!(positive.to_vec(), [0.0, 0.0, 1.0]);
+    /// assert!(!positive.requires_grad());
+    /// let m = x.try_compare(Comparison::Le, g.vector(&[0.0, 0.0, 0.0]))?;
+    /// assert_eq!((m * x).to_vec(), [-1.0, 0.0, 0.0]);
+    /// # Ok::<(), slope_graph::Error>(())
+    /// ```
+    pub fn try_compare(self, op: Comparison, rhs: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+        let (left, right) = (self.shape(), rhs.shape());
+        if !core::ptr::eq(self.graph, rhs.graph) {
+            return Err(Error::ForeignNode { expected: self.graph.id(), found: rhs.graph.id() });
+        }
+        let layout = Broadcast::of(left, right).ok_or(Error::ShapeMismatch { op: "comparison", left, right })?;
+        let (a, b) = (self.to_vec(), rhs.to_vec());
+        let [(ar, ac), (br, bc)] = layout.strides;
+        let mut mask = Vec::with_capacity(layout.shape.len());
+        for i in 0..layout.rows {
+            for j in 0..layout.cols {
+                mask.push(if op.holds(a[i * ar + j * ac], b[i * br + j * bc]) { 1.0 } else { 0.0 });
+            }
+        }
+        self.graph.try_tensor(layout.shape, &mask)
+    }
+}
 
 /// Each binary row with a tensor operand as a fallible `Tensor` method (`try_add`, ...).
 macro_rules! tensor_binary_methods {

@@ -447,3 +447,28 @@ fn a_frozen_graph_is_shared_across_threads() {
     let s = 1.0 - (-1.0_f64).tanh().powi(2);
     assert_eq!(rows, vec![vec![s * 1.0, s * 2.0], vec![s * 3.0, s * 4.0]]);
 }
+
+/// Comparisons make constant masks, broadcast as arithmetic does; the gradient flows only
+/// through what the mask multiplies or picks.
+#[test]
+fn comparisons_make_masks_outside_autograd() {
+    use slope::graph::Comparison;
+    let g = Graph::new();
+    let x = g.vector(&[-2.0, 0.0, 3.0, f64::NAN]).requires_grad_();
+    assert_eq!(x.gt(0.0).to_vec(), [0.0, 0.0, 1.0, 0.0]);
+    assert_eq!(x.le(0.0).to_vec(), [1.0, 1.0, 0.0, 0.0]);
+    assert_eq!(x.eq(0.0).to_vec(), [0.0, 1.0, 0.0, 0.0]);
+    assert_eq!(x.ne(0.0).to_vec(), [1.0, 0.0, 1.0, 1.0], "NaN is unequal to everything");
+    assert_eq!(x.ge(3.0).to_vec(), [0.0, 0.0, 1.0, 0.0]);
+    assert_eq!(x.lt(-1.0).to_vec(), [1.0, 0.0, 0.0, 0.0]);
+    let column = g.matrix(2, 1, &[0.0, 1.0]).unwrap();
+    let row = g.vector(&[0.5, 1.0, 1.5]);
+    let outer = row.try_compare(Comparison::Gt, column).unwrap();
+    assert_eq!(outer.shape(), Shape::Matrix(2, 3));
+    assert_eq!(outer.to_vec(), [1.0, 1.0, 1.0, 0.0, 0.0, 1.0]);
+    assert!(row.try_compare(Comparison::Eq, g.vector(&[1.0, 2.0])).is_err());
+    let y = g.vector(&[-2.0, 1.0, 3.0]).requires_grad_();
+    let relu_like = (y.gt(0.0) * y * y).sum();
+    relu_like.backward().unwrap();
+    assert_eq!(y.grad().unwrap().as_slice(), &[0.0, 2.0, 6.0]);
+}
