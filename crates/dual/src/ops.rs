@@ -73,10 +73,12 @@ macro_rules! unary_table {
 
 /// The rows of the elementwise ops of two inputs, handed to the macro `$then`.
 ///
-/// Row: `Variant: kind method, "name", "GradFnBackward0", DOMAINS, |a, b| primal, "doc";`
+/// Row: `Variant: kind method [infallible], "name", "GradFnBackward0", DOMAINS, |a, b| primal, "doc";`
 /// where `kind` is `infix` (an operator, `x + y`), `function` (a function of two arguments in
 /// formulas, `atan2(y, x)`) or `exponent` (a power with a constant exponent, reached through
-/// `powi`/`powf` and `**`), `method` is the `Tensor` method, and `DOMAINS` names a pair of
+/// `powi`/`powf` and `**`), `method` is the fallible `Tensor` method and `infallible` (a
+/// `function` row's) the one that panics where the shapes do not broadcast, as PyTorch
+/// raises (`x.maximum(y)`), and `DOMAINS` names a pair of
 /// domains of [`domain`](crate::domain), one per input. A domain marked constant is an input
 /// that is never differentiated.
 #[macro_export]
@@ -87,21 +89,21 @@ macro_rules! binary_table {
             Sub: infix try_sub, "sub", "SubBackward0", ADDITIVE_PAIR, |a, b| a - b, "`a - b`";
             Mul: infix try_mul, "mul", "MulBackward0", ANY_PAIR, |a, b| a * b, "`a * b`";
             Div: infix try_div, "div", "DivBackward0", DIV, |a, b| a / b, "`a / b`";
-            Pow: function try_pow, "pow", "PowBackward1", POW, |a, b| a.powf(b),
+            Pow: function try_pow pow, "pow", "PowBackward1", POW, |a, b| a.powf(b),
                 "`a^b`, differentiated in both base and exponent";
             PowI: exponent powi, "powi", "PowBackward0", POWI, |a, b| a.int_power(b.to_i32().unwrap_or(i32::MAX)),
                 "`a^n` for a constant integer `n`";
             PowF: exponent powf, "powf", "PowBackward0", POWF, |a, b| a.powf(b.detach()),
                 "`a^c` for a constant real `c`";
-            Atan2: function try_atan2, "atan2", "Atan2Backward0", ATAN2, |a, b| a.atan2(b),
+            Atan2: function try_atan2 atan2, "atan2", "Atan2Backward0", ATAN2, |a, b| a.atan2(b),
                 "`atan2(a, b)`, the angle of the point `(b, a)`";
-            Hypot: function try_hypot, "hypot", "HypotBackward0", HYPOT, |a, b| a.hypot(b),
+            Hypot: function try_hypot hypot, "hypot", "HypotBackward0", HYPOT, |a, b| a.hypot(b),
                 "`sqrt(a² + b²)` without overflow";
-            Rem: function try_fmod, "fmod", "FmodBackward0", REM, |a, b| a % b,
+            Rem: function try_fmod fmod, "fmod", "FmodBackward0", REM, |a, b| a % b,
                 "`a % b`, the remainder of truncated division (PyTorch's `fmod`)";
-            Maximum: function try_maximum, "maximum", "MaximumBackward0", EXTREMUM_PAIR, |a, b| a.maximum(b),
+            Maximum: function try_maximum maximum, "maximum", "MaximumBackward0", EXTREMUM_PAIR, |a, b| a.maximum(b),
                 "the larger of `a` and `b` (NaN if either is; a tie splits the gradient evenly, as in PyTorch)";
-            Minimum: function try_minimum, "minimum", "MinimumBackward0", EXTREMUM_PAIR, |a, b| a.minimum(b),
+            Minimum: function try_minimum minimum, "minimum", "MinimumBackward0", EXTREMUM_PAIR, |a, b| a.minimum(b),
                 "the smaller of `a` and `b` (NaN if either is; a tie splits the gradient evenly)";
         }
     };
@@ -241,7 +243,7 @@ macro_rules! run_row {
 }
 
 macro_rules! define_binary_ops {
-    ($($variant:ident: $kind:ident $method:ident, $name:literal, $grad_fn:literal, $domains:ident,
+    ($($variant:ident: $kind:ident $method:ident $($infallible:ident)?, $name:literal, $grad_fn:literal, $domains:ident,
        |$a:ident, $b:ident| $primal:expr, $doc:literal;)*) => {
         /// Elementwise functions of two inputs: the rows of
         /// [`binary_table!`](crate::binary_table). Shapes broadcast against each other.

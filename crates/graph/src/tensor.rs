@@ -228,14 +228,6 @@ impl<'g> Tensor<'g> {
         or_panic(self.try_with_constant(op, x, constant_left))
     }
 
-    /// `self ** exponent`, differentiating both.
-    ///
-    /// # Panics
-    /// If the shapes do not broadcast; see [`try_pow`](Tensor::try_pow).
-    pub fn pow(self, exponent: Tensor<'g>) -> Tensor<'g> {
-        or_panic(self.try_pow(exponent))
-    }
-
     /// `self ** n` for an integer constant, as `x ** 2` in PyTorch (`PowBackward0`).
     pub fn powi(self, n: i32) -> Tensor<'g> {
         self.scalar_binary(BinaryOp::PowI, f64::from(n), false)
@@ -888,10 +880,11 @@ impl<'g> Tensor<'g> {
 
 /// Each binary row with a tensor operand as a fallible `Tensor` method (`try_add`, ...).
 macro_rules! tensor_binary_methods {
-    ($($variant:ident: $kind:ident $method:ident, $name:literal, $grad_fn:literal, $domains:ident,
+    ($($variant:ident: $kind:ident $method:ident $($infallible:ident)?, $name:literal, $grad_fn:literal, $domains:ident,
        |$a:ident, $b:ident| $primal:expr, $doc:literal;)*) => {
         impl<'g> Tensor<'g> {
             $(tensor_binary_methods!(@one $kind $method $variant $doc $grad_fn);)*
+            $($(tensor_binary_methods!(@infallible $infallible $method $doc $grad_fn);)?)*
         }
     };
     (@one exponent $method:ident $variant:ident $doc:literal $grad_fn:literal) => {};
@@ -899,6 +892,14 @@ macro_rules! tensor_binary_methods {
         #[doc = concat!("Elementwise ", $doc, " (`", $grad_fn, "`); the shapes broadcast.")]
         pub fn $method(self, rhs: Tensor<'g>) -> Result<Tensor<'g>, Error> {
             self.try_binary(BinaryOp::$variant, rhs)
+        }
+    };
+    (@infallible $infallible:ident $method:ident $doc:literal $grad_fn:literal) => {
+        #[doc = concat!("Elementwise ", $doc, " (`", $grad_fn, "`); the shapes broadcast.\n\n# Panics\n\
+            If the shapes do not broadcast or the tensors belong to different graphs, as PyTorch \
+            raises; [`", stringify!($method), "`](Tensor::", stringify!($method), ") returns the error instead.")]
+        pub fn $infallible(self, rhs: Tensor<'g>) -> Tensor<'g> {
+            or_panic(self.$method(rhs))
         }
     };
 }

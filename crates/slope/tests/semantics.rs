@@ -472,3 +472,22 @@ fn comparisons_make_masks_outside_autograd() {
     relu_like.backward().unwrap();
     assert_eq!(y.grad().unwrap().as_slice(), &[0.0, 2.0, 6.0]);
 }
+
+/// The two-argument functions have PyTorch's infallible methods beside the `try_` ones.
+#[test]
+fn two_argument_functions_have_infallible_methods() {
+    let g = Graph::new();
+    let x = g.vector(&[1.0, -2.0, 3.0]).requires_grad_();
+    let y = g.vector(&[2.0, -2.0, 0.5]);
+    assert_eq!(x.maximum(y).to_vec(), [2.0, -2.0, 3.0]);
+    assert_eq!(x.minimum(y).to_vec(), [1.0, -2.0, 0.5]);
+    assert_eq!(x.fmod(y).to_vec(), x.try_fmod(y).unwrap().to_vec());
+    assert_eq!(x.hypot(y).to_vec(), x.try_hypot(y).unwrap().to_vec());
+    assert_eq!(x.atan2(y).to_vec(), x.try_atan2(y).unwrap().to_vec());
+    assert_eq!(x.maximum(y).grad_fn().unwrap().name(), "MaximumBackward0");
+    x.maximum(y).sum().backward().unwrap();
+    assert_eq!(x.grad().unwrap().as_slice(), &[0.0, 0.5, 1.0], "a tie splits the gradient, as in PyTorch");
+    let wrong = g.vector(&[1.0, 2.0]);
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| x.maximum(wrong)));
+    assert!(panic.is_err(), "shapes that do not broadcast panic, as PyTorch raises");
+}
