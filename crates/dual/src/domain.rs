@@ -180,6 +180,11 @@ pub const POWI: [Domain; 2] = [
     Domain::interval(0.2, 3.0).support(0.0, f64::INFINITY).edges(&[1e-3, 1e3]),
     Domain::interval(-3.0, 4.0).integer().constant(),
 ];
+/// `leaky_relu`: a kink at 0 with derivative the slope, which is checked at 0.2 (a constant).
+pub const LEAKY_RELU: [Domain; 2] = [
+    Domain::interval(-3.0, 3.0).with_kinks(&[Kink { at: 0.0, derivative: 0.2 }]).edges(&[1e-12, -1e-12, 1e12, -1e12]),
+    Domain::interval(0.2, 0.2).constant(),
+];
 /// `a^c`: a constant real exponent.
 pub const POWF: [Domain; 2] = [BASE, Domain::interval(-2.5, 2.5).constant()];
 /// `a % b` with `a / b` inside (2, 3), away from the jumps of fmod at integer quotients.

@@ -260,6 +260,10 @@ macro_rules! impl_dual_number {
             fn minimum(self, other: Self) -> Self {
                 self.binary(other, crate::rules::minimum)
             }
+            #[inline(always)]
+            fn leaky_relu(self, negative_slope: Self) -> Self {
+                self.binary(negative_slope, crate::rules::leaky_relu)
+            }
             fn detach(self) -> Self {
                 Self::constant(self.re)
             }

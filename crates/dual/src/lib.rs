@@ -61,6 +61,8 @@ macro_rules! scalar_method_declarations {
             fn maximum(self, other: Self) -> Self;
             /// PyTorch's `minimum`: [`rules::minimum`].
             fn minimum(self, other: Self) -> Self;
+            /// PyTorch's `leaky_relu(self, negative_slope)`: [`rules::leaky_relu`].
+            fn leaky_relu(self, negative_slope: Self) -> Self;
             /// The value with no derivative attached: a constant.
             fn detach(self) -> Self;
             /// Zero in every part, value and derivatives: a local derivative that is exactly
@@ -105,6 +107,10 @@ macro_rules! plain_scalar {
             #[inline(always)]
             fn minimum(self, other: Self) -> Self {
                 rules::minimum(self, other).0
+            }
+            #[inline(always)]
+            fn leaky_relu(self, negative_slope: Self) -> Self {
+                rules::leaky_relu(self, negative_slope).0
             }
             fn detach(self) -> Self {
                 self

@@ -353,6 +353,19 @@ pub fn maximum<T: Float>(a: T, b: T) -> (T, T, T) {
     pick_extreme(a, b, a > b, a < b)
 }
 
+/// PyTorch's `leaky_relu(x, negative_slope)`: `x` above 0, `negative_slope · x` elsewhere;
+/// the derivative at 0 is `negative_slope`, as in PyTorch (`x > 0 ? 1 : negative_slope`).
+#[inline(always)]
+pub fn leaky_relu<T: Float>(x: T, negative_slope: T) -> (T, T, T) {
+    if x > T::zero() {
+        (x, T::one(), T::zero())
+    } else if x.is_nan() {
+        (x, x, x)
+    } else {
+        (x * negative_slope, negative_slope, x)
+    }
+}
+
 /// PyTorch's `minimum(a, b)`: the smaller operand, NaN if either is NaN, the gradient split
 /// evenly on a tie.
 #[inline(always)]

@@ -7,7 +7,8 @@
 //! - functions: every elementwise op of the table by its name (`sin`, `exp`, `log`, `sqrt`,
 //!   `tanh`, `sigmoid`, `relu`, `abs`, ...), `pow(a, b)`, `atan2`, `hypot`, `fmod`,
 //!   `sum(e)`, `mean(e)`, `dot(a, b)`, `matmul(a, b)`, `t(e)`, and with PyTorch's signatures
-//!   `clamp(x, min, max)` / `clamp(x, min)` (constant bounds), `max(a, b)` / `min(a, b)`
+//!   `clamp(x, min, max)` / `clamp(x, min)` (constant bounds), `leaky_relu(x, slope)` /
+//!   `leaky_relu(x)` (slope 0.01), `max(a, b)` / `min(a, b)`
 //!   (elementwise; `max(x)` is the reduction), `where(cond, x, y)`
 //! - comparisons `>`, `<`, `>=`, `<=`, `==`, `!=` (below `+ -`, one per expression): a
 //!   constant mask of ones and zeros, as `(x > 0) * x` or `where(x > 0, x, 0.1 * x)`
@@ -266,7 +267,8 @@ impl Formula {
     }
 
     /// The functions whose PyTorch signature is not their op's inputs: `clamp(x, min, max)`
-    /// and `clamp(x, min)` (constant bounds), `max(a, b)` and `min(a, b)` (elementwise, as
+    /// and `clamp(x, min)` (constant bounds), `leaky_relu(x, negative_slope)` (constant,
+    /// 0.01 if left out), `max(a, b)` and `min(a, b)` (elementwise, as
     /// `torch.max(input, other)`; `max(x)` is the reduction), `where(cond, x, y)` (`x` where
     /// `cond` is nonzero, `y` elsewhere, the three broadcast). `None` for any other call.
     fn call_with_signature<'g>(
@@ -294,12 +296,21 @@ impl Formula {
             "clamp" => {
                 arity(2..=3, "`clamp(x, min, max)` or `clamp(x, min)`")?;
                 let x = self.build(g, &args[0], vars, point)?;
-                let lo = self.constant_bound(g, &args[1], "min", vars, point)?;
+                let lo = self.constant_setting(g, &args[1], "clamp's min", vars, point)?;
                 let hi = match args.get(2) {
-                    Some(e) => self.constant_bound(g, e, "max", vars, point)?,
+                    Some(e) => self.constant_setting(g, e, "clamp's max", vars, point)?,
                     None => f64::INFINITY,
                 };
                 x.try_clamp(lo, hi).map_err(shape_error)?
+            }
+            "leaky_relu" => {
+                arity(1..=2, "`leaky_relu(x, negative_slope)` or `leaky_relu(x)` (slope 0.01)")?;
+                let x = self.build(g, &args[0], vars, point)?;
+                let slope = match args.get(1) {
+                    Some(e) => self.constant_setting(g, e, "leaky_relu's negative_slope", vars, point)?,
+                    None => 0.01,
+                };
+                x.leaky_relu(slope)
             }
             "max" | "min" if args.len() == 2 => {
                 let (a, b) = (self.build(g, &args[0], vars, point)?, self.build(g, &args[1], vars, point)?);
@@ -317,8 +328,9 @@ impl Formula {
         Ok(Some(built))
     }
 
-    /// A bound of `clamp`: an expression of constants, one number.
-    fn constant_bound<'g>(
+    /// A constant setting of a function (`clamp`'s bounds, `leaky_relu`'s slope): an
+    /// expression of numbers, one number.
+    fn constant_setting<'g>(
         &self,
         g: &'g Graph,
         e: &Expr,
@@ -330,7 +342,7 @@ impl Formula {
         let t = self.build(g, e, vars, point)?;
         if t.requires_grad() || !t.shape().is_scalar() {
             let message = format!(
-                "clamp's {which} is a constant number here (an expression of numbers, as `-1` or `pi/2`); \
+                "{which} is a constant number here (an expression of numbers, as `-1` or `pi/2`); \
                  it is {} of shape {}",
                 if t.requires_grad() { "a function of the variables" } else { "a tensor" },
                 t.shape()
@@ -432,6 +444,9 @@ mod tests {
         assert_eq!(derivative("sum(where(x > 0, x, 0.1 * x))", "x=[-1,2,3]"), [0.1, 1.0, 1.0]);
         assert_eq!(derivative("where(x < 0, -x, x**2)", "x=-2"), [-1.0]);
         assert_eq!(eval("sum(where(x > 0, 1, 2))", "x=[-1,2,3]"), 4.0);
+        assert_eq!(derivative("sum(leaky_relu(x, 0.2))", "x=[-1,0,3]"), [0.2, 0.2, 1.0]);
+        assert_eq!(derivative("sum(leaky_relu(x))", "x=[-1,3]"), [0.01, 1.0]);
+        assert!(err("leaky_relu(x, x)", "x=1").to_string().contains("negative_slope is a constant"));
     }
 
     #[test]

@@ -888,6 +888,13 @@ macro_rules! tensor_binary_methods {
         }
     };
     (@one exponent $method:ident $variant:ident $doc:literal $grad_fn:literal) => {};
+    (@one parameter $method:ident $variant:ident $doc:literal $grad_fn:literal) => {
+        #[doc = concat!("Elementwise ", $doc, " (`", $grad_fn, "`), the setting a constant.\n\n# Panics\n\
+            Only if the graph is full.")]
+        pub fn $method(self, setting: f64) -> Tensor<'g> {
+            self.scalar_binary(BinaryOp::$variant, setting, false)
+        }
+    };
     (@one $kind:ident $method:ident $variant:ident $doc:literal $grad_fn:literal) => {
         #[doc = concat!("Elementwise ", $doc, " (`", $grad_fn, "`); the shapes broadcast.")]
         pub fn $method(self, rhs: Tensor<'g>) -> Result<Tensor<'g>, Error> {

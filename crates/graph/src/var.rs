@@ -153,6 +153,18 @@ impl<'g> Var<'g> {
         graph.var_of(result.id())
     }
 
+    /// PyTorch's `leaky_relu(x, negative_slope)`: `x` above 0, `negative_slope · x`
+    /// elsewhere, derivative `negative_slope` at 0 (`LeakyReluBackward0`).
+    ///
+    /// ```
+    /// let g = slope_graph::Graph::new();
+    /// let (x, y) = (g.var(-2.0), g.var(3.0));
+    /// assert_eq!((x.leaky_relu(0.2).value(), y.leaky_relu(0.2).value()), (-0.4, 3.0));
+    /// ```
+    pub fn leaky_relu(self, negative_slope: f64) -> Var<'g> {
+        self.binary(BinaryOp::LeakyRelu, Var::constant(negative_slope))
+    }
+
     #[inline(always)]
     fn unary(self, op: UnaryOp) -> Var<'g> {
         let Some(r) = self.node else { return Var::lift(op.eval(self.value)) };

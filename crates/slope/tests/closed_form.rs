@@ -83,6 +83,7 @@ fn binary_derivative(op: BinaryOp, a: f64, b: f64) -> (f64, f64) {
         BinaryOp::Hypot => (a / (a * a + b * b).sqrt(), b / (a * a + b * b).sqrt()),
         BinaryOp::Rem => (1.0, -(a / b).trunc()),
         // PyTorch splits the gradient evenly on a tie
+        BinaryOp::LeakyRelu => (if a > 0.0 { 1.0 } else { b }, 0.0),
         BinaryOp::Maximum | BinaryOp::Minimum if a == b => (0.5, 0.5),
         BinaryOp::Maximum => {
             if a > b {

@@ -491,3 +491,17 @@ fn two_argument_functions_have_infallible_methods() {
     let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| x.maximum(wrong)));
     assert!(panic.is_err(), "shapes that do not broadcast panic, as PyTorch raises");
 }
+
+/// `leaky_relu` as PyTorch has it: the slope a constant, the derivative at 0 the slope.
+#[test]
+fn leaky_relu_follows_pytorch() {
+    let g = Graph::new();
+    let x = g.vector(&[-2.0, 0.0, 3.0]).requires_grad_();
+    let y = x.leaky_relu(0.2);
+    assert_eq!(y.grad_fn().unwrap().name(), "LeakyReluBackward0");
+    assert_eq!(y.to_vec(), [-0.4, 0.0, 3.0]);
+    y.sum().backward().unwrap();
+    assert_eq!(x.grad().unwrap().as_slice(), &[0.2, 0.2, 1.0]);
+    let (value, grad) = slope::gradient(|v| v[0].leaky_relu(0.25) * v[1], &[-4.0, 2.0]).unwrap();
+    assert_eq!((value, grad), (-2.0, vec![0.5, -1.0]));
+}
