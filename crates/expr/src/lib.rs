@@ -41,7 +41,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub use error::{Error, ErrorKind};
 pub use parse::{constant, linspace, Expr, MAX_NESTING};
 
-use slope_graph::{BinaryOp, Broadcast, Graph, Op, Tensor};
+use slope_graph::{BinaryOp, Broadcast, Comparison, Graph, Op, Tensor};
 
 /// A parsed formula.
 #[derive(Clone, Debug, PartialEq)]
@@ -395,13 +395,8 @@ fn select<'g>(g: &'g Graph, cond: Tensor<'g>, x: Tensor<'g>, y: Tensor<'g>) -> R
             t.try_binary(BinaryOp::Add, g.zeros(shape)?)
         }
     };
-    let (cv, [(cr, cc), _]) = (cond.to_vec(), layout.strides);
-    let mut mask = Vec::with_capacity(shape.len());
-    for i in 0..layout.rows {
-        for j in 0..layout.cols {
-            mask.push(cv[i * cr + j * cc] != 0.0);
-        }
-    }
+    let nonzero = cond.try_compare(Comparison::Ne, g.zeros(shape)?)?;
+    let mask: Vec<bool> = nonzero.to_vec().iter().map(|&m| m != 0.0).collect();
     widen(x)?.try_where_(&mask, widen(y)?)
 }
 

@@ -1145,15 +1145,20 @@ impl Arena {
     /// Changes a leaf's value in place through `update`, which gets its elements; as
     /// [`set_leaf_value`](Arena::set_leaf_value), nodes computed from the old value are stale.
     pub(crate) fn update_leaf<R>(&mut self, index: u32, update: impl FnOnce(&mut [f64]) -> R) -> Result<R, Error> {
+        let result = update(self.leaf_values_mut(index)?);
+        self.mark_modified(index);
+        Ok(result)
+    }
+
+    /// The elements of leaf `index`, to be written, or the error for a computed node.
+    fn leaf_values_mut(&mut self, index: u32) -> Result<&mut [f64], Error> {
         if let Some(op) = self.op(index) {
             return Err(Error::NotALeaf { what: "a new value", grad_fn: op.grad_fn_name() });
         }
-        let result = match self.tensor_range(index) {
-            Some(range) => update(&mut self.values[range]),
-            None => update(core::slice::from_mut(&mut self.nodes[index as usize].value)),
-        };
-        self.mark_modified(index);
-        Ok(result)
+        Ok(match self.tensor_range(index) {
+            Some(range) => &mut self.values[range],
+            None => core::slice::from_mut(&mut self.nodes[index as usize].value),
+        })
     }
 
     /// Records that leaf `index` changed while the arena holds its current nodes.
@@ -1252,17 +1257,11 @@ impl Arena {
 
     /// Writes new values into leaf `index`, checking it is a leaf and the length fits.
     fn write_leaf(&mut self, index: u32, data: &[f64]) -> Result<(), Error> {
-        if let Some(op) = self.op(index) {
-            return Err(Error::NotALeaf { what: "a new value", grad_fn: op.grad_fn_name() });
-        }
         let shape = self.shape(index);
         if data.len() != shape.len() {
             return Err(Error::DataLength { shape, expected: shape.len(), got: data.len() });
         }
-        match self.tensor_range(index) {
-            Some(range) => self.values[range].copy_from_slice(data),
-            None => self.nodes[index as usize].value = data[0],
-        }
+        self.leaf_values_mut(index)?.copy_from_slice(data);
         Ok(())
     }
 }

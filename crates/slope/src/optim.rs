@@ -33,6 +33,11 @@ use slope_graph::{Graph, NodeId};
 
 use crate::Error;
 
+/// A setting that must be a finite number, at least 0.
+fn non_negative(optimizer: &'static str, name: &'static str, value: f64) -> Result<(), Error> {
+    check(optimizer, name, value, value >= 0.0 && value.is_finite(), "a finite number, at least 0")
+}
+
 fn check(
     optimizer: &'static str,
     name: &'static str,
@@ -86,16 +91,10 @@ impl Sgd {
     /// range, as PyTorch refuses it when the optimiser is made.
     pub fn new(params: &[NodeId], options: SgdOptions) -> Result<Sgd, Error> {
         let SgdOptions { lr, momentum, dampening, weight_decay, nesterov } = options;
-        check("SGD", "lr", lr, lr >= 0.0 && lr.is_finite(), "a finite number, at least 0")?;
-        check("SGD", "momentum", momentum, momentum >= 0.0 && momentum.is_finite(), "a finite number, at least 0")?;
-        check("SGD", "dampening", dampening, dampening >= 0.0 && dampening.is_finite(), "a finite number, at least 0")?;
-        check(
-            "SGD",
-            "weight_decay",
-            weight_decay,
-            weight_decay >= 0.0 && weight_decay.is_finite(),
-            "a finite number, at least 0",
-        )?;
+        non_negative("SGD", "lr", lr)?;
+        non_negative("SGD", "momentum", momentum)?;
+        non_negative("SGD", "dampening", dampening)?;
+        non_negative("SGD", "weight_decay", weight_decay)?;
         if nesterov {
             check("SGD", "momentum", momentum, momentum > 0.0, "above 0 with nesterov")?;
             check("SGD", "dampening", dampening, dampening == 0.0, "0 with nesterov")?;
@@ -189,17 +188,11 @@ impl Adam {
     /// An optimiser of `params`, or the error naming a setting out of range.
     pub fn new(params: &[NodeId], options: AdamOptions) -> Result<Adam, Error> {
         let AdamOptions { lr, betas: (b1, b2), eps, weight_decay } = options;
-        check("Adam", "lr", lr, lr >= 0.0 && lr.is_finite(), "a finite number, at least 0")?;
+        non_negative("Adam", "lr", lr)?;
         check("Adam", "betas.0", b1, (0.0..1.0).contains(&b1), "in [0, 1)")?;
         check("Adam", "betas.1", b2, (0.0..1.0).contains(&b2), "in [0, 1)")?;
-        check("Adam", "eps", eps, eps >= 0.0 && eps.is_finite(), "a finite number, at least 0")?;
-        check(
-            "Adam",
-            "weight_decay",
-            weight_decay,
-            weight_decay >= 0.0 && weight_decay.is_finite(),
-            "a finite number, at least 0",
-        )?;
+        non_negative("Adam", "eps", eps)?;
+        non_negative("Adam", "weight_decay", weight_decay)?;
         Ok(Adam { params: params.to_vec(), options, state: vec![None; params.len()] })
     }
 

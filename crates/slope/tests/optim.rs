@@ -137,3 +137,29 @@ fn a_parameter_without_a_gradient_stays_and_bad_settings_are_refused() {
     let mut bad = Adam::new(&[y], AdamOptions::default()).unwrap();
     assert!(matches!(bad.step(&mut g), Err(slope::Error::Graph(GraphError::NotALeaf { .. }))));
 }
+
+/// An optimiser's ids are checked at every step: a parameter dropped by a rewind, or an
+/// optimiser stepped on another graph, is a typed error, and nothing moves.
+#[test]
+fn an_optimiser_refuses_dropped_and_foreign_parameters() {
+    let mut g = Graph::new();
+    let start = g.checkpoint();
+    let w = g.vector(&[1.0, 2.0]).requires_grad_().id();
+    let mut opt = Adam::new(&[w], AdamOptions::default()).unwrap();
+    g.tensor(w).unwrap().powi(2).sum().backward().unwrap();
+    g.rewind(start).unwrap();
+    let again = g.vector(&[1.0, 2.0]).requires_grad_().id();
+    assert_eq!(again.index(), w.index(), "a new leaf in the dropped one's slot");
+    g.accumulate_grad(again, vec![1.0, 1.0]).unwrap();
+    let err = opt.step(&mut g).unwrap_err();
+    assert!(matches!(err, slope::Error::Graph(GraphError::DroppedNode { .. })), "{err}");
+    assert_eq!(g.tensor(again).unwrap().to_vec(), [1.0, 2.0], "the new leaf did not move");
+
+    let mut other = Graph::new();
+    let v = other.vector(&[1.0, 2.0]).requires_grad_().id();
+    other.accumulate_grad(v, vec![1.0, 1.0]).unwrap();
+    let mut sgd = Sgd::new(&[again], SgdOptions { lr: 0.5, ..SgdOptions::default() }).unwrap();
+    let err = sgd.step(&mut other).unwrap_err();
+    assert!(matches!(err, slope::Error::Graph(GraphError::ForeignNode { .. })), "{err}");
+    assert_eq!(other.tensor(v).unwrap().to_vec(), [1.0, 2.0]);
+}
