@@ -82,7 +82,9 @@ fn refused_for_shapes(e: &Error) -> bool {
             | Error::Arity { .. }
             | Error::NeedsScalar { .. }
             | Error::Reshape { .. }
-            | Error::RankAboveTwo { .. }
+            | Error::RankAbove { .. }
+            | Error::Permutation { .. }
+            | Error::BadShape { .. }
             | Error::Dim { .. }
             | Error::EmptyReduction { .. }
             | Error::DataLength { .. }
@@ -155,6 +157,16 @@ fn record<'g>(nodes: &[Tensor<'g>], step: &Step) -> Result<Option<Tensor<'g>>, E
             let len = a.shape().len();
             let start = ((step.constant * len as f64).floor() as usize).min(len.saturating_sub(1));
             Some(a.try_slice(start, len))
+        }
+        Op::Structural(StructuralOp::Reshape) => {
+            // to rank 3, so later steps broadcast and reduce tensors of rank 3 too
+            Some(a.try_view(&[1, -1, 1]))
+        }
+        Op::Structural(StructuralOp::Permute) => {
+            // a permutation drawn from those of rank 3 (a lower rank is viewed as rank 3 first)
+            let perm = [[0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]][(step.constant * 5.0) as usize % 5];
+            let a = if a.shape().rank() == 3 { Ok(a) } else { a.try_view(&[-1, 1, 1]) };
+            Some(a.and_then(|a| a.try_permute(&perm)))
         }
         Op::Structural(StructuralOp::Where) => {
             // a constant mask from the bits of the step's number

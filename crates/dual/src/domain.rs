@@ -203,6 +203,9 @@ pub const STRUCTURAL: Domain = Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -
 /// The `[start, len]` of a slice of a vector of at least 4 elements: constant whole
 /// numbers up to 2.
 pub const RANGE: Domain = Domain::interval(0.0, 2.0).integer().constant();
+/// A permutation of the dimensions of a tensor of rank 3, by its index among them (its
+/// Lehmer code, `0..6`): a constant whole number.
+pub const PERMUTATION: Domain = Domain::interval(0.0, 5.0).integer().constant();
 /// Indices into a vector of at least 3 elements: constant integers.
 pub const INDICES: Domain = Domain::interval(0.0, 2.0).integer().constant();
 /// Inputs of the normalising ops (softmax, log-softmax, logsumexp, cross-entropy) and of

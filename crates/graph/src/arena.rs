@@ -95,13 +95,14 @@ pub struct Checkpoint {
     graph: u64,
     nodes: u32,
     values: u32,
+    dims: u32,
     epoch: u32,
 }
 
 impl Checkpoint {
     /// The checkpoint of graph `graph` before anything is recorded.
     pub(crate) fn start(graph: u64) -> Checkpoint {
-        Checkpoint { graph, nodes: 0, values: 0, epoch: 0 }
+        Checkpoint { graph, nodes: 0, values: 0, dims: 0, epoch: 0 }
     }
 
     /// The number of nodes that survive a rewind to this checkpoint.
@@ -157,7 +158,8 @@ pub struct NodeView {
 pub(crate) struct Node {
     inputs: [u32; 2],
     /// Scalar elementwise node: its local partials, or `[partial, constant]` with a constant
-    /// operand. Tensor node: its dimensions.
+    /// operand. Tensor node of rank 1 or 2: its dimensions; of a higher rank: where its
+    /// dimensions start in the arena's `dims`.
     partials: [f64; 2],
     /// Scalar node: its value. Tensor node: the offset of its value in the value buffer.
     value: f64,
@@ -169,14 +171,6 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    fn shape(&self) -> Shape {
-        match self.rank {
-            0 => Shape::Scalar,
-            1 => Shape::Vector(self.partials[0] as usize),
-            _ => Shape::Matrix(self.partials[0] as usize, self.partials[1] as usize),
-        }
-    }
-
     fn has(&self, flag: u8) -> bool {
         self.flags & flag != 0
     }
@@ -386,6 +380,9 @@ pub struct Arena {
     instance: Instance,
     nodes: NodeStore,
     values: ValueStore,
+    /// The dimensions of the nodes of rank 3 and up, one after another (a node keeps where
+    /// its own start).
+    dims: Vec<u32>,
     /// Rewinds so far.
     epoch: u32,
     /// `(epoch, mark)` of past rewinds, marks strictly increasing: the node at index `i` was
@@ -433,6 +430,7 @@ impl Arena {
             instance: Instance::new(),
             nodes: NodeStore { slots, len: 0 },
             values: ValueStore { data: values, len: 0 },
+            dims: Vec::new(),
             epoch: 0,
             rewinds: Vec::new(),
             modified: Vec::new(),
@@ -534,7 +532,35 @@ impl Arena {
     #[doc(hidden)]
     /// Shape of a node's value.
     pub fn shape(&self, index: u32) -> Shape {
-        self.node(index).shape()
+        self.node_shape(self.node(index))
+    }
+
+    #[inline(always)]
+    fn node_shape(&self, node: &Node) -> Shape {
+        match node.rank {
+            0 => Shape::Scalar,
+            1 => Shape::Vector(node.partials[0] as usize),
+            2 => Shape::Matrix(node.partials[0] as usize, node.partials[1] as usize),
+            rank => {
+                let start = node.partials[0] as usize;
+                let mut dims = [0; crate::MAX_RANK];
+                for (d, &x) in dims.iter_mut().zip(&self.dims[start..start + rank as usize]) {
+                    *d = x as usize;
+                }
+                Shape::of(&dims[..rank as usize])
+            }
+        }
+    }
+
+    /// Number of elements of a node's value.
+    #[inline(always)]
+    fn node_len(&self, node: &Node) -> usize {
+        match node.rank {
+            0 => 1,
+            1 => node.partials[0] as usize,
+            2 => node.partials[0] as usize * node.partials[1] as usize,
+            _ => self.node_shape(node).len(),
+        }
     }
 
     #[doc(hidden)]
@@ -546,7 +572,7 @@ impl Arena {
             core::slice::from_ref(&node.value)
         } else {
             let start = node.offset();
-            &self.values[start..start + node.shape().len()]
+            &self.values[start..start + self.node_len(node)]
         }
     }
 
@@ -620,7 +646,7 @@ impl Arena {
     /// for a scalar node (which keeps its value in the node).
     pub fn tensor_range(&self, index: u32) -> Option<core::ops::Range<usize>> {
         let node = self.node(index);
-        (node.rank != 0).then(|| node.offset()..node.offset() + node.shape().len())
+        (node.rank != 0).then(|| node.offset()..node.offset() + self.node_len(node))
     }
 
     #[doc(hidden)]
@@ -768,7 +794,7 @@ impl Arena {
             shape.checked_len().ok_or(Error::CapacityExceeded { what: "the number of elements", limit: MAX_VALUES })?;
         let fits = |d: usize| u32::try_from(d).is_ok();
         let dims_fit = match shape {
-            Shape::Scalar => true,
+            Shape::Scalar | Shape::Tensor(_) => true,
             Shape::Vector(n) => fits(n),
             Shape::Matrix(r, c) => fits(r) && fits(c),
         };
@@ -786,6 +812,11 @@ impl Arena {
             Shape::Scalar => (0, [0.0; 2], scalar_value),
             Shape::Vector(n) => (1, [n as f64, 0.0], start as f64),
             Shape::Matrix(r, c) => (2, [r as f64, c as f64], start as f64),
+            Shape::Tensor(dims) => {
+                let at = self.dims.len();
+                self.dims.extend_from_slice(dims.as_slice());
+                (dims.as_slice().len() as u8, [at as f64, 0.0], start as f64)
+            }
         };
         self.push_reserved(Node { inputs, partials, value, low: index, op, flags: 0, rank });
         if op.is_none() && self.leaf_prefix == index {
@@ -963,6 +994,13 @@ impl Arena {
     /// If no differentiated input requires grad (or inside `no_grad`), the result is stored
     /// as a leaf that does not require grad, as PyTorch does. On error nothing is written.
     pub(crate) fn record(&mut self, op: Op, inputs: &[u32]) -> Result<u32, Error> {
+        self.record_shaped(op, inputs, None)
+    }
+
+    /// [`record`](Arena::record) with the output's shape given: a `reshape`, whose
+    /// elements are its input's in order, to `shape` (of as many elements); `None` for every
+    /// other op.
+    pub(crate) fn record_shaped(&mut self, op: Op, inputs: &[u32], shape: Option<Shape>) -> Result<u32, Error> {
         if inputs.len() != op.arity() {
             return Err(Error::Arity { op: op.name(), expected: op.arity(), got: inputs.len() });
         }
@@ -974,7 +1012,17 @@ impl Arena {
             *slot = self.shape(i);
         }
         let values = self.input_values(inputs);
-        let shape = op.output_shape(&values[..inputs.len()])?;
+        let computed = op.output_shape(&values[..inputs.len()])?;
+        let shape = match shape {
+            None => computed,
+            Some(target)
+                if op == Op::Structural(crate::StructuralOp::Reshape)
+                    && target.checked_len() == Some(computed.len()) =>
+            {
+                target
+            }
+            Some(target) => return Err(Error::Reshape { op: op.name(), shape: shapes[0], target }),
+        };
         op.check_values(&values[..inputs.len()])?;
         let mut tracks = [false; 2];
         for (k, &i) in inputs.iter().enumerate() {
@@ -1093,6 +1141,7 @@ impl Arena {
             graph: self.id,
             nodes: self.nodes.len() as u32,
             values: self.values.len() as u32,
+            dims: self.dims.len() as u32,
             epoch: self.last_epoch(self.nodes.len() as u32),
         }
     }
@@ -1104,6 +1153,7 @@ impl Arena {
         self.specials.truncate(self.specials.partition_point(|&s| s < checkpoint.nodes));
         self.nodes.truncate(checkpoint.nodes as usize);
         self.values.truncate(checkpoint.values as usize);
+        self.dims.truncate(checkpoint.dims as usize);
     }
 
     /// Drops every node recorded after `checkpoint`, keeping the buffers' capacity.
@@ -1117,6 +1167,7 @@ impl Arena {
         let mark = checkpoint.nodes;
         self.nodes.truncate(mark as usize);
         self.values.truncate(checkpoint.values as usize);
+        self.dims.truncate(checkpoint.dims as usize);
         self.epoch = self.epoch.checked_add(1).ok_or(Error::CapacityExceeded {
             what: "the number of rewinds of one graph",
             limit: u64::from(u32::MAX),

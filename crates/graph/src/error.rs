@@ -2,6 +2,12 @@
 
 use crate::Shape;
 
+impl From<crate::ShapeError> for Error {
+    fn from(reason: crate::ShapeError) -> Error {
+        Error::BadShape { op: "shape", reason }
+    }
+}
+
 /// What went wrong while building or reading a graph. Every message says what to do.
 ///
 /// A failed operation leaves the graph exactly as it was.
@@ -180,27 +186,42 @@ pub enum Error {
         /// The element given.
         value: f64,
     },
-    /// An op whose result would have more than two dimensions.
-    #[error("{op}: tensors of shape {shape} would make a tensor of rank 3; slope's tensors have rank 0 to 2 (stack scalars or vectors, cat matrices)")]
-    RankAboveTwo {
+    /// A shape slope cannot hold: more than [`MAX_RANK`](crate::MAX_RANK) dimensions, or a
+    /// dimension of 2^32 or more.
+    #[error("{op}: {reason}")]
+    BadShape {
+        /// The op's method name (`shape` where a shape was made by hand).
+        op: &'static str,
+        /// What is wrong with it.
+        reason: crate::ShapeError,
+    },
+    /// A list of dimensions that is not a permutation of a tensor's dimensions.
+    #[error("permute: {perm:?} is not a permutation of the {} dimension(s) of shape {shape}; list each of 0..{} once", shape.rank(), shape.rank())]
+    Permutation {
+        /// The tensor's shape.
+        shape: Shape,
+        /// The dimensions given.
+        perm: Vec<usize>,
+    },
+    /// An op defined only up to some rank, given a tensor of a higher one.
+    #[error("{op}: expects a tensor of rank at most {max}, got shape {shape}; use transpose(d0, d1) or permute for higher ranks")]
+    RankAbove {
         /// The op's method name.
         op: &'static str,
-        /// The inputs' shape.
+        /// The tensor's shape.
         shape: Shape,
+        /// The highest rank the op takes.
+        max: usize,
     },
     /// A reshape to a shape that does not hold the input's elements.
-    #[error(
-        "{op}: a tensor of shape {shape} cannot be reshaped to {}; the new shape must hold its {} element(s)",
-        match rows { Some(r) => format!("{r} row(s)"), None => "a scalar".to_string() },
-        shape.len()
-    )]
+    #[error("{op}: a tensor of shape {shape} cannot be reshaped to {target}; the new shape must hold its {} element(s)", shape.len())]
     Reshape {
         /// The op's method name.
         op: &'static str,
         /// The input's shape.
         shape: Shape,
-        /// Rows asked for, `None` for a scalar.
-        rows: Option<usize>,
+        /// The shape asked for.
+        target: Shape,
     },
     /// A dimension that the tensor does not have.
     #[error("{op}: dim {dim} is out of range for shape {shape}; use -1 (the last dimension) or 0..{rank}")]

@@ -41,7 +41,7 @@ pub struct NodeRecord {
     /// Positions of the inputs in `nodes`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<u64>,
-    /// The dimensions: `[]`, `[n]` or `[rows, cols]`.
+    /// The dimensions, outermost first (`[]` for a scalar, at most 6).
     pub shape: Vec<u64>,
     /// A leaf's values, row-major; absent for computed nodes (they are re-evaluated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,13 +62,8 @@ pub struct NodeRecord {
 }
 
 fn shape_of(dims: &[u64]) -> Option<Shape> {
-    let d = |i: usize| usize::try_from(dims[i]).ok();
-    match dims.len() {
-        0 => Some(Shape::Scalar),
-        1 => Some(Shape::Vector(d(0)?)),
-        2 => Some(Shape::Matrix(d(0)?, d(1)?)),
-        _ => None,
-    }
+    let dims: Vec<usize> = dims.iter().map(|&d| usize::try_from(d).ok()).collect::<Option<_>>()?;
+    Shape::new(&dims).ok()
 }
 
 impl FrozenGraph {
@@ -118,7 +113,7 @@ impl FrozenGraph {
         let mut arena = Arena::new();
         for (i, node) in file.nodes.iter().enumerate() {
             let shape = shape_of(&node.shape).ok_or_else(|| {
-                bad(i, format!("shape {:?} has more than 2 dimensions or too large ones", node.shape))
+                bad(i, format!("shape {:?} has more than 6 dimensions or too large ones", node.shape))
             })?;
             match (&node.op, &node.values) {
                 (None, Some(values)) => {
@@ -152,6 +147,9 @@ impl FrozenGraph {
                     let index = match node.constant {
                         None if node.constant_left => {
                             return Err(bad(i, "constant_left is set but the node has no constant".into()))
+                        }
+                        None if op == Op::Structural(crate::StructuralOp::Reshape) => {
+                            arena.record_shaped(op, &inputs, Some(shape))
                         }
                         None => arena.record(op, &inputs),
                         Some(c) => arena.record_with_kept_constant(op, &inputs, c, node.constant_left),
@@ -271,7 +269,7 @@ mod tests {
         assert!(at(load(|f| f.nodes[1].inputs = vec![0])).1.contains("input"));
         assert!(at(load(|f| f.nodes[0].values = Some(vec![1.0]))).1.contains("holds 3"));
         assert!(at(load(|f| f.nodes[0].values = None)).1.contains("needs its values"));
-        assert!(at(load(|f| f.nodes[0].shape = vec![1, 2, 3])).1.contains("dimensions"));
+        assert!(at(load(|f| f.nodes[0].shape = vec![1; 7])).1.contains("dimensions"));
         assert!(at(load(|f| f.nodes[0].shape = vec![u64::MAX])).0 == 0);
         assert!(at(load(|f| f.nodes[2].shape = vec![2])).1.contains("declared shape"));
         assert!(at(load(|f| f.nodes[2].values = Some(vec![0.0; 3]))).1.contains("re-evaluated"));

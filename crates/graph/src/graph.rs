@@ -409,6 +409,16 @@ impl Graph {
     /// Records `op` on `inputs`: the one fallible entry point behind every tensor method
     /// and operator.
     pub fn try_record(&self, op: Op, inputs: &[Tensor<'_>]) -> Result<Tensor<'_>, Error> {
+        self.record_shaped(op, inputs, None)
+    }
+
+    /// [`try_record`](Graph::try_record) with the output's shape given (a `reshape`).
+    pub(crate) fn record_shaped(
+        &self,
+        op: Op,
+        inputs: &[Tensor<'_>],
+        shape: Option<Shape>,
+    ) -> Result<Tensor<'_>, Error> {
         let mut indices = [0_u32; 2];
         if inputs.len() > indices.len() {
             return Err(Error::Arity { op: op.name(), expected: op.arity(), got: inputs.len() });
@@ -416,7 +426,7 @@ impl Graph {
         for (slot, t) in indices.iter_mut().zip(inputs) {
             *slot = self.check(t)?;
         }
-        let index = self.arena.borrow_mut().record(op, &indices[..inputs.len()])?;
+        let index = self.arena.borrow_mut().record_shaped(op, &indices[..inputs.len()], shape)?;
         Ok(self.handle(index))
     }
 

@@ -50,7 +50,7 @@ pub use file::{GraphFile, NodeRecord, FORMAT_VERSION};
 pub use graph::{FrozenGraph, Graph};
 pub use op::{BinaryOp, Domain, Kink, Op, StructuralOp, UnaryOp};
 pub use pool::release_buffers;
-pub use shape::{Broadcast, Shape};
+pub use shape::{Broadcast, Dims, Shape, ShapeError, MAX_RANK};
 pub use slots::{Below, NodeSlots};
 pub use tensor::{Comparison, GradFn, Tensor};
 pub use value::Value;

@@ -43,65 +43,77 @@ pub enum Op {
 macro_rules! structural_table {
     ($then:ident) => {
         $then! {
-            Sum: "sum", "SumBackward0", [STRUCTURAL], [[V(4)], [M(2, 3)], [S]],
+            Sum: "sum", "SumBackward0", [STRUCTURAL], [[V(4)], [M(2, 3)], [S], [T(&[2, 1, 3])]],
                 "Sum of all elements, a scalar.";
-            Mean: "mean", "MeanBackward0", [STRUCTURAL], [[V(4)], [M(2, 3)], [S]],
+            Mean: "mean", "MeanBackward0", [STRUCTURAL], [[V(4)], [M(2, 3)], [S], [T(&[2, 1, 3])]],
                 "Mean of all elements, a scalar (NaN for an empty tensor, as in PyTorch).";
-            Prod: "prod", "ProdBackward0", [STRUCTURAL], [[V(4)], [M(2, 3)], [S]],
+            Prod: "prod", "ProdBackward0", [STRUCTURAL], [[V(4)], [M(2, 3)], [S], [T(&[2, 1, 3])]],
                 "Product of all elements, a scalar.";
             Dot: "dot", "DotBackward0", [STRUCTURAL, STRUCTURAL], [[V(3), V(3)]],
                 "Inner product of two vectors of equal length.";
             Matmul: "matmul", "MmBackward0", [STRUCTURAL, STRUCTURAL],
-                [[M(2, 3), M(3, 2)], [M(2, 3), V(3)], [V(2), M(2, 3)], [V(3), V(3)]],
-                "Matrix product: `[m,k]@[k,n]`, `[m,k]@[k]`, `[k]@[k,n]`, `[k]@[k]` (`grad_fn` of the 2-D case).";
+                [[M(2, 3), M(3, 2)], [M(2, 3), V(3)], [V(2), M(2, 3)], [V(3), V(3)],
+                 [T(&[2, 2, 3]), M(3, 2)], [T(&[2, 1, 2, 3]), T(&[3, 3, 2])], [V(2), T(&[2, 2, 3])], [T(&[2, 2, 3]), V(3)]],
+                "Matrix product with PyTorch's `matmul` semantics: `[m,k]@[k,n]`, `[m,k]@[k]`, \
+                 `[k]@[k,n]`, `[k]@[k]`, and at rank 3 and up a batch of products, the dimensions \
+                 before the last two broadcast (`[b,m,k]@[k,n]`, `[b,1,m,k]@[c,k,n]`), a vector \
+                 side read as a row or a column and dropped (`grad_fn` of the 2-D case).";
             Transpose: "t", "TBackward0", [STRUCTURAL], [[V(4)], [M(2, 3)], [S]],
                 "Matrix transpose; the identity on vectors and scalars, as PyTorch's `t()`.";
+            Permute: "permute", "PermuteBackward0", [STRUCTURAL, PERMUTATION], [[T(&[2, 3, 2]), S], [T(&[1, 2, 3]), S]],
+                "The dimensions reordered (PyTorch's `permute`; `Tensor::transpose(d0, d1)` and \
+                 `mT` record it at rank 3 and up): output dimension `k` is input dimension \
+                 `perm[k]`, the permutation a constant, its index among the permutations of the \
+                 rank (Lehmer code) as a scalar second input. A copy, its gradient the inverse \
+                 permutation.";
             Slice: "slice", "SliceBackward0", [STRUCTURAL, RANGE], [[V(4), V(2)], [V(5), V(2)]],
                 "The elements `start..start + len` of a vector, the range a constant `[start, len]` \
                  (`x[1:]`, `x[:-1]`; `Tensor::slice` records it): a copy of the range, and its \
                  gradient an addition into it.";
             SumToSize: "sum_to_size", "SumBackward1", [STRUCTURAL, SHAPE_ONLY],
-                [[M(2, 3), V(3)], [M(2, 3), M(2, 1)], [M(2, 3), M(1, 3)], [M(2, 3), S], [V(4), S], [V(4), V(1)]],
+                [[M(2, 3), V(3)], [M(2, 3), M(2, 1)], [M(2, 3), M(1, 3)], [M(2, 3), S], [V(4), S], [V(4), V(1)],
+                 [T(&[2, 3, 2]), T(&[2, 1, 2])], [T(&[2, 3, 2]), M(3, 1)]],
                 "Sums the input down to the shape of the second input (read for its shape only), \
                  the reverse of broadcasting: each output element sums the input elements that \
                  broadcast from it (PyTorch's `sum_to_size`; `sum(dim, keepdim)` is made of it).";
-            Max: "max", "MaxBackward1", [EXTREMUM], [[V(4)], [M(2, 3)], [S]],
+            Max: "max", "MaxBackward1", [EXTREMUM], [[V(4)], [M(2, 3)], [S], [T(&[2, 1, 2])]],
                 "The largest element, a scalar (NaN if any element is; ties share the gradient \
                  evenly, as in PyTorch).";
-            Min: "min", "MinBackward1", [EXTREMUM], [[V(4)], [M(2, 3)], [S]],
+            Min: "min", "MinBackward1", [EXTREMUM], [[V(4)], [M(2, 3)], [S], [T(&[2, 1, 2])]],
                 "The smallest element, a scalar (NaN if any element is; ties share the gradient).";
-            Clamp: "clamp", "ClampBackward1", [CLAMPED, BOUNDS], [[V(4), V(2)], [M(2, 3), V(2)], [S, V(2)]],
+            Clamp: "clamp", "ClampBackward1", [CLAMPED, BOUNDS], [[V(4), V(2)], [M(2, 3), V(2)], [S, V(2)], [T(&[2, 1, 2]), V(2)]],
                 "Each element clamped to `[lo, hi]`, the bounds a constant `[lo, hi]` (`hi` where \
                  `lo > hi`, as PyTorch's `clamp(x, min, max)`); the gradient passes where \
                  `lo <= x <= hi`, bounds included, as in PyTorch.";
-            Softmax: "softmax", "SoftmaxBackward0", [NORMALIZING], [[V(4)], [M(2, 3)], [S]],
-                "`exp(x) / sum(exp(x))` along the last dimension (each row of a matrix), computed stably.";
-            LogSoftmax: "log_softmax", "LogSoftmaxBackward0", [NORMALIZING], [[V(4)], [M(2, 3)], [S]],
+            Softmax: "softmax", "SoftmaxBackward0", [NORMALIZING], [[V(4)], [M(2, 3)], [S], [T(&[2, 2, 3])]],
+                "`exp(x) / sum(exp(x))` along the last dimension (each row of a matrix, of each matrix of a batch), computed stably.";
+            LogSoftmax: "log_softmax", "LogSoftmaxBackward0", [NORMALIZING], [[V(4)], [M(2, 3)], [S], [T(&[2, 2, 3])]],
                 "`x - logsumexp(x)` along the last dimension, computed stably.";
-            LogSumExp: "logsumexp", "LogsumexpBackward0", [NORMALIZING], [[V(4)], [M(2, 3)], [S]],
+            LogSumExp: "logsumexp", "LogsumexpBackward0", [NORMALIZING], [[V(4)], [M(2, 3)], [S], [T(&[2, 2, 3])]],
                 "`ln(sum(exp(x)))` along the last dimension (a scalar of a vector, a vector of a \
                  matrix's rows), without overflow: `logsumexp([1000, 1000])` is `1000 + ln 2`.";
-            MseLoss: "mse_loss", "MseLossBackward0", [NORMALIZING, NORMALIZING], [[V(4), V(4)], [M(2, 3), M(2, 3)], [S, S]],
+            MseLoss: "mse_loss", "MseLossBackward0", [NORMALIZING, NORMALIZING], [[V(4), V(4)], [M(2, 3), M(2, 3)], [S, S], [T(&[2, 1, 2]), T(&[2, 1, 2])]],
                 "Mean squared error of two tensors of one shape, `mean((input - target)²)` (PyTorch's \
                  `mse_loss`, mean reduction); both are differentiated.";
             CrossEntropy: "cross_entropy", "NllLossBackward0", [NORMALIZING, CLASSES], [[V(3), S], [M(2, 3), V(2)]],
                 "Cross-entropy of logits against class labels, the mean over the batch of \
                  `logsumexp(row) - row[label]` (PyTorch's `cross_entropy`: logits `[C]` with one \
                  label or `[B, C]` with `B` labels, whole numbers in `0..C`).";
-            Reshape: "reshape", "ViewBackward0", [STRUCTURAL, SHAPE_ONLY], [[V(6), V(2)], [M(2, 3), V(3)], [M(2, 3), V(1)], [V(1), S]],
-                "The input's elements, in order, as a matrix of as many rows as the second input \
-                 has elements (read for its shape only; it must divide the input's length), or \
-                 as a scalar for a scalar second input and a one-element input (what \
-                 `Tensor::reshape` records; PyTorch's `reshape`).";
-            Flatten: "flatten", "ViewBackward0", [STRUCTURAL], [[M(2, 3)], [V(4)], [S]],
+            Reshape: "reshape", "ViewBackward0", [STRUCTURAL], [[V(6)], [M(2, 3)], [T(&[2, 1, 3])], [S]],
+                "The input's elements, in order, in a shape of as many elements that the node \
+                 keeps (`Tensor::reshape` gives it; a file names it), of any rank (PyTorch's \
+                 `reshape` and `view`). Recorded without a shape, the elements as a vector.";
+            Flatten: "flatten", "ViewBackward0", [STRUCTURAL], [[M(2, 3)], [V(4)], [S], [T(&[2, 1, 3])]],
                 "The input's elements, in order, as a vector (PyTorch's `flatten`).";
-            Cat: "cat", "CatBackward0", [STRUCTURAL, STRUCTURAL], [[V(2), V(3)], [M(1, 3), M(2, 3)]],
-                "Two vectors, or two matrices of one width, joined along the first dimension \
-                 (what `Tensor::cat` and `Tensor::stack` record, a pair at a time).";
-            IndexSelect: "index_select", "IndexSelectBackward0", [STRUCTURAL, INDICES], [[V(4), V(3)], [M(3, 2), V(4)]],
-                "Rows of a matrix (elements of a vector) picked by a constant vector of row \
-                 indices, repeats allowed: PyTorch's `index_select(0, indices)`, `x[indices]`.";
-            Where: "where", "WhereBackward0", [STRUCTURAL, MASK], [[V(6), V(3)], [M(4, 3), M(2, 3)], [V(2), S]],
+            Cat: "cat", "CatBackward0", [STRUCTURAL, STRUCTURAL], [[V(2), V(3)], [M(1, 3), M(2, 3)], [T(&[1, 2, 2]), T(&[2, 2, 2])]],
+                "Two tensors of one rank whose dimensions after the first agree, joined along the \
+                 first dimension (what `Tensor::cat` and `Tensor::stack` record, a pair at a time; \
+                 along another dimension through `permute`).";
+            IndexSelect: "index_select", "IndexSelectBackward0", [STRUCTURAL, INDICES], [[V(4), V(3)], [M(3, 2), V(4)], [T(&[3, 1, 2]), V(2)]],
+                "Slices along the first dimension (rows of a matrix, elements of a vector) picked \
+                 by a constant vector of indices, repeats allowed: PyTorch's \
+                 `index_select(0, indices)`, `x[indices]`.";
+            Where: "where", "WhereBackward0", [STRUCTURAL, MASK], [[V(6), V(3)], [M(4, 3), M(2, 3)], [V(2), S], [T(&[4, 1, 2]), T(&[2, 1, 2])]],
                 "PyTorch's `where(mask, x, y)`: `x` where the constant mask is 1, `y` where it \
                  is 0, the first input being `x` and `y` joined by `cat` (`Tensor::where_` \
                  records both); the gradient goes to the element picked.";
@@ -151,8 +163,15 @@ macro_rules! define_structural_ops {
             pub const fn shape_cases(self) -> &'static [&'static [Shape]] {
                 #[allow(unused_imports)]
                 use Shape::{Matrix as M, Scalar as S, Vector as V};
+                #[allow(non_snake_case, dead_code)]
+                const fn T(dims: &[usize]) -> Shape {
+                    Shape::of(dims)
+                }
                 match self {
-                    $(StructuralOp::$variant => &[$(&[$($shape),+]),+],)*
+                    $(StructuralOp::$variant => {
+                        const CASES: &[&[Shape]] = &[$(&[$($shape),+]),+];
+                        CASES
+                    },)*
                 }
             }
 
@@ -302,8 +321,11 @@ impl Op {
     #[inline]
     pub fn shape_cases(self) -> &'static [&'static [Shape]] {
         use Shape::{Matrix as M, Scalar as S, Vector as V};
+        const T213: Shape = Shape::of(&[2, 1, 3]);
+        const T123: Shape = Shape::of(&[1, 2, 3]);
+        const T223: Shape = Shape::of(&[2, 2, 3]);
         match self {
-            Op::Unary(_) => &[&[S], &[V(3)], &[M(2, 2)]],
+            Op::Unary(_) => &[&[S], &[V(3)], &[M(2, 2)], &[T213]],
             Op::Binary(op) if op.differentiates(1) => &[
                 &[S, S],
                 &[V(3), V(3)],
@@ -315,6 +337,11 @@ impl Op {
                 &[V(3), M(2, 3)],
                 &[M(2, 1), M(2, 3)],
                 &[M(1, 3), M(2, 1)],
+                // rank 3: equal shapes, and broadcasts against lower ranks and across blocks
+                &[T223, T223],
+                &[T213, M(2, 3)],
+                &[V(3), T223],
+                &[T123, T213],
             ],
             // A constant exponent is a scalar.
             Op::Binary(_) => &[&[S, S], &[V(3), S]],
@@ -467,13 +494,17 @@ impl<T: Scalar> Kernel2<T> for MapBinary<'_, T> {
                 };
                 let [(ar, ac), (br, bc)] = layout.strides;
                 let cols = layout.cols;
-                for (i, row) in self.out.chunks_exact_mut(cols.max(1)).enumerate().take(layout.rows) {
-                    let (a, b) = (&a[i * ar..], &b[i * br..]);
-                    match (ac, bc) {
-                        (1, 1) => row.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (&x, &y))| *o = f(x, y)),
-                        (1, _) => row.iter_mut().zip(a).for_each(|(o, &x)| *o = f(x, b[0])),
-                        (_, 1) => row.iter_mut().zip(b).for_each(|(o, &y)| *o = f(a[0], y)),
-                        _ => row.iter_mut().for_each(|o| *o = f(a[0], b[0])),
+                let blocks = self.out.chunks_exact_mut((layout.rows * cols).max(1)).zip(layout.block_starts());
+                for (block, [a0, b0]) in blocks {
+                    let (a, b) = (&a[a0..], &b[b0..]);
+                    for (i, row) in block.chunks_exact_mut(cols.max(1)).enumerate().take(layout.rows) {
+                        let (a, b) = (&a[i * ar..], &b[i * br..]);
+                        match (ac, bc) {
+                            (1, 1) => row.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (&x, &y))| *o = f(x, y)),
+                            (1, _) => row.iter_mut().zip(a).for_each(|(o, &x)| *o = f(x, b[0])),
+                            (_, 1) => row.iter_mut().zip(b).for_each(|(o, &y)| *o = f(a[0], y)),
+                            _ => row.iter_mut().for_each(|o| *o = f(a[0], b[0])),
+                        }
                     }
                 }
             }

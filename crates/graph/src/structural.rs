@@ -10,7 +10,7 @@ use slope_dual::rules::chain;
 use slope_dual::Scalar;
 
 use crate::shape::Broadcast;
-use crate::{Error, Shape};
+use crate::{Error, Shape, MAX_RANK};
 
 /// An input of a structural op: its values and shape.
 pub type Input<'a, S> = (&'a [S], Shape);
@@ -64,6 +64,8 @@ pub struct Dot;
 pub struct Matmul;
 /// Matrix transpose.
 pub struct Transpose;
+/// The dimensions reordered.
+pub struct Permute;
 /// A range of a vector's elements.
 pub struct Slice;
 /// A sum down to a shape that broadcasts to the input's.
@@ -201,11 +203,12 @@ impl StructuralRule for Dot {
 }
 
 impl StructuralRule for Transpose {
-    fn output_shape(_: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
-        Ok(match inputs[0].1 {
-            Shape::Matrix(r, c) => Shape::Matrix(c, r),
-            other => other,
-        })
+    fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+        match inputs[0].1 {
+            Shape::Matrix(r, c) => Ok(Shape::Matrix(c, r)),
+            shape @ Shape::Tensor(_) => Err(Error::RankAbove { op, shape, max: 2 }),
+            other => Ok(other),
+        }
     }
     fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
         let (x, shape) = inputs[0];
@@ -225,6 +228,116 @@ impl StructuralRule for Transpose {
             }
             _ => adjoint.iter_mut().zip(g).for_each(|(adj, &g)| *adj += g),
         }
+    }
+}
+
+/// The permutation of `rank` dimensions whose Lehmer code is `code` (the permutations
+/// in lexicographic order, numbered from 0), or `None` for a code of `rank!` or more.
+pub fn permutation(code: usize, rank: usize) -> Option<[usize; MAX_RANK]> {
+    let factorial = |n: usize| (1..=n).product::<usize>();
+    if rank > MAX_RANK || code >= factorial(rank) {
+        return None;
+    }
+    let mut left: Vec<usize> = (0..rank).collect();
+    let mut perm = [0; MAX_RANK];
+    let mut rest = code;
+    for (k, slot) in perm.iter_mut().enumerate().take(rank) {
+        let place = factorial(rank - 1 - k);
+        *slot = left.remove(rest / place);
+        rest %= place;
+    }
+    Some(perm)
+}
+
+/// The Lehmer code of a permutation of `0..perm.len()` (the inverse of [`permutation`]),
+/// or `None` if `perm` is not one.
+pub fn permutation_code(perm: &[usize]) -> Option<usize> {
+    let rank = perm.len();
+    let mut seen = [false; MAX_RANK];
+    if rank > MAX_RANK || perm.iter().any(|&p| p >= rank || core::mem::replace(&mut seen[p], true)) {
+        return None;
+    }
+    let factorial = |n: usize| (1..=n).product::<usize>();
+    Some((0..rank).map(|k| perm[k + 1..].iter().filter(|&&p| p < perm[k]).count() * factorial(rank - 1 - k)).sum())
+}
+
+/// The input's shape, the permutation and, for each output dimension, the input's stride
+/// along it: what [`Permute`]'s rules walk. `None` for a code that is no permutation of
+/// the input's rank (a re-evaluation at a moved code leaf).
+fn permute_layout<S: Scalar>(inputs: &[Input<'_, S>]) -> Option<([usize; MAX_RANK], [usize; MAX_RANK], usize)> {
+    let (shape, code) = (inputs[0].1, inputs[1].0.first()?.to_usize()?);
+    let mut dims = [0; MAX_RANK];
+    let rank = shape.dims_into(&mut dims);
+    let perm = permutation(code, rank)?;
+    let mut strides = [0; MAX_RANK];
+    let mut step = 1;
+    for k in (0..rank).rev() {
+        strides[k] = step;
+        step *= dims[k];
+    }
+    let mut out_dims = [1; MAX_RANK];
+    let mut out_strides = [0; MAX_RANK];
+    for k in 0..rank {
+        out_dims[k] = dims[perm[k]];
+        out_strides[k] = strides[perm[k]];
+    }
+    Some((out_dims, out_strides, rank))
+}
+
+/// Calls `visit(output index, input index)` for every element of a permuted tensor, the
+/// output in row-major order.
+fn each_permuted(
+    out_dims: &[usize; MAX_RANK],
+    in_strides: &[usize; MAX_RANK],
+    rank: usize,
+    mut visit: impl FnMut(usize, usize),
+) {
+    let total: usize = out_dims[..rank].iter().product();
+    let mut index = [0usize; MAX_RANK];
+    let mut at = 0;
+    for o in 0..total {
+        visit(o, at);
+        for k in (0..rank).rev() {
+            index[k] += 1;
+            at += in_strides[k];
+            if index[k] < out_dims[k] {
+                break;
+            }
+            at -= in_strides[k] * index[k];
+            index[k] = 0;
+        }
+    }
+}
+
+impl StructuralRule for Permute {
+    fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+        let (shape, (code, code_shape)) = (inputs[0].1, inputs[1]);
+        let rank = shape.rank();
+        let whole = code_shape.is_scalar() && code[0] >= 0.0 && code[0].fract() == 0.0;
+        match (whole, permute_layout(inputs)) {
+            (true, Some((dims, ..))) => Ok(Shape::of(&dims[..rank])),
+            _ => Err(Error::Dim { op, dim: code.first().map_or(-1, |&c| c as isize), shape, rank }),
+        }
+    }
+    fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
+        let x = inputs[0].0;
+        let Some((dims, strides, rank)) = permute_layout(inputs) else {
+            // a re-evaluation at a code that is no permutation: NaN rather than a panic
+            return out.extend(x.iter().map(|_| S::nan()));
+        };
+        let start = out.len();
+        out.resize(start + x.len(), S::zero());
+        let y = &mut out[start..];
+        each_permuted(&dims, &strides, rank, |o, i| y[o] = x[i]);
+    }
+    fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        let Some((dims, strides, rank)) = permute_layout(inputs) else { return };
+        each_permuted(&dims, &strides, rank, |o, i| adjoint[i] += g[o]);
+    }
+    fn vjp_fresh<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        adjoint.fill(S::zero());
+        let Some((dims, strides, rank)) = permute_layout(inputs) else { return };
+        each_permuted(&dims, &strides, rank, |o, i| adjoint[i] = S::zero() + g[o]);
     }
 }
 
@@ -278,30 +391,72 @@ impl StructuralRule for Slice {
     }
 }
 
-/// `(m, k, n, output shape)` of a matrix product, treating a vector on the left as
-/// `[1, k]` and on the right as `[k, 1]`.
-pub fn matmul_dims(left: Shape, right: Shape) -> Result<(usize, usize, usize, Shape), Error> {
+/// The layout of a matrix product at any rank, PyTorch's `matmul`: a vector on the left
+/// is read as `[1, k]` and on the right as `[k, 1]` (that dimension dropped from the
+/// output), and the dimensions before the last two are batch dimensions, broadcast.
+#[derive(Clone, Copy, Debug)]
+pub struct MatmulLayout {
+    /// Rows of each left factor.
+    pub m: usize,
+    /// The inner dimension.
+    pub k: usize,
+    /// Columns of each right factor.
+    pub n: usize,
+    /// The output's shape.
+    pub out: Shape,
+    /// How the batch dimensions broadcast (`None` for one product, no batch dimension).
+    batch: Option<Broadcast>,
+}
+
+impl MatmulLayout {
+    /// Each product of the batch: the index of its left and right factor (one pair without
+    /// batch dimensions), in the output's order.
+    fn pairs(&self) -> impl Iterator<Item = [usize; 2]> + '_ {
+        let one = self.batch.is_none().then_some([0, 0]);
+        let batched = self.batch.iter().flat_map(|b| {
+            let [(lr, lc), (rr, rc)] = b.strides;
+            b.block_starts().flat_map(move |[l0, r0]| {
+                (0..b.rows).flat_map(move |i| (0..b.cols).map(move |j| [l0 + i * lr + j * lc, r0 + i * rr + j * rc]))
+            })
+        });
+        one.into_iter().chain(batched)
+    }
+}
+
+/// The layout of `left @ right`, or the error PyTorch gives (a scalar factor, inner
+/// dimensions that differ, batch dimensions that do not broadcast).
+pub fn matmul_dims(left: Shape, right: Shape) -> Result<MatmulLayout, Error> {
     let mismatch = Error::ShapeMismatch { op: "matmul", left, right };
-    let (m, k1, row_in) = match left {
-        Shape::Matrix(m, k) => (m, k, false),
-        Shape::Vector(k) => (1, k, true),
-        Shape::Scalar => return Err(mismatch),
-    };
-    let (k2, n, col_in) = match right {
-        Shape::Matrix(k, n) => (k, n, false),
-        Shape::Vector(k) => (k, 1, true),
-        Shape::Scalar => return Err(mismatch),
-    };
+    let (mut l, mut r) = ([0; MAX_RANK], [0; MAX_RANK]);
+    let (lrank, rrank) = (left.dims_into(&mut l), right.dims_into(&mut r));
+    if lrank == 0 || rrank == 0 {
+        return Err(mismatch);
+    }
+    let (m, k1, lbatch) = if lrank == 1 { (1, l[0], &l[..0]) } else { (l[lrank - 2], l[lrank - 1], &l[..lrank - 2]) };
+    let (k2, n, rbatch) = if rrank == 1 { (r[0], 1, &r[..0]) } else { (r[rrank - 2], r[rrank - 1], &r[..rrank - 2]) };
     if k1 != k2 {
         return Err(mismatch);
     }
-    let out = match (row_in, col_in) {
-        (false, false) => Shape::Matrix(m, n),
-        (false, true) => Shape::Vector(m),
-        (true, false) => Shape::Vector(n),
-        (true, true) => Shape::Scalar,
+    let batch = if lbatch.is_empty() && rbatch.is_empty() {
+        None
+    } else {
+        let (lb, rb) = (Shape::new(lbatch), Shape::new(rbatch));
+        let (Ok(lb), Ok(rb)) = (lb, rb) else { return Err(mismatch) };
+        Some(Broadcast::of(lb, rb).ok_or(mismatch.clone())?)
     };
-    Ok((m, k1, n, out))
+    // The batch has at most MAX_RANK - 2 dimensions: the output fits.
+    let mut dims = [0; MAX_RANK];
+    let mut rank = batch.map_or(0, |b| b.shape.dims_into(&mut dims));
+    if lrank > 1 {
+        dims[rank] = m;
+        rank += 1;
+    }
+    if rrank > 1 {
+        dims[rank] = n;
+        rank += 1;
+    }
+    let out = Shape::new(&dims[..rank]).map_err(|reason| Error::BadShape { op: "matmul", reason })?;
+    Ok(MatmulLayout { m, k: k1, n, out, batch })
 }
 
 /// A row-major `rows x cols` matrix as a view of itself (strides `cols, 1`).
@@ -323,60 +478,83 @@ fn blocked<S: 'static>(dims: [usize; 3]) -> bool {
 
 impl StructuralRule for Matmul {
     fn output_shape(_: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
-        matmul_dims(inputs[0].1, inputs[1].1).map(|(.., out)| out)
+        matmul_dims(inputs[0].1, inputs[1].1).map(|layout| layout.out)
     }
     fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
         let ((x, xs), (y, ys)) = (inputs[0], inputs[1]);
-        let Ok((m, k, n, _)) = matmul_dims(xs, ys) else {
-            unreachable!("matmul shapes are validated before evaluation")
-        };
+        let Ok(layout) = matmul_dims(xs, ys) else { unreachable!("matmul shapes are validated before evaluation") };
+        let MatmulLayout { m, k, n, .. } = layout;
         let start = out.len();
-        out.resize(start + m * n, S::zero());
-        let c = &mut out[start..];
-        if n == 1 {
-            // A x: a dot product per row, both contiguous.
-            for (i, c) in c.iter_mut().enumerate() {
-                *c = sum_of(k, |l| x[i * k + l] * y[l]);
-            }
-        } else if m == 1 {
-            // xᵀ B: the rows of B scaled and added, in order.
-            for (l, &xl) in x.iter().enumerate() {
-                c.iter_mut().zip(&y[l * n..(l + 1) * n]).for_each(|(c, &b)| *c += xl * b);
-            }
-        } else {
-            // Row-major data read as column-major is the transpose: Cᵀ = Bᵀ Aᵀ, in place.
-            let mut c_t = DMatrixViewMut::from_slice(c, n, m);
-            c_t.gemm(S::one(), &DMatrixView::from_slice(y, n, k), &DMatrixView::from_slice(x, k, m), S::zero());
+        out.resize(start + layout.out.len(), S::zero());
+        let products = out[start..].chunks_exact_mut((m * n).max(1));
+        for (c, [i, j]) in products.zip(layout.pairs()) {
+            product(&x[i * m * k..(i + 1) * m * k], &y[j * k * n..(j + 1) * k * n], [m, k, n], c);
         }
     }
+    /// Each product's VJP, added into the factors it read (a factor broadcast over the
+    /// batch sums the VJPs of every product that read it).
     fn vjp<S: Scalar>(input: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
         let ((a, a_shape), (b, b_shape)) = (inputs[0], inputs[1]);
-        let Ok((m, k, n, _)) = matmul_dims(a_shape, b_shape) else {
-            unreachable!("a recorded matmul has compatible shapes")
-        };
-        // Row-major data read as column-major is the transpose, so with C = A B:
-        // dAᵀ = B Gᵀ  and  dBᵀ = Gᵀ A, written into the row-major adjoints.
-        if n == 1 || m == 1 {
-            return matrix_vector_vjp(input, a, b, [m, k, n], g, adjoint);
-        }
-        let g_t = DMatrixView::from_slice(g, n, m);
-        let fast = blocked::<S>([m, k, n]);
-        if input == 0 {
-            let mut da_t = DMatrixViewMut::from_slice(adjoint, k, m);
-            if fast {
-                da_t.gemm(S::one(), &row_major(b, k, n), &g_t, S::one());
+        let Ok(layout) = matmul_dims(a_shape, b_shape) else { unreachable!("a recorded matmul has compatible shapes") };
+        let MatmulLayout { m, k, n, .. } = layout;
+        let (a_len, b_len, g_len) = (m * k, k * n, m * n);
+        for (p, [i, j]) in layout.pairs().enumerate() {
+            let (a, b, g) =
+                (&a[i * a_len..(i + 1) * a_len], &b[j * b_len..(j + 1) * b_len], &g[p * g_len..(p + 1) * g_len]);
+            let own = if input == 0 {
+                &mut adjoint[i * a_len..(i + 1) * a_len]
             } else {
-                da_t.gemm_tr(S::one(), &DMatrixView::from_slice(b, n, k), &g_t, S::one());
-            }
-            return;
+                &mut adjoint[j * b_len..(j + 1) * b_len]
+            };
+            product_vjp(input, a, b, [m, k, n], g, own);
         }
-        let mut db_t = DMatrixViewMut::from_slice(adjoint, n, k);
+    }
+}
+
+/// One row-major product `c = x y` of `[m, k] @ [k, n]`, written over `c`.
+fn product<S: Scalar>(x: &[S], y: &[S], [m, k, n]: [usize; 3], c: &mut [S]) {
+    if n == 1 {
+        // A x: a dot product per row, both contiguous.
+        for (i, c) in c.iter_mut().enumerate() {
+            *c = sum_of(k, |l| x[i * k + l] * y[l]);
+        }
+    } else if m == 1 {
+        // xᵀ B: the rows of B scaled and added, in order.
+        c.fill(S::zero());
+        for (l, &xl) in x.iter().enumerate() {
+            c.iter_mut().zip(&y[l * n..(l + 1) * n]).for_each(|(c, &b)| *c += xl * b);
+        }
+    } else {
+        // Row-major data read as column-major is the transpose: Cᵀ = Bᵀ Aᵀ, in place.
+        let mut c_t = DMatrixViewMut::from_slice(c, n, m);
+        c_t.gemm(S::one(), &DMatrixView::from_slice(y, n, k), &DMatrixView::from_slice(x, k, m), S::zero());
+    }
+}
+
+/// The VJP of one product `[m, k] @ [k, n]` for input `input`, added to `adjoint`.
+fn product_vjp<S: Scalar>(input: usize, a: &[S], b: &[S], [m, k, n]: [usize; 3], g: &[S], adjoint: &mut [S]) {
+    // Row-major data read as column-major is the transpose, so with C = A B:
+    // dAᵀ = B Gᵀ  and  dBᵀ = Gᵀ A, written into the row-major adjoints.
+    if n == 1 || m == 1 {
+        return matrix_vector_vjp(input, a, b, [m, k, n], g, adjoint);
+    }
+    let g_t = DMatrixView::from_slice(g, n, m);
+    let fast = blocked::<S>([m, k, n]);
+    if input == 0 {
+        let mut da_t = DMatrixViewMut::from_slice(adjoint, k, m);
         if fast {
-            db_t.gemm(S::one(), &g_t, &row_major(a, m, k), S::one());
+            da_t.gemm(S::one(), &row_major(b, k, n), &g_t, S::one());
         } else {
-            let a_rows = DMatrixView::from_slice(a, k, m).transpose();
-            db_t.gemm(S::one(), &g_t, &a_rows, S::one());
+            da_t.gemm_tr(S::one(), &DMatrixView::from_slice(b, n, k), &g_t, S::one());
         }
+        return;
+    }
+    let mut db_t = DMatrixViewMut::from_slice(adjoint, n, k);
+    if fast {
+        db_t.gemm(S::one(), &g_t, &row_major(a, m, k), S::one());
+    } else {
+        let a_rows = DMatrixView::from_slice(a, k, m).transpose();
+        db_t.gemm(S::one(), &g_t, &a_rows, S::one());
     }
 }
 
@@ -416,11 +594,7 @@ fn matrix_vector_vjp<S: Scalar>(input: usize, a: &[S], b: &[S], [m, k, n]: [usiz
 /// The rows of a tensor along its last dimension: `(rows, length)`; a scalar is one row of
 /// one, a vector one row.
 fn rows_of(shape: Shape) -> (usize, usize) {
-    match shape {
-        Shape::Scalar => (1, 1),
-        Shape::Vector(n) => (1, n),
-        Shape::Matrix(r, c) => (r, c),
-    }
+    shape.as_rows_cols()
 }
 
 /// The largest element as a constant shift for `exp` (NaN elements skipped; 0 where it is
@@ -523,10 +697,7 @@ impl StructuralRule for LogSoftmax {
 
 impl StructuralRule for LogSumExp {
     fn output_shape(_: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
-        Ok(match inputs[0].1 {
-            Shape::Matrix(r, _) => Shape::Vector(r),
-            _ => Shape::Scalar,
-        })
+        Ok(inputs[0].1.without_last())
     }
     fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
         let (x, shape) = inputs[0];
@@ -737,9 +908,12 @@ impl StructuralRule for SumToSize {
         let start = out.len();
         out.resize(start + target.len(), S::zero());
         let sums = &mut out[start..];
-        for i in 0..layout.rows {
-            for j in 0..layout.cols {
-                sums[i * rs + j * cs] += x[i * layout.cols + j];
+        let block = layout.rows * layout.cols;
+        for (k, [t0, _]) in layout.block_starts().enumerate() {
+            for i in 0..layout.rows {
+                for j in 0..layout.cols {
+                    sums[t0 + i * rs + j * cs] += x[k * block + i * layout.cols + j];
+                }
             }
         }
     }
@@ -749,34 +923,22 @@ impl StructuralRule for SumToSize {
             unreachable!("a recorded sum_to_size has shapes that broadcast")
         };
         let [(rs, cs), _] = layout.strides;
-        for i in 0..layout.rows {
-            for j in 0..layout.cols {
-                adjoint[i * layout.cols + j] += g[i * rs + j * cs];
+        let block = layout.rows * layout.cols;
+        for (k, [t0, _]) in layout.block_starts().enumerate() {
+            for i in 0..layout.rows {
+                for j in 0..layout.cols {
+                    adjoint[k * block + i * layout.cols + j] += g[t0 + i * rs + j * cs];
+                }
             }
         }
-    }
-}
-
-/// Rows of [`Reshape`]'s output: the length of its second input (read for its shape
-/// only), or `None` for a scalar output.
-fn reshape_rows(carrier: Shape) -> Option<usize> {
-    match carrier {
-        Shape::Scalar => None,
-        shape => Some(shape.len()),
     }
 }
 
 impl StructuralRule for Reshape {
-    fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
-        let (input, carrier) = (inputs[0].1, inputs[1].1);
-        let len = input.len();
-        match reshape_rows(carrier) {
-            None if len == 1 => Ok(Shape::Scalar),
-            Some(rows) if rows > 0 && matches!(carrier, Shape::Vector(_)) && len % rows == 0 => {
-                Ok(Shape::Matrix(rows, len / rows))
-            }
-            _ => Err(Error::Reshape { op, shape: input, rows: reshape_rows(carrier) }),
-        }
+    /// The shape when none is given: a vector of the elements (a recording gives the node
+    /// its own shape, of as many elements; the values are the same).
+    fn output_shape(_: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+        Ok(Shape::Vector(inputs[0].1.len()))
     }
     fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
         out.extend_from_slice(inputs[0].0);
@@ -801,11 +963,10 @@ impl StructuralRule for Flatten {
 
 impl StructuralRule for Cat {
     fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
-        match (inputs[0].1, inputs[1].1) {
-            (Shape::Vector(a), Shape::Vector(b)) => Ok(Shape::Vector(a + b)),
-            (Shape::Matrix(r1, c1), Shape::Matrix(r2, c2)) if c1 == c2 => Ok(Shape::Matrix(r1 + r2, c1)),
-            (left, right) => Err(Error::ShapeMismatch { op, left, right }),
-        }
+        let (left, right) = (inputs[0].1, inputs[1].1);
+        let joined = (left.rank() == right.rank() && left.rank() > 0 && rest_of(left) == rest_of(right))
+            .then(|| with_first(left, left.dim(0).saturating_add(right.dim(0))));
+        joined.ok_or(Error::ShapeMismatch { op, left, right })
     }
     fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
         out.extend_from_slice(inputs[0].0);
@@ -824,20 +985,31 @@ fn row_index<T: Scalar>(i: T) -> usize {
     i.to_usize().unwrap_or(usize::MAX)
 }
 
-/// `(rows, row length)` of the input of [`IndexSelect`]: a vector's elements are its rows.
+/// `(rows, row length)` of the input of [`IndexSelect`]: its first dimension and the
+/// elements of each index along it (a vector's elements are its rows).
 fn selectable(shape: Shape) -> Option<(usize, usize)> {
-    match shape {
-        Shape::Vector(n) => Some((n, 1)),
-        Shape::Matrix(r, c) => Some((r, c)),
-        Shape::Scalar => None,
-    }
+    (shape.rank() > 0).then(|| (shape.dim(0), rest_of(shape).len()))
+}
+
+/// The shape without its first dimension (the shape of one row along dimension 0).
+fn rest_of(shape: Shape) -> Shape {
+    let mut dims = [0; MAX_RANK];
+    let rank = shape.dims_into(&mut dims);
+    Shape::of(&dims[rank.min(1)..rank])
+}
+
+/// The shape with its first dimension set to `first` (a scalar becomes `[first]`).
+fn with_first(shape: Shape, first: usize) -> Shape {
+    let mut dims = [0; MAX_RANK];
+    let rank = shape.dims_into(&mut dims).max(1);
+    dims[0] = first;
+    Shape::of(&dims[..rank])
 }
 
 impl StructuralRule for IndexSelect {
     fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
         match (inputs[0].1, inputs[1].1) {
-            (Shape::Vector(_), Shape::Vector(k)) => Ok(Shape::Vector(k)),
-            (Shape::Matrix(_, c), Shape::Vector(k)) => Ok(Shape::Matrix(k, c)),
+            (left, Shape::Vector(k)) if left.rank() > 0 => Ok(with_first(left, k)),
             (left, right) => Err(Error::ShapeMismatch { op, left, right }),
         }
     }
@@ -885,11 +1057,8 @@ impl StructuralRule for Where {
     /// The first input is the two tensors joined along the first dimension (`cat`), each of
     /// the mask's shape: `[2]` for a scalar mask, `[2n]` for `[n]`, `[2r, c]` for `[r, c]`.
     fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
-        let joined = match inputs[1].1 {
-            Shape::Scalar => Shape::Vector(2),
-            Shape::Vector(n) => Shape::Vector(2 * n),
-            Shape::Matrix(r, c) => Shape::Matrix(2 * r, c),
-        };
+        let mask = inputs[1].1;
+        let joined = with_first(mask, if mask.is_scalar() { 2 } else { mask.dim(0).saturating_mul(2) });
         if inputs[0].1 == joined {
             Ok(inputs[1].1)
         } else {

@@ -317,6 +317,18 @@ impl<'g> Tensor<'g> {
             (Shape::Matrix(_, c), false, true) => self.try_sum_to_size(Shape::Matrix(1, c)),
             (Shape::Matrix(_, c), false, false) => self.try_sum_to_size(Shape::Vector(c)),
             (Shape::Vector(_), _, true) => self.try_sum_to_size(Shape::Vector(1)),
+            (shape @ Shape::Tensor(_), ..) => {
+                // the sum with the dimension kept, then (if not kept) a reshape dropping it
+                let mut dims = shape.dims();
+                let at = self.dim_index("sum", dim, dims.len())?;
+                dims[at] = 1;
+                let kept = Shape::of(&dims);
+                if keepdim {
+                    return self.try_sum_to_size(kept);
+                }
+                dims.remove(at);
+                self.graph.all_or_nothing(|| self.try_sum_to_size(kept)?.try_reshape(Shape::of(&dims)))
+            }
             (shape, ..) => self.try_sum_to_size(if keepdim { shape } else { Shape::Scalar }),
         }
     }
@@ -405,9 +417,8 @@ impl<'g> Tensor<'g> {
         })
     }
 
-    /// The same elements, in order, in shape `shape` (PyTorch's `reshape`, `ViewBackward0`;
-    /// slope copies them): a vector (`flatten`), a matrix of the same number of elements,
-    /// or a scalar from one element.
+    /// The same elements, in order, in shape `shape`, of any rank (PyTorch's `reshape` and
+    /// `view`, `ViewBackward0`; slope copies them): the shape must hold as many elements.
     ///
     /// ```
     /// use slope_graph::{Graph, Shape};
@@ -416,23 +427,169 @@ impl<'g> Tensor<'g> {
     /// let x = g.vector(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).requires_grad_();
     /// let m = x.try_reshape(Shape::Matrix(2, 3)).unwrap();
     /// assert_eq!((m.shape(), m.grad_fn().unwrap().name()), (Shape::Matrix(2, 3), "ViewBackward0"));
+    /// let t = x.try_reshape(Shape::of(&[3, 1, 2])).unwrap();
+    /// assert_eq!(t.shape().dims(), vec![3, 1, 2]);
     /// assert!(x.try_reshape(Shape::Matrix(4, 2)).is_err()); // 8 elements asked of 6
     /// ```
     pub fn try_reshape(self, shape: Shape) -> Result<Tensor<'g>, Error> {
-        let mismatch = |rows| Error::Reshape { op: "reshape", shape: self.shape(), rows };
-        match shape {
-            Shape::Vector(n) if n == self.shape().len() => self.try_op(Op::Structural(StructuralOp::Flatten), &[]),
-            Shape::Vector(n) => Err(mismatch(Some(n))),
-            Shape::Matrix(r, c) if r.checked_mul(c) != Some(self.shape().len()) => Err(mismatch(Some(r))),
-            Shape::Matrix(r, _) => self.graph.all_or_nothing(|| {
-                let rows = self.graph.zeros(Shape::Vector(r))?;
-                self.try_op(Op::Structural(StructuralOp::Reshape), &[rows])
-            }),
-            Shape::Scalar => self.graph.all_or_nothing(|| {
-                let scalar = self.graph.zeros(Shape::Scalar)?;
-                self.try_op(Op::Structural(StructuralOp::Reshape), &[scalar])
-            }),
+        if shape.checked_len() != Some(self.shape().len()) {
+            return Err(Error::Reshape { op: "reshape", shape: self.shape(), target: shape });
         }
+        self.graph.record_shaped(Op::Structural(StructuralOp::Reshape), &[self], Some(shape))
+    }
+
+    /// [`try_reshape`](Tensor::try_reshape) to `dims`, one of which may be `-1`, the size
+    /// that makes the shape hold every element (PyTorch's `view(2, -1)`).
+    ///
+    /// ```
+    /// use slope_graph::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let x = g.vector(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    /// assert_eq!(x.try_view(&[2, -1, 1]).unwrap().shape().dims(), vec![2, 3, 1]);
+    /// assert!(x.try_view(&[4, -1]).is_err());
+    /// ```
+    pub fn try_view(self, dims: &[isize]) -> Result<Tensor<'g>, Error> {
+        let len = self.shape().len();
+        let known: usize = dims.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
+        let free = dims.iter().filter(|&&d| d < 0).count();
+        let bad = |target| Error::Reshape { op: "view", shape: self.shape(), target };
+        let mut sizes = Vec::with_capacity(dims.len());
+        for &d in dims {
+            sizes.push(match d {
+                -1 if known > 0 && len % known == 0 => len / known,
+                d if d >= 0 => d as usize,
+                _ => return Err(bad(Shape::Vector(len))),
+            });
+        }
+        if free > 1 || dims.iter().any(|&d| d < -1) {
+            return Err(bad(Shape::Vector(len)));
+        }
+        let shape = Shape::new(&sizes).map_err(|reason| Error::BadShape { op: "view", reason })?;
+        self.try_reshape(shape)
+    }
+
+    /// A new dimension of size 1 at `dim` (`-1` appends it), as PyTorch's `unsqueeze`: a
+    /// reshape.
+    ///
+    /// ```
+    /// use slope_graph::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let x = g.vector(&[1.0, 2.0]);
+    /// assert_eq!(x.try_unsqueeze(0).unwrap().shape().dims(), vec![1, 2]);
+    /// assert_eq!(x.try_unsqueeze(-1).unwrap().shape().dims(), vec![2, 1]);
+    /// ```
+    pub fn try_unsqueeze(self, dim: isize) -> Result<Tensor<'g>, Error> {
+        let shape = self.shape();
+        let mut dims = shape.dims();
+        let at = self.dim_index("unsqueeze", dim, dims.len() + 1)?;
+        dims.insert(at, 1);
+        let target = Shape::new(&dims).map_err(|reason| Error::BadShape { op: "unsqueeze", reason })?;
+        self.try_reshape(target)
+    }
+
+    /// Dimension `dim` removed if its size is 1 (otherwise the tensor unchanged), as
+    /// PyTorch's `squeeze(dim)`: a reshape.
+    pub fn try_squeeze(self, dim: isize) -> Result<Tensor<'g>, Error> {
+        let mut dims = self.shape().dims();
+        let at = self.dim_index("squeeze", dim, dims.len().max(1))?;
+        if dims.get(at) != Some(&1) {
+            return Ok(self);
+        }
+        dims.remove(at);
+        self.try_reshape(Shape::of(&dims))
+    }
+
+    /// The dimensions reordered: output dimension `k` is dimension `perm[k]` (PyTorch's
+    /// `permute`, `PermuteBackward0`); `perm` holds each of `0..rank` once. A matrix's
+    /// `permute(&[1, 0])` is its transpose.
+    ///
+    /// ```
+    /// use slope_graph::{Graph, Shape};
+    ///
+    /// let g = Graph::new();
+    /// let x = g.try_tensor(Shape::of(&[2, 1, 3]), &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+    /// let y = x.try_permute(&[2, 0, 1]).unwrap();
+    /// assert_eq!((y.shape().dims(), y.to_vec()), (vec![3, 2, 1], vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]));
+    /// assert!(x.try_permute(&[0, 0, 1]).is_err());
+    /// ```
+    pub fn try_permute(self, perm: &[usize]) -> Result<Tensor<'g>, Error> {
+        let shape = self.shape();
+        let rank = shape.rank();
+        let code = crate::structural::permutation_code(perm).filter(|_| perm.len() == rank);
+        let Some(code) = code else {
+            return Err(Error::Permutation { shape, perm: perm.to_vec() });
+        };
+        if code == 0 {
+            return Ok(self);
+        }
+        if rank == 2 {
+            return self.try_op(Op::Structural(StructuralOp::Transpose), &[]);
+        }
+        self.graph.all_or_nothing(|| {
+            let code = self.graph.try_tensor(Shape::Scalar, &[code as f64])?;
+            self.try_op(Op::Structural(StructuralOp::Permute), &[code])
+        })
+    }
+
+    /// The dimensions reordered.
+    ///
+    /// # Panics
+    /// If `perm` is no permutation of the dimensions; see [`try_permute`](Tensor::try_permute).
+    pub fn permute(self, perm: &[usize]) -> Tensor<'g> {
+        or_panic(self.try_permute(perm))
+    }
+
+    /// Dimensions `dim0` and `dim1` swapped (PyTorch's `transpose`; negative dims count from
+    /// the end): `transpose(-2, -1)` of a batch of matrices transposes each.
+    ///
+    /// ```
+    /// use slope_graph::{Graph, Shape};
+    ///
+    /// let g = Graph::new();
+    /// let x = g.try_tensor(Shape::of(&[1, 2, 3]), &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+    /// let y = x.try_transpose(-2, -1).unwrap();
+    /// assert_eq!((y.shape().dims(), y.to_vec()), (vec![1, 3, 2], vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]));
+    /// ```
+    pub fn try_transpose(self, dim0: isize, dim1: isize) -> Result<Tensor<'g>, Error> {
+        let rank = self.shape().rank();
+        let (a, b) = (self.dim_index("transpose", dim0, rank.max(1))?, self.dim_index("transpose", dim1, rank.max(1))?);
+        if rank < 2 {
+            return Ok(self);
+        }
+        let mut perm: Vec<usize> = (0..rank).collect();
+        perm.swap(a, b);
+        self.try_permute(&perm)
+    }
+
+    /// Dimensions `dim0` and `dim1` swapped.
+    ///
+    /// # Panics
+    /// If either dimension is out of range; see [`try_transpose`](Tensor::try_transpose).
+    pub fn transpose(self, dim0: isize, dim1: isize) -> Tensor<'g> {
+        or_panic(self.try_transpose(dim0, dim1))
+    }
+
+    /// Each matrix of a batch transposed, `transpose(-2, -1)` (PyTorch's `mT`).
+    ///
+    /// # Panics
+    /// On a tensor of rank below 2.
+    #[allow(non_snake_case)]
+    pub fn mT(self) -> Tensor<'g> {
+        if self.shape().rank() < 2 {
+            panic!("mT: expects a tensor of rank 2 or more, got shape {}", self.shape());
+        }
+        self.transpose(-2, -1)
+    }
+
+    /// `dim` (negative counts from the end) as an index below `rank`, or the error.
+    fn dim_index(self, op: &'static str, dim: isize, rank: usize) -> Result<usize, Error> {
+        let span = rank as isize;
+        if !(-span..span).contains(&dim) {
+            return Err(Error::Dim { op, dim, shape: self.shape(), rank });
+        }
+        Ok(dim.rem_euclid(span) as usize)
     }
 
     /// The same elements in shape `shape`.
@@ -473,10 +630,12 @@ impl<'g> Tensor<'g> {
         let Some((&first, rest)) = tensors.split_first() else {
             return Err(Error::Arity { op: "cat", expected: 1, got: 0 });
         };
-        let along_rows = first.is_last_dim("cat", dim)? && first.shape().rank() == 2;
+        let rank = first.shape().rank();
+        let at = first.dim_index("cat", dim, rank.max(1))?;
         first.graph.all_or_nothing(|| {
-            let turn =
-                |t: Tensor<'g>| if along_rows { t.try_op(Op::Structural(StructuralOp::Transpose), &[]) } else { Ok(t) };
+            // `cat` joins along the first dimension: another one is turned to the front first
+            // (a matrix's columns through its transpose) and back after.
+            let turn = |t: Tensor<'g>| if at == 0 { Ok(t) } else { t.try_transpose(0, at as isize) };
             let mut joined = turn(first)?;
             for &t in rest {
                 joined = joined.try_op(Op::Structural(StructuralOp::Cat), &[turn(t)?])?;
@@ -521,28 +680,14 @@ impl<'g> Tensor<'g> {
             return Err(Error::Arity { op: "stack", expected: 1, got: 0 });
         };
         let shape = first.shape();
-        let (rank, span) = (shape.rank() + 1, shape.rank() as isize + 1);
-        if rank > 2 {
-            return Err(Error::RankAboveTwo { op: "stack", shape });
-        }
-        if !(-span..span).contains(&dim) {
-            return Err(Error::Dim { op: "stack", dim, shape, rank });
-        }
+        let rank = shape.rank() + 1;
+        first.dim_index("stack", dim, rank)?;
         if let Some(other) = tensors.iter().find(|t| t.shape() != shape) {
             return Err(Error::ShapeMismatch { op: "stack", left: shape, right: other.shape() });
         }
         first.graph.all_or_nothing(|| {
-            let row = Shape::Matrix(1, shape.len());
-            let rows: Vec<Tensor<'g>> = tensors
-                .iter()
-                .map(|t| if rank == 1 { t.try_reshape(Shape::Vector(1)) } else { t.try_reshape(row) })
-                .collect::<Result<_, _>>()?;
-            let stacked = Tensor::try_cat(&rows, 0)?;
-            if rank == 2 && dim.rem_euclid(span) == 1 {
-                stacked.try_op(Op::Structural(StructuralOp::Transpose), &[])
-            } else {
-                Ok(stacked)
-            }
+            let parts: Vec<Tensor<'g>> = tensors.iter().map(|t| t.try_unsqueeze(dim)).collect::<Result<_, _>>()?;
+            Tensor::try_cat(&parts, dim)
         })
     }
 
@@ -640,8 +785,21 @@ impl<'g> Tensor<'g> {
         if self.is_last_dim(op.name(), dim)? {
             return self.try_op(Op::Structural(op), &[]);
         }
-        let along_rows = self.t().try_op(Op::Structural(op), &[])?;
-        Ok(if transpose_back { along_rows.t() } else { along_rows })
+        let last = self.shape().rank() as isize - 1;
+        self.graph.all_or_nothing(|| {
+            let moved = self.try_transpose(dim, last)?.try_op(Op::Structural(op), &[])?;
+            match (transpose_back, moved.shape().rank()) {
+                (true, _) => moved.try_transpose(dim, last),
+                // the last dimension is gone: the one swapped there goes back in its place
+                (false, rank) if (dim.rem_euclid(last + 1) as usize) + 1 < rank => {
+                    // the swapped-in last dimension sits at `dim`: it goes to the end
+                    let at = dim.rem_euclid(last + 1) as usize;
+                    let perm: Vec<usize> = (0..rank).filter(|&p| p != at).chain([at]).collect();
+                    moved.try_permute(&perm)
+                }
+                _ => Ok(moved),
+            }
+        })
     }
 
     /// Softmax along `dim` (PyTorch's `softmax(x, dim)`), stable for large inputs.
@@ -869,9 +1027,12 @@ impl<'g> Tensor<'g> {
         let (a, b) = (self.to_vec(), rhs.to_vec());
         let [(ar, ac), (br, bc)] = layout.strides;
         let mut mask = Vec::with_capacity(layout.shape.len());
-        for i in 0..layout.rows {
-            for j in 0..layout.cols {
-                mask.push(if op.holds(a[i * ar + j * ac], b[i * br + j * bc]) { 1.0 } else { 0.0 });
+        for [a0, b0] in layout.block_starts() {
+            for i in 0..layout.rows {
+                for j in 0..layout.cols {
+                    let holds = op.holds(a[a0 + i * ar + j * ac], b[b0 + i * br + j * bc]);
+                    mask.push(if holds { 1.0 } else { 0.0 });
+                }
             }
         }
         self.graph.try_tensor(layout.shape, &mask)

@@ -75,6 +75,10 @@ impl Value {
             Shape::Scalar => nalgebra::DMatrix::from_element(1, 1, self.data[0]),
             Shape::Vector(n) => nalgebra::DMatrix::from_column_slice(n, 1, &self.data),
             Shape::Matrix(r, c) => nalgebra::DMatrix::from_row_slice(r, c, &self.data),
+            Shape::Tensor(_) => {
+                let (r, c) = self.shape.as_rows_cols();
+                nalgebra::DMatrix::from_row_slice(r, c, &self.data)
+            }
         }
     }
 
@@ -182,6 +186,36 @@ fn shown(len: usize, summarize: bool) -> Vec<Option<usize>> {
     }
 }
 
+/// The elements of dimensions `dims` from element `start`, as nested lists (PyTorch's
+/// layout: a blank line between blocks for each dimension above the rows).
+fn nested(
+    dims: &[usize],
+    start: usize,
+    text: &dyn Fn(usize) -> String,
+    summarize: bool,
+    width: usize,
+    depth: usize,
+) -> String {
+    let stride: usize = dims[1..].iter().product();
+    let indent = PREFIX.len() + depth + 1;
+    if dims.len() == 1 {
+        let items: Vec<String> = shown(dims[0], summarize)
+            .into_iter()
+            .map(|i| i.map_or_else(|| "...".into(), |i| text(start + i)))
+            .collect();
+        return row(&items, width, indent);
+    }
+    let parts: Vec<String> = shown(dims[0], summarize)
+        .into_iter()
+        .map(|i| match i {
+            Some(i) => nested(&dims[1..], start + i * stride, text, summarize, width, depth + 1),
+            None => "...".into(),
+        })
+        .collect();
+    let separator = format!(",{}{}", "\n".repeat(dims.len() - 1), " ".repeat(indent));
+    format!("[{}]", parts.join(&separator))
+}
+
 fn format_tensor(shape: Shape, data: &[f64], suffix: &str) -> String {
     let summarize = data.len() > SUMMARIZE_ABOVE;
     let style = style(data);
@@ -210,6 +244,11 @@ fn format_tensor(shape: Shape, data: &[f64], suffix: &str) -> String {
                 .collect();
             format!("[{}]", lines.join(&format!(",\n{}", " ".repeat(PREFIX.len() + 1))))
         }
+        Shape::Tensor(_) => {
+            let dims = shape.dims();
+            let width = data.iter().map(|&x| element(x, &style).len()).max().unwrap_or(0);
+            nested(&dims, 0, &|i| text(Some(i)), summarize, width, 0)
+        }
     };
     format!("{PREFIX}{body}{suffix})")
 }
@@ -229,6 +268,15 @@ mod tests {
         let m = Value::new(Shape::Matrix(2, 2), vec![1.0, 2.0, 3.0, 4.0]).unwrap();
         assert_eq!(m.to_string(), "tensor([[1., 2.],\n        [3., 4.]])");
         assert_eq!(Value::scalar(2.0).format_with(", requires_grad=True"), "tensor(2., requires_grad=True)");
+    }
+
+    #[test]
+    fn tensors_of_rank_three_print_as_nested_blocks() {
+        let t = Value::new(Shape::of(&[2, 2, 2]), (1..=8).map(f64::from).collect()).unwrap();
+        assert_eq!(
+            t.to_string(),
+            "tensor([[[1., 2.],\n         [3., 4.]],\n\n        [[5., 6.],\n         [7., 8.]]])"
+        );
     }
 
     #[test]

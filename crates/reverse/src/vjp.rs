@@ -284,7 +284,8 @@ impl<S: Scalar> Kernel2<S> for BinaryVjp<'_, S> {
     }
 }
 
-/// [`BinaryVjp`] where the shapes differ: a loop over the output's rows and columns.
+/// [`BinaryVjp`] where the shapes differ: a loop over the output's rows and columns, in
+/// each block of its leading dimensions.
 fn broadcast_vjp<S: Scalar>(
     layout: &Broadcast,
     a: &[S],
@@ -296,29 +297,35 @@ fn broadcast_vjp<S: Scalar>(
 ) {
     let [(ar, ac), (br, bc)] = layout.strides;
     let (own_row, own_col) = layout.strides[side];
-    let term = |i: usize, j: usize| chain(g.at(i * layout.cols + j), partial(a[i * ar + j * ac], b[i * br + j * bc]));
-    if own_row == 0 && own_col == 0 {
-        // repeated everywhere (a scalar, or `[1]`, `[1, 1]`): one sum
-        let mut sum = S::zero();
-        for i in 0..layout.rows {
-            for j in 0..layout.cols {
-                sum += term(i, j);
-            }
-        }
-        adj[0] += sum;
-    } else if own_col == 0 {
-        // a column repeated along each row
-        for i in 0..layout.rows {
+    let block = layout.rows * layout.cols;
+    for (k, starts) in layout.block_starts().enumerate() {
+        let ([a0, b0], out0, own) = (starts, k * block, starts[side]);
+        let term = |i: usize, j: usize| {
+            chain(g.at(out0 + i * layout.cols + j), partial(a[a0 + i * ar + j * ac], b[b0 + i * br + j * bc]))
+        };
+        if own_row == 0 && own_col == 0 {
+            // repeated over the block (a scalar, or `[1]`, `[1, 1]`): one sum
             let mut sum = S::zero();
-            for j in 0..layout.cols {
-                sum += term(i, j);
+            for i in 0..layout.rows {
+                for j in 0..layout.cols {
+                    sum += term(i, j);
+                }
             }
-            adj[i * own_row] += sum;
-        }
-    } else {
-        for i in 0..layout.rows {
-            for j in 0..layout.cols {
-                adj[i * own_row + j] += term(i, j);
+            adj[own] += sum;
+        } else if own_col == 0 {
+            // a column repeated along each row
+            for i in 0..layout.rows {
+                let mut sum = S::zero();
+                for j in 0..layout.cols {
+                    sum += term(i, j);
+                }
+                adj[own + i * own_row] += sum;
+            }
+        } else {
+            for i in 0..layout.rows {
+                for j in 0..layout.cols {
+                    adj[own + i * own_row + j * own_col] += term(i, j);
+                }
             }
         }
     }

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use slope::expr::{ErrorKind, Formula, Point};
 use slope::prelude::*;
-use slope::{Error, FrozenGraph, GraphError, Op, Shape, StructuralOp};
+use slope::{Error, FrozenGraph, GraphError, Op, Shape, ShapeError, StructuralOp};
 
 /// After a failure, the graph still records and differentiates correctly.
 fn still_usable(g: &Graph) {
@@ -79,16 +79,27 @@ fn compound_recordings_fail_whole() {
     let m = g.matrix(2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap().requires_grad_();
     let nodes = g.len();
     let err = v3.try_reshape(Shape::Matrix(2, 2)).unwrap_err();
-    assert!(matches!(err, GraphError::Reshape { rows: Some(2), .. }), "{err}");
+    assert!(matches!(err, GraphError::Reshape { target: Shape::Matrix(2, 2), .. }), "{err}");
     assert!(err.to_string().contains("must hold its 3 element(s)"), "{err}");
-    assert!(matches!(m.try_reshape(Shape::Scalar), Err(GraphError::Reshape { rows: None, .. })));
+    assert!(matches!(m.try_reshape(Shape::Scalar), Err(GraphError::Reshape { target: Shape::Scalar, .. })));
     assert!(matches!(m.try_reshape(Shape::Vector(5)), Err(GraphError::Reshape { .. })));
     assert!(matches!(Tensor::try_cat(&[v3, m], 0), Err(GraphError::ShapeMismatch { op: "cat", .. })));
     assert!(matches!(Tensor::try_cat(&[m, m, v3], 1), Err(GraphError::ShapeMismatch { .. })));
     assert!(matches!(Tensor::try_cat(&[], 0), Err(GraphError::Arity { .. })));
     assert!(matches!(Tensor::try_cat(&[m], 2), Err(GraphError::Dim { .. })));
     assert!(matches!(Tensor::try_stack(&[v3, m], 0), Err(GraphError::ShapeMismatch { .. })));
-    assert!(matches!(Tensor::try_stack(&[m, m], 0), Err(GraphError::RankAboveTwo { .. })));
+    assert!(matches!(Tensor::try_stack(&[m, m], 3), Err(GraphError::Dim { .. })));
+    let six = g.try_tensor(Shape::of(&[1; 6]), &[1.0]).unwrap();
+    assert!(matches!(Tensor::try_stack(&[six, six], 0), Err(GraphError::BadShape { op: "unsqueeze", .. })));
+    assert!(matches!(m.try_permute(&[0, 0]), Err(GraphError::Permutation { .. })));
+    assert!(matches!(m.try_permute(&[1, 0, 2]), Err(GraphError::Permutation { .. })));
+    assert!(matches!(six.try_transpose(0, 6), Err(GraphError::Dim { .. })));
+    let t = g.try_tensor(Shape::of(&[2, 1, 3]), &[0.0; 6]).unwrap();
+    assert!(matches!(
+        t.try_op(Op::Structural(StructuralOp::Transpose), &[]),
+        Err(GraphError::RankAbove { op: "t", .. })
+    ));
+    assert!(matches!(Shape::new(&[1; 7]), Err(ShapeError::Rank(7))));
     assert!(matches!(Tensor::try_stack(&[v3, v3], 2), Err(GraphError::Dim { .. })));
     let err = m.try_index_select(&[0, 2]).unwrap_err();
     assert_eq!(err, GraphError::RowIndex { index: 2.0, rows: 2 });

@@ -522,6 +522,23 @@ fn structural_ops_match_closed_forms() {
                 (t * g.matrix(3, 2, &w).unwrap()).sum().backward().unwrap();
                 assert!(all_close(ta.grad().unwrap().as_slice(), &transpose(&w, 3, 2)));
             }
+            StructuralOp::Permute => {
+                // y[k, i, j] = x[i, j, k]; loss = sum(W ∘ y)  =>  dx[i, j, k] = W[k, i, j]
+                let (x, w) = (numbers(9, 24), numbers(10, 24));
+                let tx = g.try_tensor(Shape::of(&[2, 3, 4]), &x).unwrap().requires_grad_();
+                let y = tx.permute(&[2, 0, 1]);
+                assert_eq!((y.shape().dims(), y.grad_fn().unwrap().name()), (vec![4, 2, 3], "PermuteBackward0"));
+                let at = |i: usize, j: usize, k: usize| (i * 3 + j) * 4 + k;
+                let moved = |k: usize, i: usize, j: usize| (k * 2 + i) * 3 + j;
+                for (i, j, k) in (0..2).flat_map(|i| (0..3).flat_map(move |j| (0..4).map(move |k| (i, j, k)))) {
+                    assert_eq!(y.to_vec()[moved(k, i, j)], x[at(i, j, k)]);
+                }
+                (y * g.try_tensor(y.shape(), &w).unwrap()).sum().backward().unwrap();
+                let dx = tx.grad().unwrap();
+                for (i, j, k) in (0..2).flat_map(|i| (0..3).flat_map(move |j| (0..4).map(move |k| (i, j, k)))) {
+                    assert_eq!(dx.as_slice()[at(i, j, k)], w[moved(k, i, j)]);
+                }
+            }
         }
     }
 }
