@@ -469,6 +469,30 @@ impl<'g> Tensor<'g> {
         self.try_reshape(shape)
     }
 
+    /// [`try_view`](Tensor::try_view).
+    ///
+    /// # Panics
+    /// If the dimensions do not hold the elements.
+    pub fn view(self, dims: &[isize]) -> Tensor<'g> {
+        or_panic(self.try_view(dims))
+    }
+
+    /// [`try_unsqueeze`](Tensor::try_unsqueeze).
+    ///
+    /// # Panics
+    /// If `dim` is out of range or the tensor has rank 6 already.
+    pub fn unsqueeze(self, dim: isize) -> Tensor<'g> {
+        or_panic(self.try_unsqueeze(dim))
+    }
+
+    /// [`try_squeeze`](Tensor::try_squeeze).
+    ///
+    /// # Panics
+    /// If `dim` is out of range.
+    pub fn squeeze(self, dim: isize) -> Tensor<'g> {
+        or_panic(self.try_squeeze(dim))
+    }
+
     /// A new dimension of size 1 at `dim` (`-1` appends it), as PyTorch's `unsqueeze`: a
     /// reshape.
     ///
@@ -631,6 +655,9 @@ impl<'g> Tensor<'g> {
             return Err(Error::Arity { op: "cat", expected: 1, got: 0 });
         };
         let rank = first.shape().rank();
+        if let Some(other) = rest.iter().find(|t| t.shape().rank() != rank) {
+            return Err(Error::ShapeMismatch { op: "cat", left: first.shape(), right: other.shape() });
+        }
         let at = first.dim_index("cat", dim, rank.max(1))?;
         first.graph.all_or_nothing(|| {
             // `cat` joins along the first dimension: another one is turned to the front first

@@ -77,6 +77,8 @@ fn compound_recordings_fail_whole() {
     let g = Graph::new();
     let v3 = g.vector(&[1.0, 2.0, 3.0]).requires_grad_();
     let m = g.matrix(2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap().requires_grad_();
+    let six = g.try_tensor(Shape::of(&[1; 6]), &[1.0]).unwrap();
+    let t = g.try_tensor(Shape::of(&[2, 1, 3]), &[0.0; 6]).unwrap();
     let nodes = g.len();
     let err = v3.try_reshape(Shape::Matrix(2, 2)).unwrap_err();
     assert!(matches!(err, GraphError::Reshape { target: Shape::Matrix(2, 2), .. }), "{err}");
@@ -89,12 +91,10 @@ fn compound_recordings_fail_whole() {
     assert!(matches!(Tensor::try_cat(&[m], 2), Err(GraphError::Dim { .. })));
     assert!(matches!(Tensor::try_stack(&[v3, m], 0), Err(GraphError::ShapeMismatch { .. })));
     assert!(matches!(Tensor::try_stack(&[m, m], 3), Err(GraphError::Dim { .. })));
-    let six = g.try_tensor(Shape::of(&[1; 6]), &[1.0]).unwrap();
     assert!(matches!(Tensor::try_stack(&[six, six], 0), Err(GraphError::BadShape { op: "unsqueeze", .. })));
     assert!(matches!(m.try_permute(&[0, 0]), Err(GraphError::Permutation { .. })));
     assert!(matches!(m.try_permute(&[1, 0, 2]), Err(GraphError::Permutation { .. })));
     assert!(matches!(six.try_transpose(0, 6), Err(GraphError::Dim { .. })));
-    let t = g.try_tensor(Shape::of(&[2, 1, 3]), &[0.0; 6]).unwrap();
     assert!(matches!(
         t.try_op(Op::Structural(StructuralOp::Transpose), &[]),
         Err(GraphError::RankAbove { op: "t", .. })

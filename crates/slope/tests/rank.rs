@@ -1,0 +1,208 @@
+//! Tensors of rank 3 and up against loops written out by hand: values and gradients of
+//! broadcasting, batched `matmul`, reductions and normalisations along a dimension, and the
+//! ops that move dimensions (`permute`, `transpose`, `cat`, `stack`, `view`).
+
+use slope::prelude::*;
+use slope::Shape;
+
+fn numbers(seed: u64, n: usize) -> Vec<f64> {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        })
+        .collect()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-12 * (1.0 + a.abs().max(b.abs()))
+}
+
+fn all_close(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(&x, &y)| close(x, y))
+}
+
+/// Row-major index of `at` in a tensor of dimensions `dims`.
+fn index(dims: &[usize], at: &[usize]) -> usize {
+    dims.iter().zip(at).fold(0, |i, (&d, &a)| i * d + a)
+}
+
+/// Every index of a tensor of dimensions `dims`, in row-major order.
+fn indices(dims: &[usize]) -> Vec<Vec<usize>> {
+    let mut out = vec![vec![]];
+    for &d in dims {
+        out = out.into_iter().flat_map(|prefix| (0..d).map(move |k| [prefix.clone(), vec![k]].concat())).collect();
+    }
+    out
+}
+
+#[test]
+fn broadcasting_at_rank_three_matches_loops_in_value_and_gradient() {
+    // a [2, 1, 3] * b [4, 1] -> [2, 4, 3]
+    let g = Graph::new();
+    let (av, bv, w) = (numbers(1, 6), numbers(2, 4), numbers(3, 24));
+    let a = g.try_tensor(Shape::of(&[2, 1, 3]), &av).unwrap().requires_grad_();
+    let b = g.matrix(4, 1, &bv).unwrap().requires_grad_();
+    let c = a * b;
+    assert_eq!(c.shape().dims(), vec![2, 4, 3]);
+    let out = [2, 4, 3];
+    for at in indices(&out) {
+        let (i, j, k) = (at[0], at[1], at[2]);
+        assert_eq!(c.to_vec()[index(&out, &at)], av[i * 3 + k] * bv[j]);
+    }
+    (c * g.try_tensor(Shape::of(&out), &w).unwrap()).sum().backward().unwrap();
+    let (mut da, mut db) = (vec![0.0; 6], vec![0.0; 4]);
+    for at in indices(&out) {
+        let (i, j, k) = (at[0], at[1], at[2]);
+        da[i * 3 + k] += w[index(&out, &at)] * bv[j];
+        db[j] += w[index(&out, &at)] * av[i * 3 + k];
+    }
+    assert!(all_close(a.grad().unwrap().as_slice(), &da));
+    assert!(all_close(b.grad().unwrap().as_slice(), &db));
+    // shapes that do not broadcast are refused
+    let wrong = g.try_tensor(Shape::of(&[3, 1, 3]), &[0.0; 9]).unwrap();
+    assert!(a.try_add(g.try_tensor(Shape::of(&[2, 2, 2]), &[0.0; 8]).unwrap()).is_err());
+    assert!(a.try_add(wrong).is_err());
+}
+
+#[test]
+fn batched_matmul_broadcasts_its_batch_and_matches_loops() {
+    // A [2, 1, 2, 3] @ B [3, 3, 2] -> C [2, 3, 2, 2]; loss = sum(W ∘ C)
+    let g = Graph::new();
+    let (av, bv, w) = (numbers(4, 12), numbers(5, 18), numbers(6, 24));
+    let a = g.try_tensor(Shape::of(&[2, 1, 2, 3]), &av).unwrap().requires_grad_();
+    let b = g.try_tensor(Shape::of(&[3, 3, 2]), &bv).unwrap().requires_grad_();
+    let c = a.matmul(b);
+    let out = [2, 3, 2, 2];
+    assert_eq!(c.shape().dims(), out.to_vec());
+    let av_at = |p: usize, i: usize, l: usize| av[(p * 2 + i) * 3 + l];
+    let bv_at = |q: usize, l: usize, j: usize| bv[(q * 3 + l) * 2 + j];
+    for at in indices(&out) {
+        let (p, q, i, j) = (at[0], at[1], at[2], at[3]);
+        let want: f64 = (0..3).map(|l| av_at(p, i, l) * bv_at(q, l, j)).sum();
+        assert!(close(c.to_vec()[index(&out, &at)], want));
+    }
+    (c * g.try_tensor(Shape::of(&out), &w).unwrap()).sum().backward().unwrap();
+    let (mut da, mut db) = (vec![0.0; 12], vec![0.0; 18]);
+    for at in indices(&out) {
+        let (p, q, i, j) = (at[0], at[1], at[2], at[3]);
+        for l in 0..3 {
+            da[(p * 2 + i) * 3 + l] += w[index(&out, &at)] * bv_at(q, l, j);
+            db[(q * 3 + l) * 2 + j] += w[index(&out, &at)] * av_at(p, i, l);
+        }
+    }
+    assert!(all_close(a.grad().unwrap().as_slice(), &da));
+    assert!(all_close(b.grad().unwrap().as_slice(), &db));
+    // a vector on either side is a row or a column, dropped from the result
+    let v = g.vector(&[1.0, -1.0, 2.0]);
+    assert_eq!(a.matmul(v).shape().dims(), vec![2, 1, 2]);
+    assert_eq!(g.vector(&[1.0, 2.0]).matmul(a).shape().dims(), vec![2, 1, 3]);
+    // batch dimensions that do not broadcast, and inner dimensions that differ, are refused
+    let b2 = g.try_tensor(Shape::of(&[2, 3, 2]), &[0.0; 12]).unwrap();
+    assert!(g.try_tensor(Shape::of(&[3, 2, 3]), &[0.0; 18]).unwrap().try_matmul(b2).is_err());
+    assert!(a.try_matmul(a).is_err());
+}
+
+#[test]
+fn reductions_and_normalisations_along_a_dimension_of_rank_three() {
+    let g = Graph::new();
+    let dims = [2, 3, 4];
+    let xv = numbers(7, 24);
+    let x = g.try_tensor(Shape::of(&dims), &xv).unwrap().requires_grad_();
+    // sum along the middle dimension, kept and dropped
+    let kept = x.sum_dim(1, true);
+    let dropped = x.sum_dim(1, false);
+    assert_eq!((kept.shape().dims(), dropped.shape().dims()), (vec![2, 1, 4], vec![2, 4]));
+    for (i, k) in (0..2).flat_map(|i| (0..4).map(move |k| (i, k))) {
+        let want: f64 = (0..3).map(|j| xv[index(&dims, &[i, j, k])]).sum();
+        assert!(close(dropped.to_vec()[i * 4 + k], want) && close(kept.to_vec()[i * 4 + k], want));
+    }
+    // softmax along dimension 1: each (i, ·, k) sums to 1 and is exp over its sum
+    let p = x.softmax(1);
+    assert_eq!(p.shape().dims(), dims.to_vec());
+    for (i, k) in (0..2).flat_map(|i| (0..4).map(move |k| (i, k))) {
+        let total: f64 = (0..3).map(|j| xv[index(&dims, &[i, j, k])].exp()).sum();
+        for j in 0..3 {
+            let at = index(&dims, &[i, j, k]);
+            assert!(close(p.to_vec()[at], xv[at].exp() / total));
+        }
+    }
+    // logsumexp along dimension 0 drops it: [3, 4]
+    let l = x.logsumexp(0);
+    assert_eq!(l.shape().dims(), vec![3, 4]);
+    for (j, k) in (0..3).flat_map(|j| (0..4).map(move |k| (j, k))) {
+        let want = (0..2).map(|i| xv[index(&dims, &[i, j, k])].exp()).sum::<f64>().ln();
+        assert!(close(l.to_vec()[j * 4 + k], want));
+    }
+    // the gradient of sum(w ∘ logsumexp(x, 0)) is w times the softmax along dimension 0
+    let w = numbers(8, 12);
+    (l * g.matrix(3, 4, &w).unwrap()).sum().backward().unwrap();
+    let dx = x.grad().unwrap();
+    for at in indices(&dims) {
+        let (j, k) = (at[1], at[2]);
+        let total: f64 = (0..2).map(|i| xv[index(&dims, &[i, j, k])].exp()).sum();
+        assert!(close(dx.as_slice()[index(&dims, &at)], w[j * 4 + k] * xv[index(&dims, &at)].exp() / total));
+    }
+}
+
+#[test]
+fn moving_dimensions_matches_loops() {
+    let g = Graph::new();
+    let dims = [2, 3, 4];
+    let xv = numbers(9, 24);
+    let x = g.try_tensor(Shape::of(&dims), &xv).unwrap().requires_grad_();
+    // transpose(0, 2): y[k, j, i] = x[i, j, k]
+    let y = x.transpose(0, 2);
+    assert_eq!(y.shape().dims(), vec![4, 3, 2]);
+    for at in indices(&dims) {
+        assert_eq!(y.to_vec()[index(&[4, 3, 2], &[at[2], at[1], at[0]])], xv[index(&dims, &at)]);
+    }
+    // cat along dimension 1 and 2
+    let z = g.try_tensor(Shape::of(&[2, 1, 4]), &numbers(10, 8)).unwrap();
+    let joined = Tensor::cat(&[x, z], 1);
+    assert_eq!(joined.shape().dims(), vec![2, 4, 4]);
+    for at in indices(&[2, 4, 4]) {
+        let want = if at[1] < 3 { xv[index(&dims, &at)] } else { z.to_vec()[at[0] * 4 + at[2]] };
+        assert_eq!(joined.to_vec()[index(&[2, 4, 4], &at)], want);
+    }
+    let side = Tensor::cat(&[x, x], -1);
+    assert_eq!(side.shape().dims(), vec![2, 3, 8]);
+    for at in indices(&[2, 3, 8]) {
+        assert_eq!(side.to_vec()[index(&[2, 3, 8], &at)], xv[index(&dims, &[at[0], at[1], at[2] % 4])]);
+    }
+    // stack of matrices along a new middle dimension
+    let m = g.matrix(3, 4, &numbers(11, 12)).unwrap();
+    let stacked = Tensor::stack(&[m, m * 2.0], 1);
+    assert_eq!(stacked.shape().dims(), vec![3, 2, 4]);
+    for at in indices(&[3, 2, 4]) {
+        let scale = if at[1] == 0 { 1.0 } else { 2.0 };
+        assert_eq!(stacked.to_vec()[index(&[3, 2, 4], &at)], scale * m.to_vec()[at[0] * 4 + at[2]]);
+    }
+    // views: the elements in order, -1 inferred, dimensions of size 1 added and removed
+    let v = x.view(&[4, -1]);
+    assert_eq!((v.shape(), v.to_vec()), (Shape::Matrix(4, 6), xv.clone()));
+    assert_eq!(x.unsqueeze(1).shape().dims(), vec![2, 1, 3, 4]);
+    assert_eq!(x.unsqueeze(1).squeeze(1).shape().dims(), vec![2, 3, 4]);
+    // gradients through all of them at once: each input element is read once by y and
+    // twice by `side`, and the views pass the gradient on unchanged
+    (y.sum() + side.sum() + v.sum() * 0.5).backward().unwrap();
+    assert!(x.grad().unwrap().as_slice().iter().all(|&d| d == 3.5));
+}
+
+#[test]
+fn rank_six_is_the_limit() {
+    let g = Graph::new();
+    let x = g.try_tensor(Shape::of(&[1, 2, 1, 2, 1, 2]), &numbers(12, 8)).unwrap().requires_grad_();
+    assert_eq!(x.shape().rank(), 6);
+    assert!(x.try_unsqueeze(0).is_err());
+    let y = (x.exp() * x.permute(&[5, 4, 3, 2, 1, 0]).sum()).sum();
+    y.backward().unwrap();
+    // d/dx_k [Σ_j exp(x_j) · Σ_i x_i] = exp(x_k) Σ x + Σ exp(x)
+    let xv = x.to_vec();
+    let (sum, sum_exp): (f64, f64) = (xv.iter().sum(), xv.iter().map(|v| v.exp()).sum());
+    let want: Vec<f64> = xv.iter().map(|v| v.exp() * sum + sum_exp).collect();
+    assert!(all_close(x.grad().unwrap().as_slice(), &want));
+}
