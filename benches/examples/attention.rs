@@ -28,18 +28,35 @@ const HEAD: usize = 32;
 const BAR: f64 = 0.95;
 const MAX_STEPS: usize = 600;
 
-/// A batch: features `[batch, seq, WIDTH]` and the label of every position.
-fn batch(rng: &mut Rng, batch: usize, seq: usize) -> (Vec<f64>, Vec<f64>) {
-    let width = VALUES + seq + NOISE;
+/// The sizes of a task and its block.
+#[derive(Clone, Copy)]
+struct Sizes {
+    batch: usize,
+    seq: usize,
+    values: usize,
+    noise: usize,
+    head: usize,
+}
+
+impl Sizes {
+    fn width(self) -> usize {
+        self.values + self.seq + self.noise
+    }
+}
+
+/// A batch: features `[batch, seq, width]` and the label of every position.
+fn batch(rng: &mut Rng, sizes: Sizes) -> (Vec<f64>, Vec<f64>) {
+    let Sizes { batch, seq, values, .. } = sizes;
+    let width = sizes.width();
     let mut x = vec![0.0; batch * seq * width];
     let mut labels = Vec::with_capacity(batch * seq);
     for b in 0..batch {
-        let tokens: Vec<usize> = (0..seq).map(|_| (rng.uniform() * VALUES as f64) as usize % VALUES).collect();
+        let tokens: Vec<usize> = (0..seq).map(|_| (rng.uniform() * values as f64) as usize % values).collect();
         for (t, &token) in tokens.iter().enumerate() {
             let row = &mut x[(b * seq + t) * width..(b * seq + t + 1) * width];
             row[token] = 1.0;
-            row[VALUES + t] = 1.0;
-            for noise in &mut row[VALUES + seq..] {
+            row[values + t] = 1.0;
+            for noise in &mut row[values + seq..] {
                 *noise = 0.1 * rng.normal();
             }
             labels.push(tokens[t.saturating_sub(1)] as f64);
@@ -48,30 +65,32 @@ fn batch(rng: &mut Rng, batch: usize, seq: usize) -> (Vec<f64>, Vec<f64>) {
     (x, labels)
 }
 
-/// The block's weights, `[WIDTH, HEAD]` thrice and `[HEAD, VALUES]`, as leaves of `g`.
-fn weights(g: &Graph, rng: &mut Rng, width: usize) -> [NodeId; 4] {
+/// The block's weights, `[width, head]` thrice and `[head, values]`, as leaves of `g`.
+fn weights(g: &Graph, rng: &mut Rng, sizes: Sizes) -> [NodeId; 4] {
+    let (width, head) = (sizes.width(), sizes.head);
     let mut leaf = |rows: usize, cols: usize| {
         let scale = 1.0 / (rows as f64).sqrt();
         let data: Vec<f64> = (0..rows * cols).map(|_| scale * rng.normal()).collect();
         g.matrix(rows, cols, &data).expect("a whole matrix").requires_grad_().id()
     };
-    [leaf(width, HEAD), leaf(width, HEAD), leaf(width, HEAD), leaf(HEAD, VALUES)]
+    [leaf(width, head), leaf(width, head), leaf(width, head), leaf(head, sizes.values)]
 }
 
-/// The logits `[batch · seq, VALUES]` of the attention block on `x` `[batch, seq, width]`.
+/// The logits `[batch · seq, values]` of the attention block on `x` `[batch, seq, width]`.
 fn logits<'g>(g: &'g Graph, w: &[NodeId; 4], x: Tensor<'g>) -> Tensor<'g> {
     let [wq, wk, wv, wo] = w.map(|id| g.tensor(id).expect("the weights are kept"));
     let (q, k, v) = (x.matmul(wq), x.matmul(wk), x.matmul(wv));
-    let scores = q.matmul(k.transpose(-2, -1)) * (1.0 / (HEAD as f64).sqrt());
+    let head = wq.shape().dims()[1];
+    let scores = q.matmul(k.transpose(-2, -1)) * (1.0 / (head as f64).sqrt());
     let context = scores.softmax(-1).matmul(v);
-    let dims = x.shape().dims();
-    context.matmul(wo).view(&[(dims[0] * dims[1]) as isize, VALUES as isize])
+    let values = wo.shape().dims()[1];
+    context.matmul(wo).view(&[-1, values as isize])
 }
 
 /// Share of positions whose largest logit is their label.
-fn accuracy(logits: &[f64], labels: &[f64]) -> f64 {
+fn accuracy(logits: &[f64], labels: &[f64], values: usize) -> f64 {
     let hits = logits
-        .chunks_exact(VALUES)
+        .chunks_exact(values)
         .zip(labels)
         .filter(|(row, &label)| {
             let best = row.iter().enumerate().fold(0, |b, (k, &v)| if v > row[b] { k } else { b });
@@ -81,16 +100,17 @@ fn accuracy(logits: &[f64], labels: &[f64]) -> f64 {
     hits as f64 / labels.len() as f64
 }
 
-/// The gradient of the loss of a small instance (2 sequences of 5 tokens) with respect to
-/// every weight and the input, checked by forward mode, reverse mode and finite
-/// differences.
+/// The gradient of the loss of a small instance (2 sequences of 3 tokens of 3 values, a
+/// head of 4) with respect to every weight and the input, checked by forward mode, reverse
+/// mode and finite differences.
 fn check_small_instance() {
     let mut rng = Rng::new(7);
-    let (seq, width) = (5, VALUES + 5 + NOISE);
+    let sizes = Sizes { batch: 2, seq: 3, values: 3, noise: 1, head: 4 };
     let g = Graph::new();
-    let w = weights(&g, &mut rng, width);
-    let (x, labels) = batch(&mut rng, 2, seq);
-    let x = g.try_tensor(Shape::of(&[2, seq, width]), &x).expect("a whole batch").requires_grad_();
+    let w = weights(&g, &mut rng, sizes);
+    let (x, labels) = batch(&mut rng, sizes);
+    let shape = Shape::of(&[sizes.batch, sizes.seq, sizes.width()]);
+    let x = g.try_tensor(shape, &x).expect("a whole batch").requires_grad_();
     let loss = logits(&g, &w, x).cross_entropy(g.vector(&labels));
     let inputs: Vec<NodeId> = w.iter().copied().chain([x.id()]).collect();
     let output = loss.id();
@@ -104,14 +124,15 @@ fn main() {
     check_small_instance();
     let mut rng = Rng::new(1);
     let mut g = Graph::new();
-    let w = weights(&g, &mut rng, WIDTH);
+    let sizes = Sizes { batch: BATCH, seq: SEQ, values: VALUES, noise: NOISE, head: HEAD };
+    let w = weights(&g, &mut rng, sizes);
     let start = g.checkpoint();
     let mut adam = Adam::new(&w, AdamOptions { lr: 0.01, ..AdamOptions::default() }).expect("valid settings");
     let (mut forward_times, mut step_times) = (Vec::new(), Vec::new());
     let shape = Shape::of(&[BATCH, SEQ, WIDTH]);
     println!("attention block: batches of {BATCH} x {SEQ} tokens, width {WIDTH}, head {HEAD}, bar {BAR}");
     for step in 1..=MAX_STEPS {
-        let (x, labels) = batch(&mut rng, BATCH, SEQ);
+        let (x, labels) = batch(&mut rng, sizes);
         // The forward pass alone, then dropped.
         let begin = Instant::now();
         {
@@ -129,7 +150,7 @@ fn main() {
             let loss = out.cross_entropy(g.vector(&labels));
             loss.backward().expect("a scalar loss");
             step_times.push(begin.elapsed().as_secs_f64() * 1e3);
-            (loss.item().expect("a scalar loss"), accuracy(&out.to_vec(), &labels))
+            (loss.item().expect("a scalar loss"), accuracy(&out.to_vec(), &labels, VALUES))
         };
         adam.step(&mut g).expect("the weights are leaves");
         g.zero_grad();
