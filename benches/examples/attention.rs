@@ -16,6 +16,7 @@ use std::time::Instant;
 use slope::optim::{Adam, AdamOptions};
 use slope::prelude::*;
 use slope::{NodeId, Shape};
+use slope_benches::attention::{accuracy, batch, logits, weights, Sizes};
 use slope_benches::mlp::Rng;
 use slope_benches::race::median;
 
@@ -27,78 +28,6 @@ const WIDTH: usize = VALUES + SEQ + NOISE;
 const HEAD: usize = 32;
 const BAR: f64 = 0.95;
 const MAX_STEPS: usize = 600;
-
-/// The sizes of a task and its block.
-#[derive(Clone, Copy)]
-struct Sizes {
-    batch: usize,
-    seq: usize,
-    values: usize,
-    noise: usize,
-    head: usize,
-}
-
-impl Sizes {
-    fn width(self) -> usize {
-        self.values + self.seq + self.noise
-    }
-}
-
-/// A batch: features `[batch, seq, width]` and the label of every position.
-fn batch(rng: &mut Rng, sizes: Sizes) -> (Vec<f64>, Vec<f64>) {
-    let Sizes { batch, seq, values, .. } = sizes;
-    let width = sizes.width();
-    let mut x = vec![0.0; batch * seq * width];
-    let mut labels = Vec::with_capacity(batch * seq);
-    for b in 0..batch {
-        let tokens: Vec<usize> = (0..seq).map(|_| (rng.uniform() * values as f64) as usize % values).collect();
-        for (t, &token) in tokens.iter().enumerate() {
-            let row = &mut x[(b * seq + t) * width..(b * seq + t + 1) * width];
-            row[token] = 1.0;
-            row[values + t] = 1.0;
-            for noise in &mut row[values + seq..] {
-                *noise = 0.1 * rng.normal();
-            }
-            labels.push(tokens[t.saturating_sub(1)] as f64);
-        }
-    }
-    (x, labels)
-}
-
-/// The block's weights, `[width, head]` thrice and `[head, values]`, as leaves of `g`.
-fn weights(g: &Graph, rng: &mut Rng, sizes: Sizes) -> [NodeId; 4] {
-    let (width, head) = (sizes.width(), sizes.head);
-    let mut leaf = |rows: usize, cols: usize| {
-        let scale = 1.0 / (rows as f64).sqrt();
-        let data: Vec<f64> = (0..rows * cols).map(|_| scale * rng.normal()).collect();
-        g.matrix(rows, cols, &data).expect("a whole matrix").requires_grad_().id()
-    };
-    [leaf(width, head), leaf(width, head), leaf(width, head), leaf(head, sizes.values)]
-}
-
-/// The logits `[batch · seq, values]` of the attention block on `x` `[batch, seq, width]`.
-fn logits<'g>(g: &'g Graph, w: &[NodeId; 4], x: Tensor<'g>) -> Tensor<'g> {
-    let [wq, wk, wv, wo] = w.map(|id| g.tensor(id).expect("the weights are kept"));
-    let (q, k, v) = (x.matmul(wq), x.matmul(wk), x.matmul(wv));
-    let head = wq.shape().dims()[1];
-    let scores = q.matmul(k.transpose(-2, -1)) * (1.0 / (head as f64).sqrt());
-    let context = scores.softmax(-1).matmul(v);
-    let values = wo.shape().dims()[1];
-    context.matmul(wo).view(&[-1, values as isize])
-}
-
-/// Share of positions whose largest logit is their label.
-fn accuracy(logits: &[f64], labels: &[f64], values: usize) -> f64 {
-    let hits = logits
-        .chunks_exact(values)
-        .zip(labels)
-        .filter(|(row, &label)| {
-            let best = row.iter().enumerate().fold(0, |b, (k, &v)| if v > row[b] { k } else { b });
-            best as f64 == label
-        })
-        .count();
-    hits as f64 / labels.len() as f64
-}
 
 /// The gradient of the loss of a small instance (2 sequences of 3 tokens of 3 values, a
 /// head of 4) with respect to every weight and the input, checked by forward mode, reverse

@@ -6,6 +6,8 @@
 
 use num_traits::Float;
 
+pub mod attention;
+pub mod gmm;
 pub mod logistic;
 pub mod mlp;
 pub mod num_dual_peer;

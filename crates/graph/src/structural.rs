@@ -437,7 +437,11 @@ pub fn matmul_dims(left: Shape, right: Shape) -> Result<MatmulLayout, Error> {
     if k1 != k2 {
         return Err(mismatch);
     }
-    let batch = if lbatch.is_empty() && rbatch.is_empty() {
+    // A batch of left factors against one right factor is one product of their rows
+    // stacked (`[b, m, k] @ [k, n]` as `[b·m, k] @ [k, n]`, the data already laid out so),
+    // as PyTorch folds it: one large product instead of `b` small ones.
+    let folded_rows = (rbatch.is_empty() && !lbatch.is_empty()).then(|| lbatch.iter().product::<usize>() * m);
+    let batch = if lbatch.is_empty() && rbatch.is_empty() || folded_rows.is_some() {
         None
     } else {
         let (lb, rb) = (Shape::new(lbatch), Shape::new(rbatch));
@@ -454,6 +458,18 @@ pub fn matmul_dims(left: Shape, right: Shape) -> Result<MatmulLayout, Error> {
     if rrank > 1 {
         dims[rank] = n;
         rank += 1;
+    }
+    if let Some(lead) = folded_rows {
+        rank = lbatch.len();
+        dims[..rank].copy_from_slice(lbatch);
+        dims[rank] = m;
+        rank += 1;
+        if rrank > 1 {
+            dims[rank] = n;
+            rank += 1;
+        }
+        let out = Shape::new(&dims[..rank]).map_err(|reason| Error::BadShape { op: "matmul", reason })?;
+        return Ok(MatmulLayout { m: lead, k: k1, n, out, batch: None });
     }
     let out = Shape::new(&dims[..rank]).map_err(|reason| Error::BadShape { op: "matmul", reason })?;
     Ok(MatmulLayout { m, k: k1, n, out, batch })
