@@ -962,6 +962,150 @@ impl<'g> Tensor<'g> {
     }
 }
 
+/// Statistics and losses composed of the table's rows: their gradients are those rows'
+/// (each checked by `cargo xtask gradcheck`), and so is their `grad_fn` (the last row
+/// recorded), where PyTorch has one node of its own (`VarBackward0`, `NormBackward1`,
+/// `BinaryCrossEntropyBackward0`, `NllLossBackward0`).
+impl<'g> Tensor<'g> {
+    /// Variance of all elements, `Σ (x - mean)² / (N - correction)` (PyTorch's
+    /// `var(correction=1)`: `correction` 1 is the unbiased estimate, 0 the population
+    /// variance; `N <= correction` gives `inf` or NaN, as in PyTorch).
+    ///
+    /// ```
+    /// use slope_graph::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let x = g.vector(&[1.0, 2.0, 3.0, 4.0]);
+    /// assert_eq!(x.try_var(1).unwrap().item().unwrap(), 5.0 / 3.0);
+    /// assert_eq!(x.try_std(0).unwrap().item().unwrap(), 1.25f64.sqrt());
+    /// ```
+    pub fn try_var(self, correction: usize) -> Result<Tensor<'g>, Error> {
+        let n = self.shape().len();
+        self.graph.all_or_nothing(|| {
+            let centred = self.try_sub(self.try_op(Op::Structural(StructuralOp::Mean), &[])?)?;
+            let squares = centred.try_mul(centred)?;
+            squares
+                .try_op(Op::Structural(StructuralOp::Sum), &[])?
+                .try_binary_scalar(BinaryOp::Div, n as f64 - correction as f64)
+        })
+    }
+
+    /// Variance along `dim` (PyTorch's `var(dim, correction, keepdim)`).
+    pub fn try_var_dim(self, dim: isize, correction: usize, keepdim: bool) -> Result<Tensor<'g>, Error> {
+        let rank = self.shape().rank().max(1);
+        let n = self.shape().dim(self.dim_index("var", dim, rank)?);
+        self.graph.all_or_nothing(|| {
+            let centred = self.try_sub(self.try_mean_dim(dim, true)?)?;
+            let squares = centred.try_mul(centred)?;
+            squares.try_sum_dim(dim, keepdim)?.try_binary_scalar(BinaryOp::Div, n as f64 - correction as f64)
+        })
+    }
+
+    /// Standard deviation of all elements, the square root of [`try_var`](Tensor::try_var).
+    pub fn try_std(self, correction: usize) -> Result<Tensor<'g>, Error> {
+        self.graph.all_or_nothing(|| self.try_var(correction)?.try_op(Op::Unary(UnaryOp::Sqrt), &[]))
+    }
+
+    /// Standard deviation along `dim`.
+    pub fn try_std_dim(self, dim: isize, correction: usize, keepdim: bool) -> Result<Tensor<'g>, Error> {
+        self.graph.all_or_nothing(|| self.try_var_dim(dim, correction, keepdim)?.try_op(Op::Unary(UnaryOp::Sqrt), &[]))
+    }
+
+    /// The Euclidean (Frobenius) norm of all elements, `sqrt(Σ x²)` (PyTorch's `norm()`);
+    /// at the origin its gradient is 0, slope's rule at a singular point, where PyTorch's
+    /// is NaN.
+    ///
+    /// ```
+    /// use slope_graph::Graph;
+    ///
+    /// let g = Graph::new();
+    /// assert_eq!(g.vector(&[3.0, 4.0]).norm().item().unwrap(), 5.0);
+    /// ```
+    pub fn norm(self) -> Tensor<'g> {
+        or_panic(self.graph.all_or_nothing(|| {
+            self.try_mul(self)?.try_op(Op::Structural(StructuralOp::Sum), &[])?.try_op(Op::Unary(UnaryOp::Sqrt), &[])
+        }))
+    }
+
+    /// Binary cross-entropy of logits against targets in `[0, 1]` of the same shape, the
+    /// mean of `softplus(x) - x · y` (PyTorch's `binary_cross_entropy_with_logits`, mean
+    /// reduction), stable for logits of any size.
+    ///
+    /// ```
+    /// use slope_graph::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let loss = g.vector(&[0.0, 800.0]).try_binary_cross_entropy_with_logits(g.vector(&[1.0, 1.0])).unwrap();
+    /// assert_eq!(loss.item().unwrap(), std::f64::consts::LN_2 / 2.0);
+    /// ```
+    pub fn try_binary_cross_entropy_with_logits(self, target: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+        self.same_shape("binary_cross_entropy_with_logits", target)?;
+        self.graph.all_or_nothing(|| {
+            let softplus = self.try_op(Op::Unary(UnaryOp::Softplus), &[])?;
+            softplus.try_sub(self.try_mul(target)?)?.try_op(Op::Structural(StructuralOp::Mean), &[])
+        })
+    }
+
+    /// Binary cross-entropy of probabilities in `[0, 1]` against targets of the same shape,
+    /// `-mean(y ln p + (1 - y) ln(1 - p))`, each logarithm clamped below at -100 as PyTorch's
+    /// `binary_cross_entropy` does (mean reduction).
+    pub fn try_binary_cross_entropy(self, target: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+        self.same_shape("binary_cross_entropy", target)?;
+        self.graph.all_or_nothing(|| {
+            let clamped_log =
+                |t: Tensor<'g>| t.try_op(Op::Unary(UnaryOp::Log), &[])?.try_binary_scalar(BinaryOp::Maximum, -100.0);
+            let one_minus =
+                |t: Tensor<'g>| t.try_binary_scalar(BinaryOp::Sub, 1.0)?.try_op(Op::Unary(UnaryOp::Neg), &[]);
+            let positive = target.try_mul(clamped_log(self)?)?;
+            let negative = one_minus(target)?.try_mul(clamped_log(one_minus(self)?)?)?;
+            positive
+                .try_add(negative)?
+                .try_op(Op::Structural(StructuralOp::Mean), &[])?
+                .try_op(Op::Unary(UnaryOp::Neg), &[])
+        })
+    }
+
+    /// The negative log-likelihood of log-probabilities `[B, C]` (or `[C]`) at class
+    /// `labels` (`[B]`, or a scalar), `-mean_i x[i, label_i]` (PyTorch's `nll_loss`, mean
+    /// reduction): `cross_entropy` is `nll_loss` of `log_softmax`.
+    ///
+    /// ```
+    /// use slope_graph::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let logp = g.matrix(2, 3, &[-1.0, -2.0, -3.0, -4.0, -5.0, -6.0]).unwrap();
+    /// assert_eq!(logp.try_nll_loss(g.vector(&[2.0, 0.0])).unwrap().item().unwrap(), 3.5);
+    /// ```
+    pub fn try_nll_loss(self, labels: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+        let (rows, classes) = match (self.shape(), labels.shape()) {
+            (Shape::Vector(c), Shape::Scalar) => (1, c),
+            (Shape::Matrix(b, c), Shape::Vector(n)) if b == n => (b, c),
+            (left, right) => return Err(Error::ShapeMismatch { op: "nll_loss", left, right }),
+        };
+        let mut picks = Vec::with_capacity(rows);
+        for (i, label) in labels.to_vec().into_iter().enumerate() {
+            if !(label >= 0.0 && label.fract() == 0.0 && (label as usize) < classes) {
+                return Err(Error::ClassLabel { label, classes });
+            }
+            picks.push(i * classes + label as usize);
+        }
+        self.graph.all_or_nothing(|| {
+            let flat = self.try_op(Op::Structural(StructuralOp::Flatten), &[])?;
+            flat.try_index_select(&picks)?
+                .try_op(Op::Structural(StructuralOp::Mean), &[])?
+                .try_op(Op::Unary(UnaryOp::Neg), &[])
+        })
+    }
+
+    fn same_shape(self, op: &'static str, other: Tensor<'g>) -> Result<(), Error> {
+        if self.shape() == other.shape() {
+            Ok(())
+        } else {
+            Err(Error::ShapeMismatch { op, left: self.shape(), right: other.shape() })
+        }
+    }
+}
+
 /// Each unary row of the op table as a `Tensor` method of its name (PyTorch's); an
 /// `operator` row is the operator (`-x`).
 macro_rules! tensor_unary_methods {

@@ -206,3 +206,73 @@ fn rank_six_is_the_limit() {
     let want: Vec<f64> = xv.iter().map(|v| v.exp() * sum + sum_exp).collect();
     assert!(all_close(x.grad().unwrap().as_slice(), &want));
 }
+
+#[test]
+fn statistics_and_losses_match_closed_forms() {
+    let g = Graph::new();
+    let xv = numbers(15, 6);
+    let n = xv.len() as f64;
+    let mean = xv.iter().sum::<f64>() / n;
+    let var = xv.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    // var: d/dx_i = 2 (x_i - mean) / (N - 1); std: (x_i - mean) / ((N - 1) std)
+    let x = g.vector(&xv).requires_grad_();
+    let v = x.try_var(1).unwrap();
+    assert!(close(v.item().unwrap(), var));
+    v.backward().unwrap();
+    let want: Vec<f64> = xv.iter().map(|x| 2.0 * (x - mean) / (n - 1.0)).collect();
+    assert!(all_close(x.grad().unwrap().as_slice(), &want));
+    let x = g.vector(&xv).requires_grad_();
+    let s = x.try_std(1).unwrap();
+    s.backward().unwrap();
+    let want: Vec<f64> = xv.iter().map(|x| (x - mean) / ((n - 1.0) * var.sqrt())).collect();
+    assert!(all_close(x.grad().unwrap().as_slice(), &want));
+    // norm: x / |x|
+    let x = g.vector(&xv).requires_grad_();
+    let norm = xv.iter().map(|v| v * v).sum::<f64>().sqrt();
+    x.norm().backward().unwrap();
+    let want: Vec<f64> = xv.iter().map(|v| v / norm).collect();
+    assert!(all_close(x.grad().unwrap().as_slice(), &want));
+    // var along the middle dimension of a rank-3 tensor, population variance
+    let dims = [2, 3, 2];
+    let tv = numbers(16, 12);
+    let t = g.try_tensor(Shape::of(&dims), &tv).unwrap();
+    let vd = t.try_var_dim(1, 0, false).unwrap();
+    assert_eq!(vd.shape(), Shape::Matrix(2, 2));
+    for (i, k) in (0..2).flat_map(|i| (0..2).map(move |k| (i, k))) {
+        let col: Vec<f64> = (0..3).map(|j| tv[index(&dims, &[i, j, k])]).collect();
+        let m = col.iter().sum::<f64>() / 3.0;
+        assert!(close(vd.to_vec()[i * 2 + k], col.iter().map(|c| (c - m).powi(2)).sum::<f64>() / 3.0));
+    }
+    // binary cross-entropy with logits: d/dx = (sigmoid(x) - y) / N, d/dy = -x / N
+    let yv = [0.0, 1.0, 0.25, 0.5, 1.0, 0.0];
+    let (x, y) = (g.vector(&xv).requires_grad_(), g.vector(&yv).requires_grad_());
+    let loss = x.try_binary_cross_entropy_with_logits(y).unwrap();
+    let want: f64 = xv.iter().zip(&yv).map(|(x, y)| (1.0 + x.exp()).ln() - x * y).sum::<f64>() / n;
+    assert!(close(loss.item().unwrap(), want));
+    loss.backward().unwrap();
+    let dx: Vec<f64> = xv.iter().zip(&yv).map(|(x, y)| (1.0 / (1.0 + (-x).exp()) - y) / n).collect();
+    let dy: Vec<f64> = xv.iter().map(|x| -x / n).collect();
+    assert!(all_close(x.grad().unwrap().as_slice(), &dx) && all_close(y.grad().unwrap().as_slice(), &dy));
+    // binary cross-entropy of probabilities: d/dp = -(y / p - (1 - y) / (1 - p)) / N
+    let pv: Vec<f64> = xv.iter().map(|x| 1.0 / (1.0 + (-x).exp())).collect();
+    let p = g.vector(&pv).requires_grad_();
+    let loss = p.try_binary_cross_entropy(g.vector(&yv)).unwrap();
+    let want = -pv.iter().zip(&yv).map(|(p, y)| y * p.ln() + (1.0 - y) * (1.0 - p).ln()).sum::<f64>() / n;
+    assert!(close(loss.item().unwrap(), want));
+    loss.backward().unwrap();
+    let dp: Vec<f64> = pv.iter().zip(&yv).map(|(p, y)| -(y / p - (1.0 - y) / (1.0 - p)) / n).collect();
+    assert!(all_close(p.grad().unwrap().as_slice(), &dp));
+    // PyTorch clamps each logarithm at -100: p = 0 against y = 1 costs 100, not infinity
+    let edge = g.vector(&[0.0]).try_binary_cross_entropy(g.vector(&[1.0])).unwrap();
+    assert_eq!(edge.item().unwrap(), 100.0);
+    // nll_loss: -1/B at each picked element, and cross_entropy is nll_loss of log_softmax
+    let logits = g.matrix(2, 3, &xv).unwrap().requires_grad_();
+    let labels = g.vector(&[2.0, 0.0]);
+    let nll = logits.log_softmax(-1).try_nll_loss(labels).unwrap();
+    assert!(close(nll.item().unwrap(), logits.cross_entropy(labels).item().unwrap()));
+    let raw = g.matrix(2, 3, &xv).unwrap().requires_grad_();
+    raw.try_nll_loss(labels).unwrap().backward().unwrap();
+    assert_eq!(raw.grad().unwrap().as_slice(), &[0.0, 0.0, -0.5, -0.5, 0.0, 0.0]);
+    assert!(raw.try_nll_loss(g.vector(&[3.0, 0.0])).is_err());
+    assert!(x.try_binary_cross_entropy_with_logits(g.vector(&[1.0])).is_err());
+}
