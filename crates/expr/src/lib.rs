@@ -9,7 +9,8 @@
 //!   `sum(e)`, `mean(e)`, `dot(a, b)`, `matmul(a, b)`, `t(e)`, and with PyTorch's signatures
 //!   `clamp(x, min, max)` / `clamp(x, min)` (constant bounds), `leaky_relu(x, slope)` /
 //!   `leaky_relu(x)` (slope 0.01), `max(a, b)` / `min(a, b)`
-//!   (elementwise; `max(x)` is the reduction), `where(cond, x, y)`
+//!   (elementwise; `max(x)` is the reduction), `where(cond, x, y)`, `norm(x)`, `var(x)`,
+//!   `std(x)` (unbiased), `binary_cross_entropy(p, y)`, `binary_cross_entropy_with_logits(x, y)`
 //! - comparisons `>`, `<`, `>=`, `<=`, `==`, `!=` (below `+ -`, one per expression): a
 //!   constant mask of ones and zeros, as `(x > 0) * x` or `where(x > 0, x, 0.1 * x)`
 //! - a point: `x=2,y=-1.5`, `x=linspace(-10,10,10)`, `x=[1,2.5,3]`
@@ -323,6 +324,25 @@ impl Formula {
                 let (x, y) = (self.build(g, &args[1], vars, point)?, self.build(g, &args[2], vars, point)?);
                 select(g, cond, x, y).map_err(shape_error)?
             }
+            "norm" | "var" | "std" => {
+                arity(1..=1, "one argument (all elements; `var` and `std` unbiased, as PyTorch's defaults)")?;
+                let x = self.build(g, &args[0], vars, point)?;
+                match name {
+                    "norm" => x.norm(),
+                    "var" => x.try_var(1).map_err(shape_error)?,
+                    _ => x.try_std(1).map_err(shape_error)?,
+                }
+            }
+            "binary_cross_entropy" | "binary_cross_entropy_with_logits" => {
+                arity(2..=2, "`(input, target)`")?;
+                let (x, y) = (self.build(g, &args[0], vars, point)?, self.build(g, &args[1], vars, point)?);
+                let loss = if name == "binary_cross_entropy" {
+                    x.try_binary_cross_entropy(y)
+                } else {
+                    x.try_binary_cross_entropy_with_logits(y)
+                };
+                loss.map_err(shape_error)?
+            }
             _ => return Ok(None),
         };
         Ok(Some(built))
@@ -442,6 +462,13 @@ mod tests {
         assert_eq!(derivative("sum(leaky_relu(x, 0.2))", "x=[-1,0,3]"), [0.2, 0.2, 1.0]);
         assert_eq!(derivative("sum(leaky_relu(x))", "x=[-1,3]"), [0.01, 1.0]);
         assert!(err("leaky_relu(x, x)", "x=1").to_string().contains("negative_slope is a constant"));
+        assert_eq!(eval("norm(x)", "x=[3,4]"), 5.0);
+        let d = derivative("norm(x)", "x=[3,4]");
+        assert!((d[0] - 0.6).abs() < 1e-15 && (d[1] - 0.8).abs() < 1e-15, "{d:?}");
+        assert_eq!(eval("var(x)", "x=[1,2,3,4]"), 5.0 / 3.0);
+        assert_eq!(eval("std(x)", "x=[1,3]"), 2f64.sqrt());
+        assert_eq!(eval("binary_cross_entropy_with_logits(x, 1 + 0 * x)", "x=[0,800]"), std::f64::consts::LN_2 / 2.0);
+        assert_eq!(eval("binary_cross_entropy(x, 1 + 0 * x)", "x=[1,0]"), 50.0);
     }
 
     #[test]
