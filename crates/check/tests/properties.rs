@@ -128,7 +128,7 @@ fn record<'g>(nodes: &[Tensor<'g>], step: &Step) -> Result<Option<Tensor<'g>>, E
             }
         }
         Op::Binary(_) => (fits(&a, &domains[0]) && fits(&b, &domains[1])).then(|| a.try_op(op, &[b])),
-        Op::Structural(StructuralOp::Max | StructuralOp::Min) => {
+        Op::Structural(StructuralOp::Max | StructuralOp::Min | StructuralOp::Amax | StructuralOp::Amin) => {
             // the kink is where two elements meet: keep them apart
             let mut v = a.to_vec();
             v.sort_by(f64::total_cmp);

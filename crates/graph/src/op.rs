@@ -81,6 +81,13 @@ macro_rules! structural_table {
                  evenly, as in PyTorch).";
             Min: "min", "MinBackward1", [EXTREMUM], [[V(4)], [M(2, 3)], [S], [T(&[2, 1, 2])]],
                 "The smallest element, a scalar (NaN if any element is; ties share the gradient).";
+            Amax: "amax", "AmaxBackward0", [EXTREMUM], [[V(4)], [M(2, 3)], [S], [T(&[2, 2, 3])]],
+                "The largest element along the last dimension, which is removed (PyTorch's \
+                 `amax(x, -1)`; `Tensor::amax`/`max_dim` along any dim): NaN where a row holds \
+                 one, ties share the gradient evenly, as PyTorch's `amax`.";
+            Amin: "amin", "AminBackward0", [EXTREMUM], [[V(4)], [M(2, 3)], [S], [T(&[2, 2, 3])]],
+                "The smallest element along the last dimension, which is removed (PyTorch's \
+                 `amin(x, -1)`), ties sharing the gradient.";
             Clamp: "clamp", "ClampBackward1", [CLAMPED, BOUNDS], [[V(4), V(2)], [M(2, 3), V(2)], [S, V(2)], [T(&[2, 1, 2]), V(2)]],
                 "Each element clamped to `[lo, hi]`, the bounds a constant `[lo, hi]` (`hi` where \
                  `lo > hi`, as PyTorch's `clamp(x, min, max)`); the gradient passes where \

@@ -76,6 +76,10 @@ pub struct Clamp;
 pub struct Max;
 /// The smallest element.
 pub struct Min;
+/// The largest element of each row along the last dimension.
+pub struct Amax;
+/// The smallest element of each row along the last dimension.
+pub struct Amin;
 /// Softmax along the last dimension.
 pub struct Softmax;
 /// Log-softmax along the last dimension.
@@ -865,6 +869,61 @@ impl StructuralRule for Min {
     }
     fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
         extreme_vjp(inputs[0].0, |a, b| a < b, g[0], adjoint);
+    }
+}
+
+/// The output shape of [`Amax`] and [`Amin`]: the input without its last dimension, which
+/// must not be empty.
+fn rows_non_empty(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+    let shape = inputs[0].1;
+    if shape.last_dim() == 0 {
+        return Err(Error::EmptyReduction { op });
+    }
+    Ok(shape.without_last())
+}
+
+/// [`extreme_primal`] of each row along the last dimension.
+fn rows_extreme_primal<S: Scalar>((x, shape): Input<'_, S>, larger: impl Fn(S, S) -> bool + Copy, out: &mut Vec<S>) {
+    let n = shape.last_dim().max(1);
+    for row in x.chunks_exact(n) {
+        extreme_primal(row, larger, out);
+    }
+}
+
+/// [`extreme_vjp`] of each row along the last dimension.
+fn rows_extreme_vjp<S: Scalar>(
+    (x, shape): Input<'_, S>,
+    larger: impl Fn(S, S) -> bool + Copy,
+    g: &[S],
+    adjoint: &mut [S],
+) {
+    let n = shape.last_dim().max(1);
+    for ((row, adj), &g) in x.chunks_exact(n).zip(adjoint.chunks_exact_mut(n)).zip(g) {
+        extreme_vjp(row, larger, g, adj);
+    }
+}
+
+impl StructuralRule for Amax {
+    fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+        rows_non_empty(op, inputs)
+    }
+    fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
+        rows_extreme_primal(inputs[0], |a, b| a > b, out);
+    }
+    fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        rows_extreme_vjp(inputs[0], |a, b| a > b, g, adjoint);
+    }
+}
+
+impl StructuralRule for Amin {
+    fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+        rows_non_empty(op, inputs)
+    }
+    fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
+        rows_extreme_primal(inputs[0], |a, b| a < b, out);
+    }
+    fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        rows_extreme_vjp(inputs[0], |a, b| a < b, g, adjoint);
     }
 }
 

@@ -1097,6 +1097,114 @@ impl<'g> Tensor<'g> {
         })
     }
 
+    /// The largest element along `dim`, the dimension removed or kept with size 1 (PyTorch's
+    /// `amax(x, dim, keepdim)`, `AmaxBackward0`): ties share the gradient evenly, NaN wins.
+    ///
+    /// ```
+    /// use slope_graph::{forward, Graph};
+    ///
+    /// let g = Graph::new();
+    /// let m = g.matrix(2, 3, &[1.0, 5.0, 5.0, 4.0, 2.0, 0.0]).unwrap().requires_grad_();
+    /// let columns = m.try_amax(0, false).unwrap();
+    /// assert_eq!(columns.to_vec(), vec![4.0, 5.0, 5.0]);
+    /// let rows = m.try_amax(1, true).unwrap();
+    /// assert_eq!((rows.shape().dims(), rows.to_vec()), (vec![2, 1], vec![5.0, 4.0]));
+    /// let d = forward::gradient(rows.sum(), &[m]).unwrap();
+    /// assert_eq!(d[0].as_slice(), &[0.0, 0.5, 0.5, 1.0, 0.0, 0.0]); // a tie splits
+    /// ```
+    pub fn try_amax(self, dim: isize, keepdim: bool) -> Result<Tensor<'g>, Error> {
+        self.extreme_along(StructuralOp::Amax, dim, keepdim)
+    }
+
+    /// The smallest element along `dim` (PyTorch's `amin(x, dim, keepdim)`).
+    pub fn try_amin(self, dim: isize, keepdim: bool) -> Result<Tensor<'g>, Error> {
+        self.extreme_along(StructuralOp::Amin, dim, keepdim)
+    }
+
+    /// PyTorch's `max(x, dim, keepdim)`: the largest values along `dim` (as
+    /// [`try_amax`](Tensor::try_amax), so a tie shares the gradient, where PyTorch's `max`
+    /// gives it to the index it returns) and the index of the first of them (a constant
+    /// tensor of whole numbers; NaN counts as the largest).
+    ///
+    /// ```
+    /// use slope_graph::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let m = g.matrix(2, 3, &[1.0, 5.0, 5.0, 4.0, 2.0, 0.0]).unwrap();
+    /// let (values, indices) = m.try_max_dim(1, false).unwrap();
+    /// assert_eq!((values.to_vec(), indices.to_vec()), (vec![5.0, 4.0], vec![1.0, 0.0]));
+    /// assert_eq!(m.try_argmin(1, false).unwrap().to_vec(), vec![0.0, 2.0]);
+    /// ```
+    pub fn try_max_dim(self, dim: isize, keepdim: bool) -> Result<(Tensor<'g>, Tensor<'g>), Error> {
+        let values = self.try_amax(dim, keepdim)?;
+        Ok((values, self.try_argmax(dim, keepdim)?))
+    }
+
+    /// PyTorch's `min(x, dim, keepdim)`: the smallest values and the index of the first.
+    pub fn try_min_dim(self, dim: isize, keepdim: bool) -> Result<(Tensor<'g>, Tensor<'g>), Error> {
+        let values = self.try_amin(dim, keepdim)?;
+        Ok((values, self.try_argmin(dim, keepdim)?))
+    }
+
+    /// The index along `dim` of the first largest element (PyTorch's `argmax(dim, keepdim)`),
+    /// a constant tensor of whole numbers.
+    pub fn try_argmax(self, dim: isize, keepdim: bool) -> Result<Tensor<'g>, Error> {
+        self.arg_extreme("argmax", dim, keepdim, |a, b| a > b || (a.is_nan() && !b.is_nan()))
+    }
+
+    /// The index along `dim` of the first smallest element (PyTorch's `argmin`).
+    pub fn try_argmin(self, dim: isize, keepdim: bool) -> Result<Tensor<'g>, Error> {
+        self.arg_extreme("argmin", dim, keepdim, |a, b| a < b || (a.is_nan() && !b.is_nan()))
+    }
+
+    fn extreme_along(self, op: StructuralOp, dim: isize, keepdim: bool) -> Result<Tensor<'g>, Error> {
+        let rank = self.shape().rank();
+        let at = self.dim_index(op.name(), dim, rank.max(1))?;
+        self.graph.all_or_nothing(|| {
+            let reduced = self.along(op, dim, false)?;
+            if keepdim && rank > 0 {
+                reduced.try_unsqueeze(at as isize)
+            } else {
+                Ok(reduced)
+            }
+        })
+    }
+
+    fn arg_extreme(
+        self,
+        op: &'static str,
+        dim: isize,
+        keepdim: bool,
+        beats: impl Fn(f64, f64) -> bool,
+    ) -> Result<Tensor<'g>, Error> {
+        let shape = self.shape();
+        let mut dims = shape.dims();
+        let at = self.dim_index(op, dim, dims.len().max(1))?;
+        if dims.is_empty() {
+            return self.graph.try_tensor(Shape::Scalar, &[0.0]);
+        }
+        let (size, inner) = (dims[at], dims[at + 1..].iter().product::<usize>());
+        if size == 0 {
+            return Err(Error::EmptyReduction { op });
+        }
+        let outer = shape.len() / (size * inner).max(1);
+        let x = self.to_vec();
+        let mut picked = Vec::with_capacity(outer * inner);
+        for o in 0..outer {
+            for i in 0..inner {
+                let at_k = |k: usize| x[(o * size + k) * inner + i];
+                let best = (1..size).fold(0, |best, k| if beats(at_k(k), at_k(best)) { k } else { best });
+                picked.push(best as f64);
+            }
+        }
+        if keepdim {
+            dims[at] = 1;
+        } else {
+            dims.remove(at);
+        }
+        self.graph.try_tensor(Shape::of(&dims), &picked)
+    }
+
     fn same_shape(self, op: &'static str, other: Tensor<'g>) -> Result<(), Error> {
         if self.shape() == other.shape() {
             Ok(())

@@ -389,6 +389,31 @@ fn structural_ops_match_closed_forms() {
                 assert_eq!(x.clamp(f64::NEG_INFINITY, 0.0).to_vec(), vec![-2.0, -1.0, 0.0, 0.0, 0.0]);
                 assert!(g.vector(&[f64::NAN]).clamp(0.0, 1.0).item().unwrap().is_nan());
             }
+            StructuralOp::Amax | StructuralOp::Amin => {
+                // along a dim: the indicator of each row's extreme element, a tie split evenly
+                let m = g.matrix(2, 3, &[0.5, -2.0, 3.0, 1.0, 1.0, -4.0]).unwrap().requires_grad_();
+                let y = if s == StructuralOp::Amax { m.try_amax(-1, false) } else { m.try_amin(-1, false) }.unwrap();
+                assert_eq!(y.grad_fn().unwrap().name(), s.grad_fn_name());
+                let (values, grad): (Vec<f64>, [f64; 6]) = if s == StructuralOp::Amax {
+                    (vec![3.0, 1.0], [0.0, 0.0, 1.0, 0.5, 0.5, 0.0])
+                } else {
+                    (vec![-2.0, -4.0], [0.0, 1.0, 0.0, 0.0, 0.0, 1.0])
+                };
+                assert_eq!(y.to_vec(), values);
+                y.sum().backward().unwrap();
+                assert_eq!(m.grad().unwrap().as_slice(), &grad);
+                // along the first dimension of a rank-3 tensor, with the index PyTorch returns
+                let t = g.try_tensor(Shape::of(&[3, 1, 2]), &[1.0, 9.0, 7.0, -1.0, 4.0, 2.0]).unwrap();
+                let (values, indices) =
+                    if s == StructuralOp::Amax { t.try_max_dim(0, true) } else { t.try_min_dim(0, true) }.unwrap();
+                assert_eq!(values.shape().dims(), vec![1, 1, 2]);
+                let want = if s == StructuralOp::Amax {
+                    (vec![7.0, 9.0], vec![1.0, 0.0])
+                } else {
+                    (vec![1.0, -1.0], vec![0.0, 1.0])
+                };
+                assert_eq!((values.to_vec(), indices.to_vec()), want);
+            }
             StructuralOp::Max | StructuralOp::Min => {
                 // d max(x) / dx is the indicator of the largest element; a tie splits it evenly
                 fn pick(s: StructuralOp, y: Tensor<'_>) -> Tensor<'_> {
