@@ -44,11 +44,7 @@ fn main() {
                 &only,
                 &mut [
                     ("hand", &mut || {
-                        let mut s = 0.0;
-                        for (g, &v) in grad.iter_mut().zip(black_box(&x)) {
-                            s += v * v;
-                            *g = 2.0 * v;
-                        }
+                        let s = slope_benches::sum_squares_gradient(black_box(&x), &mut grad);
                         black_box((s, &grad));
                     }),
                     ("powi(2).sum()", &mut spell(|t| t.powi(2).sum())),

@@ -54,11 +54,7 @@ fn main() {
         }
         "hand" => median(|| {
             let mut grad = vec![0.0; x.len()];
-            let mut s = 0.0;
-            for (g, &v) in grad.iter_mut().zip(black_box(&x)) {
-                s += v * v;
-                *g = 2.0 * v;
-            }
+            let s = slope_benches::sum_squares_gradient(black_box(&x), &mut grad);
             black_box((s, grad));
         }),
         other => panic!("fresh, into, kept or hand, not {other}"),

@@ -74,6 +74,17 @@ pub fn sum_squares<T: Float>(x: &[T]) -> T {
     x.iter().fold(T::zero(), |sum, &v| sum + v * v)
 }
 
+/// W2's gradient by hand: writes `2 x` into `grad` and returns `sum(x * x)`, one pass.
+#[inline]
+pub fn sum_squares_gradient(x: &[f64], grad: &mut [f64]) -> f64 {
+    let mut s = 0.0;
+    for (g, &v) in grad.iter_mut().zip(x) {
+        s += v * v;
+        *g = 2.0 * v;
+    }
+    s
+}
+
 /// W3: a deep serial chain, `y ← sin(y)·x + exp(-y·y)`, `depth` times from `y = x`.
 pub fn chain<T: Float>(x: T, depth: usize) -> T {
     let mut y = x;

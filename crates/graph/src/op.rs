@@ -618,6 +618,20 @@ mod tests {
     }
 
     #[test]
+    fn permutation_codes_round_trip_in_lexicographic_order() {
+        for rank in 0..=crate::MAX_RANK {
+            let count: usize = (1..=rank).product();
+            let perms: Vec<_> = (0..count).map(|c| structural::permutation(c, rank).unwrap()).collect();
+            for (code, perm) in perms.iter().enumerate() {
+                assert_eq!(structural::permutation_code(&perm[..rank]), Some(code));
+            }
+            assert!(perms.windows(2).all(|w| w[0][..rank] < w[1][..rank]), "rank {rank}");
+            assert_eq!(structural::permutation(count, rank), None);
+        }
+        assert_eq!(structural::permutation_code(&[0, 0]), None);
+    }
+
+    #[test]
     fn matmul_shapes_follow_pytorch() {
         let mm = |a, b| Op::Structural(StructuralOp::Matmul).output_shape(&[(&[], a), (&[], b)]);
         assert_eq!(mm(Shape::Matrix(2, 3), Shape::Matrix(3, 4)), Ok(Shape::Matrix(2, 4)));

@@ -242,12 +242,15 @@ pub fn permutation(code: usize, rank: usize) -> Option<[usize; MAX_RANK]> {
     if rank > MAX_RANK || code >= factorial(rank) {
         return None;
     }
-    let mut left: Vec<usize> = (0..rank).collect();
+    // The dimensions not yet placed, in order, in the first `rank - k` slots of `left`.
+    let mut left = [0, 1, 2, 3, 4, 5];
     let mut perm = [0; MAX_RANK];
     let mut rest = code;
     for (k, slot) in perm.iter_mut().enumerate().take(rank) {
         let place = factorial(rank - 1 - k);
-        *slot = left.remove(rest / place);
+        let pick = rest / place;
+        *slot = left[pick];
+        left.copy_within(pick + 1..rank - k, pick);
         rest %= place;
     }
     Some(perm)
@@ -452,9 +455,17 @@ pub fn matmul_dims(left: Shape, right: Shape) -> Result<MatmulLayout, Error> {
         let (Ok(lb), Ok(rb)) = (lb, rb) else { return Err(mismatch) };
         Some(Broadcast::of(lb, rb).ok_or(mismatch.clone())?)
     };
-    // The batch has at most MAX_RANK - 2 dimensions: the output fits.
+    // The output: the batch dimensions (or, folded, the left factor's), then `m` and `n`
+    // where their side is not a vector. At most MAX_RANK dimensions: the inputs have at
+    // most that many.
     let mut dims = [0; MAX_RANK];
-    let mut rank = batch.map_or(0, |b| b.shape.dims_into(&mut dims));
+    let mut rank = match folded_rows {
+        Some(_) => {
+            dims[..lbatch.len()].copy_from_slice(lbatch);
+            lbatch.len()
+        }
+        None => batch.map_or(0, |b| b.shape.dims_into(&mut dims)),
+    };
     if lrank > 1 {
         dims[rank] = m;
         rank += 1;
@@ -463,19 +474,8 @@ pub fn matmul_dims(left: Shape, right: Shape) -> Result<MatmulLayout, Error> {
         dims[rank] = n;
         rank += 1;
     }
-    if let Some(lead) = folded_rows {
-        rank = lbatch.len();
-        dims[..rank].copy_from_slice(lbatch);
-        dims[rank] = m;
-        rank += 1;
-        if rrank > 1 {
-            dims[rank] = n;
-            rank += 1;
-        }
-        let out = Shape::new(&dims[..rank]).map_err(|reason| Error::BadShape { op: "matmul", reason })?;
-        return Ok(MatmulLayout { m: lead, k: k1, n, out, batch: None });
-    }
     let out = Shape::new(&dims[..rank]).map_err(|reason| Error::BadShape { op: "matmul", reason })?;
+    let m = folded_rows.unwrap_or(m);
     Ok(MatmulLayout { m, k: k1, n, out, batch })
 }
 
@@ -611,12 +611,6 @@ fn matrix_vector_vjp<S: Scalar>(input: usize, a: &[S], b: &[S], [m, k, n]: [usiz
     }
 }
 
-/// The rows of a tensor along its last dimension: `(rows, length)`; a scalar is one row of
-/// one, a vector one row.
-fn rows_of(shape: Shape) -> (usize, usize) {
-    shape.as_rows_cols()
-}
-
 /// The largest element as a constant shift for `exp` (NaN elements skipped; 0 where it is
 /// not finite, so that `-inf` rows stay `-inf` and `+inf` rows `+inf`, as in PyTorch).
 fn shift_of<S: Scalar>(row: &[S]) -> S {
@@ -656,7 +650,7 @@ impl StructuralRule for Softmax {
     }
     fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
         let (x, shape) = inputs[0];
-        let (rows, n) = rows_of(shape);
+        let (rows, n) = Shape::as_rows_cols(shape);
         let start = out.len();
         out.resize(start + rows * n, S::zero());
         for (row, o) in x.chunks_exact(n.max(1)).zip(out[start..].chunks_exact_mut(n.max(1))) {
@@ -682,7 +676,7 @@ fn each_row_softmax<S: Scalar>(
     adjoint: &mut [S],
     rule: impl Fn(&[S], &[S], &mut [S]),
 ) {
-    let (_, n) = rows_of(shape);
+    let (_, n) = Shape::as_rows_cols(shape);
     let mut y = vec![S::zero(); n];
     for ((row, g), adj) in
         x.chunks_exact(n.max(1)).zip(g.chunks_exact(n.max(1))).zip(adjoint.chunks_exact_mut(n.max(1)))
@@ -698,7 +692,7 @@ impl StructuralRule for LogSoftmax {
     }
     fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
         let (x, shape) = inputs[0];
-        let (_, n) = rows_of(shape);
+        let (_, n) = Shape::as_rows_cols(shape);
         for row in x.chunks_exact(n.max(1)) {
             let (m, log_sum) = log_sum_exp_parts(row);
             out.extend(row.iter().map(|&v| (v - m) - log_sum));
@@ -721,13 +715,13 @@ impl StructuralRule for LogSumExp {
     }
     fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
         let (x, shape) = inputs[0];
-        let (rows, n) = rows_of(shape);
+        let (rows, n) = Shape::as_rows_cols(shape);
         out.extend((0..rows).map(|i| log_sum_exp(&x[i * n..(i + 1) * n])));
     }
     /// `dx = g_row · softmax(x)` per row.
     fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
         let (x, shape) = inputs[0];
-        let (rows, n) = rows_of(shape);
+        let (rows, n) = Shape::as_rows_cols(shape);
         let mut y = vec![S::zero(); n];
         for i in 0..rows {
             softmax_into(&x[i * n..(i + 1) * n], &mut y);
@@ -775,7 +769,7 @@ impl StructuralRule for CrossEntropy {
         }
     }
     fn check_values(inputs: &[Input<'_, f64>]) -> Result<(), Error> {
-        let (_, classes) = rows_of(inputs[0].1);
+        let (_, classes) = Shape::as_rows_cols(inputs[0].1);
         let is_class = |l: f64| l >= 0.0 && l.fract() == 0.0 && (l as usize) < classes;
         match inputs[1].0.iter().find(|&&l| !is_class(l)) {
             None => Ok(()),
@@ -784,7 +778,7 @@ impl StructuralRule for CrossEntropy {
     }
     fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
         let ((x, shape), labels) = (inputs[0], inputs[1].0);
-        let (rows, n) = rows_of(shape);
+        let (rows, n) = Shape::as_rows_cols(shape);
         let loss = |i: usize| {
             let row = &x[i * n..(i + 1) * n];
             log_sum_exp(row) - row.get(class_of(labels[i])).copied().unwrap_or_else(S::nan)
@@ -794,7 +788,7 @@ impl StructuralRule for CrossEntropy {
     /// `dx = g · (softmax(row) - onehot(label)) / B` per row.
     fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
         let ((x, shape), labels) = (inputs[0], inputs[1].0);
-        let (rows, n) = rows_of(shape);
+        let (rows, n) = Shape::as_rows_cols(shape);
         let share = g[0] / count(rows);
         let mut y = vec![S::zero(); n];
         for i in 0..rows {

@@ -2,6 +2,8 @@
 //! independently of the dual-number rules, at several points of its domain, through the
 //! scalar (`Var`) path and the tensor path.
 
+mod common;
+use common::numbers;
 use slope::prelude::*;
 use slope::{BinaryOp, Domain, Op, StructuralOp, UnaryOp};
 
@@ -205,19 +207,6 @@ fn a_scalar_broadcast_against_a_vector_receives_the_sum() {
     let s2 = g.scalar(2.0).requires_grad_();
     (v / s2).sum().backward().unwrap();
     assert!(close(s2.grad().unwrap().item().unwrap(), -7.0 / 4.0));
-}
-
-/// A deterministic stream of numbers in [-1, 1).
-fn numbers(seed: u64, n: usize) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        })
-        .collect()
 }
 
 /// `C = A B` with `A: m x k`, `B: k x n`, row-major, by explicit loops.

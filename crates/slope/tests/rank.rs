@@ -2,20 +2,10 @@
 //! broadcasting, batched `matmul`, reductions and normalisations along a dimension, and the
 //! ops that move dimensions (`permute`, `transpose`, `cat`, `stack`, `view`).
 
+mod common;
+use common::numbers;
 use slope::prelude::*;
 use slope::Shape;
-
-fn numbers(seed: u64, n: usize) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        })
-        .collect()
-}
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-12 * (1.0 + a.abs().max(b.abs()))
