@@ -169,11 +169,14 @@ fn record<'g>(nodes: &[Tensor<'g>], step: &Step) -> Result<Option<Tensor<'g>>, E
             Some(a.and_then(|a| a.try_permute(&perm)))
         }
         Op::Structural(StructuralOp::Where) => {
-            // a constant mask from the bits of the step's number
+            // a constant mask from the bits of the step's number, of the shape `a` and `b` make
+            let Some(layout) = slope_graph::Broadcast::of(a.shape(), b.shape()) else { return Ok(None) };
             let bits = (step.constant * 256.0) as usize;
-            let mask: Vec<bool> = (0..a.shape().len()).map(|k| (bits >> k) & 1 == 1).collect();
-            Some(a.try_where_(&mask, b))
+            let mask: Vec<f64> = (0..layout.shape.len()).map(|k| ((bits >> (k % 8)) & 1) as f64).collect();
+            Some(a.graph().try_tensor(layout.shape, &mask).and_then(|mask| a.try_where_(mask, b)))
         }
+        Op::Structural(StructuralOp::SumToSize) => Some(a.try_sum_to_size(b.shape())),
+        Op::Structural(StructuralOp::Expand) => (a.shape() != b.shape()).then(|| a.try_broadcast_to(b.shape())),
         Op::Structural(_) | Op::Custom(_) => Some(if op.arity() == 1 { a.try_op(op, &[]) } else { a.try_op(op, &[b]) }),
     };
     let result = match attempt {

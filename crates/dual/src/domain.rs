@@ -23,6 +23,10 @@ pub struct Domain {
     pub integer: bool,
     /// The input is a constant parameter: never differentiated.
     pub constant: bool,
+    /// The input is an attribute of the node (clamp's bounds, a slice's range, a
+    /// permutation, a target shape): a constant kept in the graph's side table of
+    /// attributes, not a node. Attributes come after an op's node inputs.
+    pub attribute: bool,
     /// `(spacing, offset)`: samples lie within `0.2 · spacing` of `offset + k · spacing`.
     /// Two inputs on lattices offset by half a spacing never come near each other, which
     /// keeps a function with a kink where its inputs are equal (`maximum`) off the kink.
@@ -53,6 +57,7 @@ impl Domain {
             kinks: &[],
             integer: false,
             constant: false,
+            attribute: false,
             lattice: None,
             spread: false,
         }
@@ -113,6 +118,11 @@ impl Domain {
     /// A constant parameter, never differentiated.
     pub const fn constant(self) -> Domain {
         Domain { constant: true, ..self }
+    }
+
+    /// An attribute of the node rather than an input node (constant too).
+    pub const fn attribute(self) -> Domain {
+        Domain { constant: true, attribute: true, ..self }
     }
 
     /// Only whole numbers.
@@ -202,10 +212,10 @@ pub const ATAN2: [Domain; 2] =
 pub const STRUCTURAL: Domain = Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12, 1e6, -1e6]);
 /// The `[start, len]` of a slice of a vector of at least 4 elements: constant whole
 /// numbers up to 2.
-pub const RANGE: Domain = Domain::interval(0.0, 2.0).integer().constant();
+pub const RANGE: Domain = Domain::interval(0.0, 2.0).integer().attribute();
 /// A permutation of the dimensions of a tensor of rank 3, by its index among them (its
 /// Lehmer code, `0..6`): a constant whole number.
-pub const PERMUTATION: Domain = Domain::interval(0.0, 5.0).integer().constant();
+pub const PERMUTATION: Domain = Domain::interval(0.0, 5.0).integer().attribute();
 /// Indices into a vector of at least 3 elements: constant integers.
 pub const INDICES: Domain = Domain::interval(0.0, 2.0).integer().constant();
 /// Inputs of the normalising ops (softmax, log-softmax, logsumexp, cross-entropy) and of
@@ -218,9 +228,9 @@ pub const EXTREMUM: Domain = Domain::interval(-3.0, 3.0).spread();
 /// The input of `clamp`: near the half-integers, so never near its bounds ([`BOUNDS`]).
 pub const CLAMPED: Domain = Domain::interval(-3.0, 3.0).near_lattice(1.0, 0.5);
 /// The bounds of `clamp`: constant whole numbers.
-pub const BOUNDS: Domain = Domain::interval(-1.0, 1.0).integer().constant();
-/// An input read only for its shape (the target of `sum_to_size`): a constant.
-pub const SHAPE_ONLY: Domain = Domain::interval(0.0, 1.0).constant();
+pub const BOUNDS: Domain = Domain::interval(-1.0, 1.0).integer().attribute();
+/// An attribute read only for its shape (the target of `sum_to_size`).
+pub const SHAPE_ONLY: Domain = Domain::interval(0.0, 1.0).attribute();
 /// The mask of `where`: constant zeros and ones.
 pub const MASK: Domain = Domain::interval(0.0, 1.0).integer().constant();
 /// Class labels of at least 3 classes: constant integers.

@@ -42,7 +42,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub use error::{Error, ErrorKind};
 pub use parse::{constant, linspace, Expr, MAX_NESTING};
 
-use slope_graph::{BinaryOp, Broadcast, Comparison, Graph, Op, Tensor};
+use slope_graph::{BinaryOp, Comparison, Graph, Op, Tensor};
 
 /// A parsed formula.
 #[derive(Clone, Debug, PartialEq)]
@@ -404,20 +404,8 @@ fn first_column(e: &Expr) -> usize {
 /// PyTorch's `where(cond, x, y)`: `x` where `cond` is nonzero, `y` elsewhere; the three
 /// shapes broadcast, and the gradient goes to the element picked.
 fn select<'g>(g: &'g Graph, cond: Tensor<'g>, x: Tensor<'g>, y: Tensor<'g>) -> Result<Tensor<'g>, slope_graph::Error> {
-    let mismatch = |left, right| slope_graph::Error::ShapeMismatch { op: "where", left, right };
-    let xy = Broadcast::of(x.shape(), y.shape()).ok_or(mismatch(x.shape(), y.shape()))?;
-    let layout = Broadcast::of(cond.shape(), xy.shape).ok_or(mismatch(cond.shape(), xy.shape))?;
-    let shape = layout.shape;
-    let widen = |t: Tensor<'g>| -> Result<Tensor<'g>, slope_graph::Error> {
-        if t.shape() == shape {
-            Ok(t)
-        } else {
-            t.try_binary(BinaryOp::Add, g.zeros(shape)?)
-        }
-    };
-    let nonzero = cond.try_compare(Comparison::Ne, g.zeros(shape)?)?;
-    let mask: Vec<bool> = nonzero.to_vec().iter().map(|&m| m != 0.0).collect();
-    widen(x)?.try_where_(&mask, widen(y)?)
+    let nonzero = cond.try_compare(Comparison::Ne, g.scalar(0.0))?;
+    x.try_where_(nonzero, y)
 }
 
 #[cfg(test)]

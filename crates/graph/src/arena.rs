@@ -17,8 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use slope_dual::Dual;
 
-use crate::op::{eval_elementwise, eval_into, BinaryOp, Op, UnaryOp};
+use crate::op::{eval_elementwise, eval_into, BinaryOp, Op, UnaryOp, MAX_ATTRIBUTES, MAX_NODE_INPUTS, MAX_OPERANDS};
 use crate::pool::{self, ArenaBuffers};
+use crate::structural::Input;
 use crate::{Error, GraphScalar, Shape};
 
 /// Marks an unused input slot.
@@ -37,6 +38,10 @@ const CONSTANT: u8 = 1 << 5;
 const CONSTANT_LEFT: u8 = 1 << 6;
 /// Both operands are one node (`x * x`): one input, whose partial is the sum of both.
 const SAME_INPUT: u8 = 1 << 7;
+
+/// Most values the attributes of one node hold together (clamp's two bounds, a slice's
+/// range, a permutation's code; a target shape is kept as a shape, without values).
+pub const MAX_ATTRIBUTE_VALUES: usize = 8;
 
 /// Most nodes a graph holds: ids are `u32` and `u32::MAX` marks "no input".
 pub const MAX_NODES: u64 = u32::MAX as u64 - 1;
@@ -364,6 +369,22 @@ pub enum Operand {
     Constant(f64),
 }
 
+/// The nodes a node reads, in operand order: up to three, the third kept in the arena's
+/// side table (`where`'s mask). Read as a slice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeInputs {
+    indices: [u32; MAX_NODE_INPUTS],
+    len: u8,
+}
+
+impl core::ops::Deref for NodeInputs {
+    type Target = [u32];
+    #[inline]
+    fn deref(&self) -> &[u32] {
+        &self.indices[..self.len as usize]
+    }
+}
+
 /// The recorded nodes and their values. Read-only outside this crate: nodes are added only
 /// by recording through a [`Graph`](crate::Graph), which keeps every invariant.
 ///
@@ -383,6 +404,12 @@ pub struct Arena {
     /// The dimensions of the nodes of rank 3 and up, one after another (a node keeps where
     /// its own start).
     dims: Vec<u32>,
+    /// The side table of the nodes whose op keeps attributes or reads a third input, one
+    /// node after another: the third input's index, then each attribute as its rank, its
+    /// dimensions, its number of values and its values.
+    attrs: Vec<f64>,
+    /// `(node, start)`: where each such node's entry starts in `attrs`, nodes increasing.
+    attr_nodes: Vec<(u32, u32)>,
     /// Rewinds so far.
     epoch: u32,
     /// `(epoch, mark)` of past rewinds, marks strictly increasing: the node at index `i` was
@@ -431,6 +458,8 @@ impl Arena {
             nodes: NodeStore { slots, len: 0 },
             values: ValueStore { data: values, len: 0 },
             dims: Vec::new(),
+            attrs: Vec::new(),
+            attr_nodes: Vec::new(),
             epoch: 0,
             rewinds: Vec::new(),
             modified: Vec::new(),
@@ -590,18 +619,100 @@ impl Arena {
     #[doc(hidden)]
     /// The nodes a node reads, in operand order (none for a leaf; a constant operand kept in
     /// the node is not a node, see [`operands`](Arena::operands)).
-    pub fn inputs(&self, index: u32) -> &[u32] {
+    pub fn inputs(&self, index: u32) -> NodeInputs {
         let node = self.node(index);
-        let arity = node.op.map_or(0, Op::arity);
+        let arity = node.op.map_or(0, Op::node_arity);
         let real = if node.has(CONSTANT) { arity - 1 } else { arity };
-        &node.inputs[..real]
+        let mut indices = [node.inputs[0], node.inputs[1], NO_INPUT];
+        if real == 3 {
+            indices[2] = self.side_entry(index).first().map_or(NO_INPUT, |&i| i as u32);
+        }
+        NodeInputs { indices, len: real as u8 }
+    }
+
+    /// The node's entry in the side table of attributes (empty if it has none).
+    fn side_entry(&self, index: u32) -> &[f64] {
+        match self.attr_nodes.binary_search_by_key(&index, |&(node, _)| node) {
+            Ok(k) => {
+                let end = self.attr_nodes.get(k + 1).map_or(self.attrs.len(), |&(_, start)| start as usize);
+                &self.attrs[self.attr_nodes[k].1 as usize..end]
+            }
+            Err(_) => &[],
+        }
+    }
+
+    /// Whether an op's nodes keep an entry in the side table.
+    fn has_side_entry(op: Op) -> bool {
+        op.node_arity() > 2 || op.arity() > op.node_arity()
     }
 
     #[doc(hidden)]
-    /// The operands of a node, as many as its op's arity (none for a leaf).
+    /// The operands of a computed node as the op table's rules take them (node inputs'
+    /// values from `value_of`, a constant kept in the node, then the attributes, lifted to
+    /// `S`), handed to `f`; a leaf has none.
+    pub fn with_args<'v, S: GraphScalar, R>(
+        &self,
+        index: u32,
+        value_of: impl Fn(u32) -> &'v [S],
+        f: impl FnOnce(&[Input<'_, S>]) -> R,
+    ) -> R {
+        let Some(op) = self.op(index) else { return f(&[]) };
+        let (operands, _) = self.operands(index);
+        let lift = |c: f64| S::from(c).unwrap_or_else(S::nan);
+        let constants: [[S; 1]; 2] = operands.map(|o| match o {
+            Operand::Constant(c) => [lift(c)],
+            Operand::Node(_) => [S::zero()],
+        });
+        let (arity, nodes) = (op.arity(), op.node_arity());
+        let entry = if Arena::has_side_entry(op) { self.side_entry(index) } else { &[] };
+        let mut cursor = 0;
+        let mut third = None;
+        if nodes == 3 {
+            let i = entry[0] as u32;
+            third = Some((value_of(i), self.shape(i)));
+            cursor = 1;
+        }
+        let mut lifted = [S::zero(); MAX_ATTRIBUTE_VALUES];
+        let mut spans = [(Shape::Scalar, 0, 0); MAX_ATTRIBUTES];
+        let mut used = 0;
+        for span in spans.iter_mut().take(arity - nodes) {
+            let rank = entry[cursor] as usize;
+            let mut dims = [0; crate::MAX_RANK];
+            for (d, &x) in dims.iter_mut().zip(&entry[cursor + 1..cursor + 1 + rank]) {
+                *d = x as usize;
+            }
+            let n = entry[cursor + 1 + rank] as usize;
+            let values = &entry[cursor + 2 + rank..cursor + 2 + rank + n];
+            for (slot, &v) in lifted[used..used + n].iter_mut().zip(values) {
+                *slot = lift(v);
+            }
+            *span = (Shape::of(&dims[..rank]), used, n);
+            used += n;
+            cursor += 2 + rank + n;
+        }
+        let mut args: [Input<'_, S>; MAX_OPERANDS] = [(&[], Shape::Scalar); MAX_OPERANDS];
+        for (k, slot) in args.iter_mut().enumerate().take(nodes.min(2)) {
+            *slot = match operands[k] {
+                Operand::Node(i) => (value_of(i), self.shape(i)),
+                Operand::Constant(_) => (&constants[k][..], Shape::Scalar),
+            };
+        }
+        if let Some(third) = third {
+            args[2] = third;
+        }
+        for (slot, &(shape, start, n)) in args[nodes..arity].iter_mut().zip(&spans) {
+            *slot = (&lifted[start..start + n], shape);
+        }
+        f(&args[..arity])
+    }
+
+    #[doc(hidden)]
+    /// The first two node operands of a node (a constant kept in the node among them), and
+    /// how many of the two it has (none for a leaf); a third input is read with
+    /// [`inputs`](Arena::inputs), attributes with [`with_args`](Arena::with_args).
     pub fn operands(&self, index: u32) -> ([Operand; 2], usize) {
         let node = self.node(index);
-        let arity = node.op.map_or(0, Op::arity);
+        let arity = node.op.map_or(0, Op::node_arity).min(2);
         let mut out = [Operand::Node(node.inputs[0]), Operand::Node(node.inputs[1])];
         if node.has(CONSTANT) {
             let constant = Operand::Constant(node.partials[1]);
@@ -684,7 +795,7 @@ impl Arena {
         }
         for node in (0..=last).rev() {
             if needed[node as usize] {
-                for &i in self.inputs(node) {
+                for &i in self.inputs(node).iter() {
                     needed[i as usize] = true;
                 }
             }
@@ -994,25 +1105,49 @@ impl Arena {
     /// If no differentiated input requires grad (or inside `no_grad`), the result is stored
     /// as a leaf that does not require grad, as PyTorch does. On error nothing is written.
     pub(crate) fn record(&mut self, op: Op, inputs: &[u32]) -> Result<u32, Error> {
-        self.record_shaped(op, inputs, None)
+        self.record_op(op, inputs, &[], None)
     }
 
-    /// [`record`](Arena::record) with the output's shape given: a `reshape`, whose
-    /// elements are its input's in order, to `shape` (of as many elements); `None` for every
-    /// other op.
-    pub(crate) fn record_shaped(&mut self, op: Op, inputs: &[u32], shape: Option<Shape>) -> Result<u32, Error> {
-        if inputs.len() != op.arity() {
-            return Err(Error::Arity { op: op.name(), expected: op.arity(), got: inputs.len() });
+    /// [`record`](Arena::record) of an op with attributes (`(values, shape)` each, as many
+    /// as the op's [`arity`](Op::arity) beyond its node inputs), and with the output's shape
+    /// given for a `reshape`, whose elements are its input's in order, to `shape` (of as
+    /// many elements); `None` for every other op.
+    pub(crate) fn record_op(
+        &mut self,
+        op: Op,
+        inputs: &[u32],
+        attrs: &[Input<'_, f64>],
+        shape: Option<Shape>,
+    ) -> Result<u32, Error> {
+        if inputs.len() != op.node_arity() || inputs.len() + attrs.len() != op.arity() {
+            return Err(Error::Arity { op: op.name(), expected: op.arity(), got: inputs.len() + attrs.len() });
         }
         if let Some(&bad) = inputs.iter().find(|&&i| i as usize >= self.nodes.len()) {
             return Err(Error::NoSuchNode { index: bad, len: self.nodes.len() });
         }
-        let mut shapes = [Shape::Scalar; 2];
+        // An attribute read for its shape only keeps no values; every other one holds as
+        // many values as its shape, and all of a node's together fit its side-table entry.
+        let mut kept: [Input<'_, f64>; MAX_ATTRIBUTES] = [(&[], Shape::Scalar); MAX_ATTRIBUTES];
+        for ((slot, &(values, shape)), domain) in kept.iter_mut().zip(attrs).zip(&op.domains()[inputs.len()..]) {
+            *slot = match *domain == slope_dual::domain::SHAPE_ONLY {
+                true => (&[], shape),
+                false if values.len() == shape.len() => (values, shape),
+                false => return Err(Error::DataLength { shape, expected: shape.len(), got: values.len() }),
+            };
+        }
+        let attrs = &kept[..attrs.len()];
+        let attr_values: usize = attrs.iter().map(|a| a.0.len()).sum();
+        if attr_values > MAX_ATTRIBUTE_VALUES {
+            return Err(Error::Attributes { op: op.name(), values: attr_values, max: MAX_ATTRIBUTE_VALUES });
+        }
+        let mut shapes = [Shape::Scalar; MAX_OPERANDS];
         for (slot, &i) in shapes.iter_mut().zip(inputs) {
             *slot = self.shape(i);
         }
-        let values = self.input_values(inputs);
-        let computed = op.output_shape(&values[..inputs.len()])?;
+        let mut values = self.input_values(inputs);
+        values[inputs.len()..op.arity()].copy_from_slice(attrs);
+        let values = &values[..op.arity()];
+        let computed = op.output_shape(values)?;
         let shape = match shape {
             None => computed,
             Some(target)
@@ -1023,9 +1158,9 @@ impl Arena {
             }
             Some(target) => return Err(Error::Reshape { op: op.name(), shape: shapes[0], target }),
         };
-        op.check_values(&values[..inputs.len()])?;
+        op.check_values(values)?;
         let mut tracks = [false; 2];
-        for (k, &i) in inputs.iter().enumerate() {
+        for (k, &i) in inputs.iter().enumerate().take(2) {
             tracks[k] = !self.paused && op.differentiates(k) && self.requires_grad(i);
         }
         self.prepare(shape)?;
@@ -1062,7 +1197,9 @@ impl Arena {
             }
             Op::Structural(_) | Op::Custom(_) => {
                 let mut out = core::mem::take(&mut self.scratch);
-                let evaluated = eval_into(op, &self.input_values(inputs)[..inputs.len()], &mut out);
+                let mut values = self.input_values(inputs);
+                values[inputs.len()..op.arity()].copy_from_slice(attrs);
+                let evaluated = eval_into(op, &values[..op.arity()], &mut out);
                 if let Err(e) = evaluated {
                     self.scratch = out;
                     return Err(e);
@@ -1080,9 +1217,22 @@ impl Arena {
             return Ok(self.push_node(shape, scalar_value, start, None, [NO_INPUT; 2]));
         }
         let mut slots = [NO_INPUT; 2];
-        slots[..inputs.len()].copy_from_slice(inputs);
+        let inline = inputs.len().min(2);
+        slots[..inline].copy_from_slice(&inputs[..inline]);
         let index = self.push_node(shape, scalar_value, start, Some(op), slots);
         self.specials.push(index);
+        if Arena::has_side_entry(op) {
+            self.attr_nodes.push((index, self.attrs.len() as u32));
+            self.attrs.extend(inputs.get(2).map(|&i| f64::from(i)));
+            for &(values, shape) in attrs {
+                let mut dims = [0; crate::MAX_RANK];
+                let rank = shape.dims_into(&mut dims);
+                self.attrs.push(rank as f64);
+                self.attrs.extend(dims[..rank].iter().map(|&d| d as f64));
+                self.attrs.push(values.len() as f64);
+                self.attrs.extend_from_slice(values);
+            }
+        }
         let mut low = index;
         let mut flags = REQUIRES_GRAD;
         for k in 0..2 {
@@ -1097,9 +1247,9 @@ impl Arena {
         Ok(index)
     }
 
-    /// The values and shapes of up to two input nodes, as the op table takes them.
-    fn input_values(&self, inputs: &[u32]) -> [(&[f64], Shape); 2] {
-        let mut values: [(&[f64], Shape); 2] = [(&[], Shape::Scalar); 2];
+    /// The values and shapes of the input nodes, as the op table takes them.
+    fn input_values(&self, inputs: &[u32]) -> [Input<'_, f64>; MAX_OPERANDS] {
+        let mut values: [Input<'_, f64>; MAX_OPERANDS] = [(&[], Shape::Scalar); MAX_OPERANDS];
         for (slot, &i) in values.iter_mut().zip(inputs) {
             *slot = (self.value(i), self.shape(i));
         }
@@ -1154,6 +1304,16 @@ impl Arena {
         self.nodes.truncate(checkpoint.nodes as usize);
         self.values.truncate(checkpoint.values as usize);
         self.dims.truncate(checkpoint.dims as usize);
+        self.truncate_side_table(checkpoint.nodes);
+    }
+
+    /// Drops the side-table entries of the nodes from `len` on.
+    fn truncate_side_table(&mut self, len: u32) {
+        let keep = self.attr_nodes.partition_point(|&(node, _)| node < len);
+        if let Some(&(_, start)) = self.attr_nodes.get(keep) {
+            self.attrs.truncate(start as usize);
+        }
+        self.attr_nodes.truncate(keep);
     }
 
     /// Drops every node recorded after `checkpoint`, keeping the buffers' capacity.
@@ -1168,6 +1328,7 @@ impl Arena {
         self.nodes.truncate(mark as usize);
         self.values.truncate(checkpoint.values as usize);
         self.dims.truncate(checkpoint.dims as usize);
+        self.truncate_side_table(mark);
         self.epoch = self.epoch.checked_add(1).ok_or(Error::CapacityExceeded {
             what: "the number of rewinds of one graph",
             limit: u64::from(u32::MAX),
@@ -1343,19 +1504,7 @@ impl Arena {
             out.extend(self.value(index).iter().map(|&x| S::from(x).unwrap_or_else(S::nan)));
             return Ok(());
         };
-        let (operands, arity) = self.operands(index);
-        let constants: [[S; 1]; 2] = operands.map(|o| match o {
-            Operand::Constant(c) => [S::from(c).unwrap_or_else(S::nan)],
-            Operand::Node(_) => [S::zero()],
-        });
-        let mut args: [(&[S], Shape); 2] = [(&[], Shape::Scalar); 2];
-        for (k, slot) in args.iter_mut().enumerate().take(arity) {
-            *slot = match operands[k] {
-                Operand::Node(i) => (value_of(i), self.shape(i)),
-                Operand::Constant(_) => (&constants[k][..], Shape::Scalar),
-            };
-        }
-        eval_into(op, &args[..arity], out)
+        self.with_args(index, value_of, |args| eval_into(op, args, out))
     }
 
     /// The same graph at another point: `leaves` take new values and every computed node
@@ -1420,7 +1569,7 @@ mod tests {
         let w = a.push_leaf(Shape::Scalar, &[3.0], true).unwrap();
         let z = a.record(Op::Binary(BinaryOp::Mul), &[y, w]).unwrap();
         assert!(!a.is_leaf(z) && a.requires_grad(z));
-        assert_eq!(a.inputs(z), &[y, w]);
+        assert_eq!(&*a.inputs(z), &[y, w]);
         assert_eq!(a.value(z), &[2.0_f64.exp() * 3.0]);
         assert_eq!(a.view(z).tracks, [false, true]);
         assert_eq!(a.view(z).partials[1], 2.0_f64.exp());

@@ -235,6 +235,22 @@ pub enum Error {
         /// The tensor's rank.
         rank: usize,
     },
+    /// An attribute given as a tensor that requires grad: attributes are constants.
+    #[error("{op}: this argument is an attribute of the node, a constant; pass a tensor that does not require grad (`detach()` it)")]
+    AttributeRequiresGrad {
+        /// The op.
+        op: &'static str,
+    },
+    /// Attributes too long for a node to keep.
+    #[error("{op}: its attributes hold {values} numbers, more than the {max} a node keeps")]
+    Attributes {
+        /// The op.
+        op: &'static str,
+        /// How many numbers were given.
+        values: usize,
+        /// The most a node keeps.
+        max: usize,
+    },
     /// Bounds of `clamp` that are not two numbers.
     #[error("clamp: the bounds are {got} number(s); pass [lo, hi] (use -inf or inf for no bound)")]
     ClampBounds {

@@ -16,7 +16,7 @@ use crate::op::Op;
 use crate::{Error, FrozenGraph, Shape};
 
 /// The format version this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A recorded graph as plain data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -56,9 +56,24 @@ pub struct NodeRecord {
     /// `inputs` then lists the one other operand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub constant: Option<f64>,
+    /// The attributes the node keeps (clamp's bounds, a slice's range, a permutation's
+    /// code, a target shape), in the order of its op's row.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attrs: Vec<AttributeRecord>,
     /// Whether the constant is the left operand (`2.0 - x`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub constant_left: bool,
+}
+
+/// One attribute of a [`NodeRecord`]: a shape and values (a target shape has none).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeRecord {
+    /// The dimensions, outermost first.
+    pub shape: Vec<u64>,
+    /// The values, row-major.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<f64>,
 }
 
 fn shape_of(dims: &[u64]) -> Option<Shape> {
@@ -77,8 +92,24 @@ impl FrozenGraph {
                     Operand::Constant(c) => Some((k, *c)),
                     Operand::Node(_) => None,
                 });
+                let attrs = arena.with_args(
+                    i,
+                    |k| arena.value(k),
+                    |args| {
+                        let nodes = arena.op(i).map_or(0, Op::node_arity);
+                        args.get(nodes..)
+                            .unwrap_or_default()
+                            .iter()
+                            .map(|&(values, shape)| AttributeRecord {
+                                shape: shape.dims().into_iter().map(|d| d as u64).collect(),
+                                values: values.to_vec(),
+                            })
+                            .collect()
+                    },
+                );
                 NodeRecord {
                     op: arena.op(i).map(|op| op.name().to_string()),
+                    attrs,
                     inputs: arena.inputs(i).iter().map(|&k| u64::from(k)).collect(),
                     shape: arena.shape(i).dims().into_iter().map(|d| d as u64).collect(),
                     values: arena.is_leaf(i).then(|| arena.value(i).to_vec()),
@@ -144,14 +175,31 @@ impl FrozenGraph {
                         }
                         inputs.push(k as u32);
                     }
+                    let mut attr_shapes = Vec::with_capacity(node.attrs.len());
+                    for attr in &node.attrs {
+                        attr_shapes.push(shape_of(&attr.shape).ok_or_else(|| {
+                            bad(
+                                i,
+                                format!(
+                                    "attribute shape {:?} has more than 6 dimensions or too large ones",
+                                    attr.shape
+                                ),
+                            )
+                        })?);
+                    }
+                    let attrs: Vec<(&[f64], Shape)> =
+                        node.attrs.iter().zip(&attr_shapes).map(|(a, &s)| (&a.values[..], s)).collect();
                     let index = match node.constant {
                         None if node.constant_left => {
                             return Err(bad(i, "constant_left is set but the node has no constant".into()))
                         }
                         None if op == Op::Structural(crate::StructuralOp::Reshape) => {
-                            arena.record_shaped(op, &inputs, Some(shape))
+                            arena.record_op(op, &inputs, &attrs, Some(shape))
                         }
-                        None => arena.record(op, &inputs),
+                        None => arena.record_op(op, &inputs, &attrs, None),
+                        Some(_) if !attrs.is_empty() => {
+                            return Err(bad(i, "a node with a constant operand has no attributes".into()))
+                        }
                         Some(c) => arena.record_with_kept_constant(op, &inputs, c, node.constant_left),
                     }
                     .map_err(|e| bad(i, e.to_string()))?;
@@ -262,7 +310,14 @@ mod tests {
             Err(Error::Malformed { node, message }) => (node, message),
             other => panic!("expected a malformed-graph error, got {other:?}"),
         };
-        assert!(at(load(|f| f.version = 2)).1.contains("version"));
+        assert!(at(load(|f| f.version = 1)).1.contains("version"));
+        // node 3 is the slice, its range an attribute
+        assert_eq!(sample().to_file().nodes[3].attrs, vec![AttributeRecord { shape: vec![2], values: vec![1.0, 2.0] }]);
+        assert!(at(load(|f| f.nodes[3].attrs.clear())).1.contains("takes 2"));
+        assert!(at(load(|f| f.nodes[3].attrs[0].values = vec![1.0])).1.contains("holds 2"));
+        assert!(at(load(|f| f.nodes[3].attrs[0].shape = vec![1; 7])).1.contains("attribute shape"));
+        assert!(at(load(|f| f.nodes[3].attrs[0].values = vec![2.0, 2.0])).1.contains("slice"));
+        assert!(at(load(|f| f.nodes[2].attrs = f.nodes[3].attrs.clone())).1.contains("takes 1"));
         let unknown = load(|f| f.nodes[1].op = Some("frobnicate".into()));
         assert_eq!(unknown.unwrap_err(), Error::UnknownOp { node: 1, name: "frobnicate".into() });
         assert!(at(load(|f| f.nodes[1].inputs = vec![7])).1.contains("earlier"));

@@ -407,26 +407,51 @@ impl Graph {
     }
 
     /// Records `op` on `inputs`: the one fallible entry point behind every tensor method
-    /// and operator.
+    /// and operator, for an op without attributes.
     pub fn try_record(&self, op: Op, inputs: &[Tensor<'_>]) -> Result<Tensor<'_>, Error> {
-        self.record_shaped(op, inputs, None)
+        self.record_op(op, inputs, &[], None)
     }
 
-    /// [`try_record`](Graph::try_record) with the output's shape given (a `reshape`).
-    pub(crate) fn record_shaped(
+    /// Records `op` on the nodes `inputs` with its attributes, the constants the node keeps
+    /// (`(values, shape)` each, in the order of the op's row after its node inputs:
+    /// clamp's bounds `([lo, hi], [2])`, a slice's range, a permutation's code, the target
+    /// shape of `sum_to_size` and `expand` as `([], shape)`).
+    ///
+    /// ```
+    /// use slope_graph::{Graph, Op, Shape, StructuralOp};
+    ///
+    /// let g = Graph::new();
+    /// let x = g.vector(&[-2.0, 0.5, 3.0]);
+    /// let bounds = (&[-1.0, 1.0][..], Shape::Vector(2));
+    /// let y = g.try_record_with(Op::Structural(StructuralOp::Clamp), &[x], &[bounds]).unwrap();
+    /// assert_eq!(y.to_vec(), vec![-1.0, 0.5, 1.0]);
+    /// ```
+    pub fn try_record_with(
         &self,
         op: Op,
         inputs: &[Tensor<'_>],
+        attrs: &[(&[f64], Shape)],
+    ) -> Result<Tensor<'_>, Error> {
+        self.record_op(op, inputs, attrs, None)
+    }
+
+    /// [`try_record_with`](Graph::try_record_with), with the output's shape given (a
+    /// `reshape`).
+    pub(crate) fn record_op(
+        &self,
+        op: Op,
+        inputs: &[Tensor<'_>],
+        attrs: &[(&[f64], Shape)],
         shape: Option<Shape>,
     ) -> Result<Tensor<'_>, Error> {
-        let mut indices = [0_u32; 2];
+        let mut indices = [0_u32; crate::op::MAX_NODE_INPUTS];
         if inputs.len() > indices.len() {
-            return Err(Error::Arity { op: op.name(), expected: op.arity(), got: inputs.len() });
+            return Err(Error::Arity { op: op.name(), expected: op.arity(), got: inputs.len() + attrs.len() });
         }
         for (slot, t) in indices.iter_mut().zip(inputs) {
             *slot = self.check(t)?;
         }
-        let index = self.arena.borrow_mut().record_shaped(op, &indices[..inputs.len()], shape)?;
+        let index = self.arena.borrow_mut().record_op(op, &indices[..inputs.len()], attrs, shape)?;
         Ok(self.handle(index))
     }
 

@@ -46,7 +46,7 @@ pub use arena::{Arena, Checkpoint, NodeId, NodeInfo, NodeView, Operand, MAX_NODE
 pub use custom::{CustomOp, GraphScalar};
 pub use error::Error;
 #[cfg(feature = "serde")]
-pub use file::{GraphFile, NodeRecord, FORMAT_VERSION};
+pub use file::{AttributeRecord, GraphFile, NodeRecord, FORMAT_VERSION};
 pub use graph::{FrozenGraph, Graph};
 pub use op::{BinaryOp, Domain, Kink, Op, StructuralOp, UnaryOp};
 pub use pool::release_buffers;

@@ -120,10 +120,15 @@ macro_rules! structural_table {
                 "Slices along the first dimension (rows of a matrix, elements of a vector) picked \
                  by a constant vector of indices, repeats allowed: PyTorch's \
                  `index_select(0, indices)`, `x[indices]`.";
-            Where: "where", "WhereBackward0", [STRUCTURAL, MASK], [[V(6), V(3)], [M(4, 3), M(2, 3)], [V(2), S], [T(&[4, 1, 2]), T(&[2, 1, 2])]],
-                "PyTorch's `where(mask, x, y)`: `x` where the constant mask is 1, `y` where it \
-                 is 0, the first input being `x` and `y` joined by `cat` (`Tensor::where_` \
-                 records both); the gradient goes to the element picked.";
+            Where: "where", "WhereBackward0", [STRUCTURAL, STRUCTURAL, MASK],
+                [[V(3), V(3), V(3)], [M(2, 3), M(2, 3), M(2, 3)], [S, S, S], [T(&[2, 1, 2]), T(&[2, 1, 2]), T(&[2, 1, 2])]],
+                "PyTorch's `where(mask, x, y)`, inputs `x`, `y` and the constant mask, of one shape \
+                 (`Tensor::where_` broadcasts them first): `x` where the mask is 1, `y` where it is \
+                 0; the gradient goes to the element picked.";
+            Expand: "expand", "ExpandBackward0", [STRUCTURAL, SHAPE_ONLY],
+                [[V(1), V(3)], [M(2, 1), M(2, 3)], [S, M(2, 3)], [V(3), T(&[2, 2, 3])], [T(&[2, 1, 1]), T(&[2, 3, 2])]],
+                "The input broadcast to a larger shape, the attribute (PyTorch's `expand`, \
+                 `broadcast_to`): the reverse of `sum_to_size`, whose sum is its gradient.";
         }
     };
 }
@@ -237,12 +242,50 @@ impl StructuralOp {
         input < self.arity() && !self.domains()[input].constant
     }
 
-    /// Number of inputs: one per domain in its row.
+    /// Number of inputs: one per domain in its row, attributes included.
     #[inline]
     pub const fn arity(self) -> usize {
         self.domains().len()
     }
+
+    /// Number of inputs that are nodes: the row's domains that are not attributes, which
+    /// come first.
+    #[inline]
+    pub const fn node_arity(self) -> usize {
+        let domains = self.domains();
+        let mut k = 0;
+        while k < domains.len() && !domains[k].attribute {
+            k += 1;
+        }
+        k
+    }
 }
+
+/// The most inputs a node reads, and the most attributes it keeps.
+pub const MAX_NODE_INPUTS: usize = 3;
+/// The most attributes a node keeps.
+pub const MAX_ATTRIBUTES: usize = 2;
+/// The most operands (node inputs and attributes) an op takes.
+pub const MAX_OPERANDS: usize = 3;
+
+// The node layout the arena assumes, held for every row: attributes after the node inputs,
+// at most three node inputs of which only the first two are differentiated (a node keeps
+// two `tracks` flags and two inputs inline; a third lives in its side table).
+const _: () = {
+    let mut i = 0;
+    while i < StructuralOp::ALL.len() {
+        let op = StructuralOp::ALL[i];
+        let (domains, nodes) = (op.domains(), op.node_arity());
+        assert!(domains.len() <= MAX_OPERANDS && nodes <= MAX_NODE_INPUTS && domains.len() - nodes <= MAX_ATTRIBUTES);
+        let mut k = 0;
+        while k < domains.len() {
+            assert!(domains[k].attribute == (k >= nodes), "attributes come after the node inputs");
+            assert!(k < 2 || domains[k].constant, "a third input is never differentiated");
+            k += 1;
+        }
+        i += 1;
+    }
+};
 
 impl Op {
     /// Every op in the table, in a fixed order (the built-in ops; registered custom ops are
@@ -278,7 +321,7 @@ impl Op {
         }
     }
 
-    /// Number of inputs.
+    /// Number of inputs, attributes included.
     #[inline]
     pub fn arity(self) -> usize {
         match self {
@@ -286,6 +329,16 @@ impl Op {
             Op::Binary(_) => 2,
             Op::Structural(op) => op.arity(),
             Op::Custom(id) => id.op().arity(),
+        }
+    }
+
+    /// Number of inputs that are nodes; the rest of [`arity`](Op::arity) are attributes
+    /// (constants the node keeps: clamp's bounds, a slice's range, a permutation, a shape).
+    #[inline]
+    pub fn node_arity(self) -> usize {
+        match self {
+            Op::Structural(op) => op.node_arity(),
+            op => op.arity(),
         }
     }
 
@@ -396,10 +449,10 @@ pub fn broadcast(op: &'static str, left: Shape, right: Shape) -> Result<Shape, E
     Broadcast::of(left, right).map(|b| b.shape).ok_or(Error::ShapeMismatch { op, left, right })
 }
 
-/// The shapes of a node's inputs (a node holds one or two), without allocating: what a
-/// custom op's `output_shape` takes.
-fn shapes_of<T>(inputs: &[Input<'_, T>]) -> ([Shape; 2], usize) {
-    let mut shapes = [Shape::Scalar; 2];
+/// The shapes of a node's inputs, without allocating: what a custom op's `output_shape`
+/// takes.
+fn shapes_of<T>(inputs: &[Input<'_, T>]) -> ([Shape; MAX_OPERANDS], usize) {
+    let mut shapes = [Shape::Scalar; MAX_OPERANDS];
     for (slot, &(_, shape)) in shapes.iter_mut().zip(inputs) {
         *slot = shape;
     }

@@ -100,6 +100,8 @@ pub struct Cat;
 pub struct IndexSelect;
 /// Elements of one of two tensors, picked by a constant mask.
 pub struct Where;
+/// The input broadcast to a larger shape.
+pub struct Expand;
 
 /// Lanes of [`sum_of`]: independent partial sums, so the additions overlap instead of each
 /// waiting for the one before (a sequential sum runs at one addition per latency) and the
@@ -1123,37 +1125,71 @@ fn picks_first<S: Scalar>(mask: S) -> bool {
 }
 
 impl StructuralRule for Where {
-    /// The first input is the two tensors joined along the first dimension (`cat`), each of
-    /// the mask's shape: `[2]` for a scalar mask, `[2n]` for `[n]`, `[2r, c]` for `[r, c]`.
+    /// `x`, `y` and the mask share one shape.
     fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
-        let mask = inputs[1].1;
-        let joined = with_first(mask, if mask.is_scalar() { 2 } else { mask.dim(0).saturating_mul(2) });
-        if inputs[0].1 == joined {
-            Ok(inputs[1].1)
-        } else {
-            Err(Error::ShapeMismatch { op, left: inputs[0].1, right: inputs[1].1 })
+        let (x, y, mask) = (inputs[0].1, inputs[1].1, inputs[2].1);
+        match (x == y, x == mask) {
+            (true, true) => Ok(x),
+            (false, _) => Err(Error::ShapeMismatch { op, left: x, right: y }),
+            (true, false) => Err(Error::ShapeMismatch { op, left: x, right: mask }),
         }
     }
     fn check_values(inputs: &[Input<'_, f64>]) -> Result<(), Error> {
-        match inputs[1].0.iter().find(|&&m| m != 0.0 && m != 1.0) {
+        match inputs[2].0.iter().find(|&&m| m != 0.0 && m != 1.0) {
             None => Ok(()),
             Some(&value) => Err(Error::MaskValue { value }),
         }
     }
     fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
-        let (joined, mask) = (inputs[0].0, inputs[1].0);
-        let (first, second) = joined.split_at(mask.len());
-        out.extend(mask.iter().zip(first.iter().zip(second)).map(|(&m, (&a, &b))| if picks_first(m) { a } else { b }));
+        let (x, y, mask) = (inputs[0].0, inputs[1].0, inputs[2].0);
+        out.extend(mask.iter().zip(x.iter().zip(y)).map(|(&m, (&a, &b))| if picks_first(m) { a } else { b }));
     }
     /// The output's adjoint goes to the element that was picked; the other receives zero.
+    fn vjp<S: Scalar>(input: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        let first = input == 0;
+        for ((&m, &g), adj) in inputs[2].0.iter().zip(g).zip(adjoint) {
+            if picks_first(m) == first {
+                *adj += g;
+            }
+        }
+    }
+}
+
+impl StructuralRule for Expand {
+    /// The target is a shape the input broadcasts to.
+    fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+        match sum_layout(inputs[1].1, inputs[0].1) {
+            Some(_) => Ok(inputs[1].1),
+            None => Err(Error::ShapeMismatch { op, left: inputs[0].1, right: inputs[1].1 }),
+        }
+    }
+    /// Output element `(block, i, j)` is the input element it broadcasts from.
+    fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
+        let ((x, shape), target) = (inputs[0], inputs[1].1);
+        let Some(layout) = sum_layout(target, shape) else {
+            unreachable!("expand shapes are validated before evaluation")
+        };
+        let [(rs, cs), _] = layout.strides;
+        out.reserve(target.len());
+        for [x0, _] in layout.block_starts() {
+            for i in 0..layout.rows {
+                out.extend((0..layout.cols).map(|j| x[x0 + i * rs + j * cs]));
+            }
+        }
+    }
+    /// Each input element receives the sum, in element order, of the output elements that
+    /// broadcast from it: `sum_to_size`'s primal.
     fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
-        let mask = inputs[1].0;
-        let (first, second) = adjoint.split_at_mut(mask.len());
-        for (((&m, &g), a), b) in mask.iter().zip(g).zip(first).zip(second) {
-            if picks_first(m) {
-                *a += g;
-            } else {
-                *b += g;
+        let Some(layout) = sum_layout(inputs[1].1, inputs[0].1) else {
+            unreachable!("a recorded expand has shapes that broadcast")
+        };
+        let [(rs, cs), _] = layout.strides;
+        let block = layout.rows * layout.cols;
+        for (k, [x0, _]) in layout.block_starts().enumerate() {
+            for i in 0..layout.rows {
+                for j in 0..layout.cols {
+                    adjoint[x0 + i * rs + j * cs] += g[k * block + i * layout.cols + j];
+                }
             }
         }
     }

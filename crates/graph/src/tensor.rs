@@ -193,10 +193,32 @@ impl<'g> Tensor<'g> {
     }
 
     /// Records `op` with this tensor as the first input.
+    ///
+    /// The inputs past the op's [`node_arity`](Op::node_arity) are its attributes (clamp's
+    /// bounds, a slice's range, a permutation's code, a target shape): their values and
+    /// shapes are kept in the node, and none of them may require grad.
     pub fn try_op(self, op: Op, others: &[Tensor<'g>]) -> Result<Tensor<'g>, Error> {
+        let nodes = op.node_arity();
+        if nodes < op.arity() && 1 + others.len() == op.arity() && nodes >= 1 {
+            let (inputs, attributes) = others.split_at(nodes - 1);
+            let mut kept = Vec::with_capacity(attributes.len());
+            for t in attributes {
+                self.graph.check(t)?;
+                if t.requires_grad() {
+                    return Err(Error::AttributeRequiresGrad { op: op.name() });
+                }
+                kept.push((t.to_vec(), t.shape()));
+            }
+            let attrs: Vec<(&[f64], Shape)> = kept.iter().map(|(v, s)| (&v[..], *s)).collect();
+            let mut all = Vec::with_capacity(nodes);
+            all.push(self);
+            all.extend_from_slice(inputs);
+            return self.graph.try_record_with(op, &all, &attrs);
+        }
         match others {
             [] => self.graph.try_record(op, &[self]),
             [b] => self.graph.try_record(op, &[self, *b]),
+            [b, c] => self.graph.try_record(op, &[self, *b, *c]),
             _ => Err(Error::Arity { op: op.name(), expected: op.arity(), got: 1 + others.len() }),
         }
     }
@@ -288,10 +310,7 @@ impl<'g> Tensor<'g> {
     /// Sums this tensor down to `shape`, which must broadcast to its shape (PyTorch's
     /// `sum_to_size`, `SumBackward1`): the reverse of broadcasting.
     pub fn try_sum_to_size(self, shape: Shape) -> Result<Tensor<'g>, Error> {
-        self.graph.all_or_nothing(|| {
-            let target = self.graph.zeros(shape)?;
-            self.try_op(Op::Structural(StructuralOp::SumToSize), &[target])
-        })
+        self.graph.try_record_with(Op::Structural(StructuralOp::SumToSize), &[self], &[(&[], shape)])
     }
 
     /// Sum along dimension `dim` (PyTorch's `sum(x, dim, keepdim)`, `SumBackward1`), the
@@ -411,10 +430,8 @@ impl<'g> Tensor<'g> {
         if !matches!(self.shape(), Shape::Vector(_)) || start > end || end > len {
             return Err(Error::SliceRange { start, end, shape: self.shape() });
         }
-        self.graph.all_or_nothing(|| {
-            let range = self.graph.try_tensor(Shape::Vector(2), &[start as f64, (end - start) as f64])?;
-            self.try_op(Op::Structural(StructuralOp::Slice), &[range])
-        })
+        let range = [start as f64, (end - start) as f64];
+        self.graph.try_record_with(Op::Structural(StructuralOp::Slice), &[self], &[(&range, Shape::Vector(2))])
     }
 
     /// The same elements, in order, in shape `shape`, of any rank (PyTorch's `reshape` and
@@ -435,7 +452,7 @@ impl<'g> Tensor<'g> {
         if shape.checked_len() != Some(self.shape().len()) {
             return Err(Error::Reshape { op: "reshape", shape: self.shape(), target: shape });
         }
-        self.graph.record_shaped(Op::Structural(StructuralOp::Reshape), &[self], Some(shape))
+        self.graph.record_op(Op::Structural(StructuralOp::Reshape), &[self], &[], Some(shape))
     }
 
     /// [`try_reshape`](Tensor::try_reshape) to `dims`, one of which may be `-1`, the size
@@ -551,10 +568,7 @@ impl<'g> Tensor<'g> {
         if rank == 2 {
             return self.try_op(Op::Structural(StructuralOp::Transpose), &[]);
         }
-        self.graph.all_or_nothing(|| {
-            let code = self.graph.try_tensor(Shape::Scalar, &[code as f64])?;
-            self.try_op(Op::Structural(StructuralOp::Permute), &[code])
-        })
+        self.graph.try_record_with(Op::Structural(StructuralOp::Permute), &[self], &[(&[code as f64], Shape::Scalar)])
     }
 
     /// The dimensions reordered.
@@ -749,49 +763,105 @@ impl<'g> Tensor<'g> {
         or_panic(self.try_index_select(indices))
     }
 
-    /// PyTorch's `where(mask, self, other)` (`self.where(mask, other)`, `WhereBackward0`):
-    /// each element of `self` where `mask` is true, of `other` where it is false; `mask`
-    /// holds one `bool` per element, and `self`, `other` share one shape. The gradient goes
-    /// to the element picked. Recorded as `cat(self, other)` and a selection by the mask.
+    /// PyTorch's `where(condition, self, other)` (`self.where(condition, other)`,
+    /// `WhereBackward0`): each element of `self` where `condition` is 1, of `other` where it
+    /// is 0. The three shapes broadcast; `condition` holds zeros and ones (a comparison such
+    /// as [`gt`](Tensor::gt) makes one) and is never differentiated. The gradient goes to the
+    /// element picked.
     ///
     /// ```
     /// use slope_graph::{forward, Graph};
     ///
     /// let g = Graph::new();
     /// let x = g.vector(&[-1.0, 2.0, -3.0]).requires_grad_();
-    /// let leak = x * 0.1;
-    /// let mask: Vec<bool> = x.to_vec().iter().map(|&v| v > 0.0).collect();
-    /// let y = x.try_where_(&mask, leak).unwrap(); // a leaky relu
+    /// let y = x.try_where_(x.gt(0.0), x * 0.1).unwrap(); // a leaky relu
     /// assert_eq!(y.grad_fn().unwrap().name(), "WhereBackward0");
     /// assert_eq!(y.to_vec(), vec![-0.1, 2.0, -0.30000000000000004]);
     /// let dx = forward::gradient(y.sum(), &[x]).unwrap();
     /// assert_eq!(dx[0].as_slice(), &[0.1, 1.0, 0.1]);
     /// ```
     #[doc(alias = "where")]
-    pub fn try_where_(self, mask: &[bool], other: Tensor<'g>) -> Result<Tensor<'g>, Error> {
-        let shape = self.shape();
-        if other.shape() != shape {
-            return Err(Error::ShapeMismatch { op: "where", left: shape, right: other.shape() });
-        }
-        let bits: Vec<f64> = mask.iter().map(|&m| if m { 1.0 } else { 0.0 }).collect();
+    pub fn try_where_(self, condition: Tensor<'g>, other: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+        let mismatch = |left, right| Error::ShapeMismatch { op: "where", left, right };
+        let xy = Broadcast::of(self.shape(), other.shape()).ok_or(mismatch(self.shape(), other.shape()))?;
+        let shape = Broadcast::of(condition.shape(), xy.shape).ok_or(mismatch(condition.shape(), xy.shape))?.shape;
         self.graph.all_or_nothing(|| {
-            let mask = self.graph.try_tensor(shape, &bits)?;
-            let joined = match shape {
-                Shape::Scalar => {
-                    Tensor::try_cat(&[self.try_reshape(Shape::Vector(1))?, other.try_reshape(Shape::Vector(1))?], 0)?
-                }
-                _ => self.try_op(Op::Structural(StructuralOp::Cat), &[other])?,
-            };
-            joined.try_op(Op::Structural(StructuralOp::Where), &[mask])
+            let (x, y, mask) =
+                (self.try_broadcast_to(shape)?, other.try_broadcast_to(shape)?, condition.try_broadcast_to(shape)?);
+            x.try_op(Op::Structural(StructuralOp::Where), &[y, mask])
         })
     }
 
-    /// `self` where `mask` is true, `other` elsewhere.
+    /// `self` where `condition` is 1, `other` elsewhere.
     ///
     /// # Panics
-    /// If the shapes differ; see [`try_where_`](Tensor::try_where_).
-    pub fn where_(self, mask: &[bool], other: Tensor<'g>) -> Tensor<'g> {
-        or_panic(self.try_where_(mask, other))
+    /// If the shapes do not broadcast or the condition holds another number than 0 or 1;
+    /// see [`try_where_`](Tensor::try_where_).
+    pub fn where_(self, condition: Tensor<'g>, other: Tensor<'g>) -> Tensor<'g> {
+        or_panic(self.try_where_(condition, other))
+    }
+
+    /// This tensor broadcast to `shape` (PyTorch's `broadcast_to`, `ExpandBackward0`): the
+    /// shapes must broadcast to `shape`; itself if it has that shape already. Its gradient
+    /// sums over the repeated dimensions.
+    ///
+    /// ```
+    /// use slope_graph::{Graph, Shape};
+    ///
+    /// let g = Graph::new();
+    /// let x = g.matrix(2, 1, &[1.0, 2.0]).unwrap();
+    /// let y = x.try_broadcast_to(Shape::Matrix(2, 3)).unwrap();
+    /// assert_eq!(y.to_vec(), vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
+    /// assert!(x.try_broadcast_to(Shape::Matrix(3, 3)).is_err());
+    /// ```
+    pub fn try_broadcast_to(self, shape: Shape) -> Result<Tensor<'g>, Error> {
+        if self.shape() == shape {
+            return Ok(self);
+        }
+        self.graph.try_record_with(Op::Structural(StructuralOp::Expand), &[self], &[(&[], shape)])
+    }
+
+    /// This tensor broadcast to `shape`.
+    ///
+    /// # Panics
+    /// If it does not broadcast to `shape`; see [`try_broadcast_to`](Tensor::try_broadcast_to).
+    pub fn broadcast_to(self, shape: Shape) -> Tensor<'g> {
+        or_panic(self.try_broadcast_to(shape))
+    }
+
+    /// This tensor broadcast to `sizes`, `-1` keeping a size.
+    ///
+    /// # Panics
+    /// If it does not broadcast to `sizes`; see [`try_expand`](Tensor::try_expand).
+    pub fn expand(self, sizes: &[isize]) -> Tensor<'g> {
+        or_panic(self.try_expand(sizes))
+    }
+
+    /// PyTorch's `expand(*sizes)`: this tensor broadcast to `sizes`, where `-1` keeps the
+    /// size of that dimension (aligned at the last dimension); see
+    /// [`try_broadcast_to`](Tensor::try_broadcast_to).
+    ///
+    /// ```
+    /// use slope_graph::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let x = g.vector(&[1.0, 2.0, 3.0]);
+    /// assert_eq!(x.try_expand(&[2, -1]).unwrap().shape().dims(), vec![2, 3]);
+    /// ```
+    pub fn try_expand(self, sizes: &[isize]) -> Result<Tensor<'g>, Error> {
+        let own = self.shape().dims();
+        let lead = sizes.len().checked_sub(own.len());
+        let bad = || Error::Reshape { op: "expand", shape: self.shape(), target: self.shape() };
+        let lead = lead.ok_or_else(bad)?;
+        let mut dims = Vec::with_capacity(sizes.len());
+        for (k, &size) in sizes.iter().enumerate() {
+            dims.push(match (size, k.checked_sub(lead).map(|j| own[j])) {
+                (-1, Some(keep)) => keep,
+                (size, _) if size >= 0 => size as usize,
+                _ => return Err(bad()),
+            });
+        }
+        self.try_broadcast_to(Shape::new(&dims)?)
     }
 
     /// Whether `dim` is this tensor's last dimension (`false` for the first of a matrix),
@@ -901,8 +971,7 @@ impl<'g> Tensor<'g> {
     /// assert_eq!(x.try_clamp(-1.0, 1.0).unwrap().to_vec(), vec![-1.0, 0.5, 1.0]);
     /// ```
     pub fn try_clamp(self, lo: f64, hi: f64) -> Result<Tensor<'g>, Error> {
-        let bounds = self.graph.try_tensor(Shape::Vector(2), &[lo, hi])?;
-        self.try_op(Op::Structural(StructuralOp::Clamp), &[bounds])
+        self.graph.try_record_with(Op::Structural(StructuralOp::Clamp), &[self], &[(&[lo, hi], Shape::Vector(2))])
     }
 
     /// Each element clamped to `[lo, hi]`.

@@ -89,7 +89,8 @@ pub(crate) fn accumulate<'v, S: GraphScalar>(
             &owned[..]
         }
     };
-    let wants = |k: usize| view.tracks[k];
+    // Only the first two inputs are ever differentiated (the op table holds a third constant).
+    let wants = |k: usize| k < 2 && view.tracks[k];
     match op {
         Op::Unary(u) => {
             let a = inputs[0];
@@ -116,7 +117,8 @@ pub(crate) fn accumulate<'v, S: GraphScalar>(
         Op::Structural(s) => each_wanted_input(
             arena,
             value,
-            inputs,
+            node,
+            &inputs,
             &wants,
             // (a node read twice, `dot(x, x)`, is fresh on its first side only)
             |k, args, adjoint| {
@@ -132,7 +134,7 @@ pub(crate) fn accumulate<'v, S: GraphScalar>(
             below,
         ),
         Op::Custom(_) if fresh.contains(&true) => {
-            for (&fresh, &input) in fresh.iter().zip(inputs) {
+            for (&fresh, &input) in fresh.iter().zip(inputs.iter()) {
                 if fresh {
                     below.of(arena, input).fill(S::zero());
                 }
@@ -142,7 +144,8 @@ pub(crate) fn accumulate<'v, S: GraphScalar>(
         Op::Custom(id) => each_wanted_input(
             arena,
             value,
-            inputs,
+            node,
+            &inputs,
             &wants,
             |k, args, adjoint| S::custom_vjp(id.op(), k, args, slots, adjoint),
             below,
@@ -361,18 +364,17 @@ fn elementwise_pair<S: Scalar>(
 fn each_wanted_input<'v, S: GraphScalar>(
     arena: &Arena,
     value: &dyn Fn(u32) -> &'v [S],
+    node: u32,
     inputs: &[u32],
     wants: &dyn Fn(usize) -> bool,
     mut vjp: impl FnMut(usize, &[(&[S], Shape)], &mut [S]),
     below: &mut Below<'_, S>,
 ) {
-    let mut args: [(&[S], Shape); 2] = [(&[], Shape::Scalar); 2];
-    for (slot, &i) in args.iter_mut().zip(inputs) {
-        *slot = (value(i), arena.shape(i));
-    }
-    for (k, &input) in inputs.iter().enumerate() {
-        if wants(k) {
-            vjp(k, &args[..inputs.len()], below.of(arena, input));
+    arena.with_args(node, value, |args| {
+        for (k, &input) in inputs.iter().enumerate() {
+            if wants(k) {
+                vjp(k, args, below.of(arena, input));
+            }
         }
-    }
+    });
 }

@@ -220,7 +220,13 @@ pub fn op_program(data: &[u8]) {
     for step in data[6..].chunks_exact(3) {
         let op = Op::all().nth(usize::from(step[0]) % Op::COUNT).unwrap_or(Op::Unary(crate::UnaryOp::Neg));
         let (a, b) = (nodes[usize::from(step[1]) % nodes.len()], nodes[usize::from(step[2]) % nodes.len()]);
-        let result = if op.arity() == 1 { a.try_op(op, &[]) } else { a.try_op(op, &[b]) };
+        let result = match (op.node_arity(), op.arity()) {
+            (1, 1) => a.try_op(op, &[]),
+            // an attribute: `b`'s values, in `b`'s shape
+            (1, _) => g.try_record_with(op, &[a], &[(&b.to_vec(), b.shape())]),
+            (3, _) => a.try_where_(b.gt(0.0), b),
+            _ => a.try_op(op, &[b]),
+        };
         if let Ok(t) = result {
             nodes.push(t);
         }

@@ -79,6 +79,7 @@ fn compound_recordings_fail_whole() {
     let m = g.matrix(2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap().requires_grad_();
     let six = g.try_tensor(Shape::of(&[1; 6]), &[1.0]).unwrap();
     let t = g.try_tensor(Shape::of(&[2, 1, 3]), &[0.0; 6]).unwrap();
+    let (ones3, ones2, halves) = (g.vector(&[1.0; 3]), g.vector(&[1.0; 2]), g.vector(&[0.5; 3]));
     let nodes = g.len();
     let err = v3.try_reshape(Shape::Matrix(2, 2)).unwrap_err();
     assert!(matches!(err, GraphError::Reshape { target: Shape::Matrix(2, 2), .. }), "{err}");
@@ -103,14 +104,15 @@ fn compound_recordings_fail_whole() {
     assert!(matches!(Tensor::try_stack(&[v3, v3], 2), Err(GraphError::Dim { .. })));
     let err = m.try_index_select(&[0, 2]).unwrap_err();
     assert_eq!(err, GraphError::RowIndex { index: 2.0, rows: 2 });
-    assert!(matches!(v3.try_where_(&[true; 3], m), Err(GraphError::ShapeMismatch { .. })));
-    assert!(matches!(v3.try_where_(&[true; 2], v3), Err(GraphError::DataLength { .. })));
+    assert!(matches!(m.try_where_(ones2, m), Err(GraphError::ShapeMismatch { .. })));
+    assert!(matches!(v3.try_where_(ones3, ones2), Err(GraphError::ShapeMismatch { .. })));
+    assert!(matches!(v3.try_where_(ones2, v3), Err(GraphError::ShapeMismatch { .. })));
+    assert!(matches!(v3.try_where_(halves, v3), Err(GraphError::MaskValue { value: 0.5 })));
     assert!(matches!(m.try_sum_to_size(Shape::Vector(2)), Err(GraphError::ShapeMismatch { .. })));
     assert_eq!(g.len(), nodes, "a failed call left nodes behind");
-    // a mask read from a file is checked when recorded
-    let pair = Tensor::cat(&[v3, v3], 0);
+    // a mask recorded directly is checked too
     let mask = g.vector(&[1.0, 0.5, 0.0]);
-    let err = pair.try_op(Op::Structural(StructuralOp::Where), &[mask]).unwrap_err();
+    let err = v3.try_op(Op::Structural(StructuralOp::Where), &[v3, mask]).unwrap_err();
     assert_eq!(err, GraphError::MaskValue { value: 0.5 });
     still_usable(&g);
 }
@@ -161,15 +163,15 @@ fn deserialization() {
     let cases = [
         ("", "not a graph file"),                                                       // 36
         ("[1, 2]", "not a graph file"),                                                 // 37
-        (r#"{"version":1,"nodes":[{"shape":[2],"values":[1.0]}]}"#, "holds 2"),         // 38
-        (r#"{"version":1,"nodes":[{"op":"exp","inputs":[0],"shape":[]}]}"#, "earlier"), // 39
-        (r#"{"version":1,"nodes":[{"shape":[],"values":[1.0]},{"op":"exp","inputs":[0],"shape":[]}]}"#, "leaf"), // 40
+        (r#"{"version":2,"nodes":[{"shape":[2],"values":[1.0]}]}"#, "holds 2"),         // 38
+        (r#"{"version":2,"nodes":[{"op":"exp","inputs":[0],"shape":[]}]}"#, "earlier"), // 39
+        (r#"{"version":2,"nodes":[{"shape":[],"values":[1.0]},{"op":"exp","inputs":[0],"shape":[]}]}"#, "leaf"), // 40
         (
-            r#"{"version":1,"nodes":[{"shape":[3],"values":[1,2,3],"requires_grad":true},{"shape":[2],"values":[7,1]},{"op":"slice","inputs":[0,1],"shape":[1],"requires_grad":true}]}"#,
+            r#"{"version":2,"nodes":[{"shape":[3],"values":[1,2,3],"requires_grad":true},{"op":"slice","inputs":[0],"shape":[1],"requires_grad":true,"attrs":[{"shape":[2],"values":[7,1]}]}]}"#,
             "slice index",
         ), // 41
-        (r#"{"version":1,"nodes":[{"shape":[],"values":[null]}]}"#, "not a graph file"), // 42
-        (r#"{"version":1,"nodes":[{"shape":[99999999999],"values":[]}]}"#, "holds"),    // 43
+        (r#"{"version":2,"nodes":[{"shape":[],"values":[null]}]}"#, "not a graph file"), // 42
+        (r#"{"version":2,"nodes":[{"shape":[99999999999],"values":[]}]}"#, "holds"),    // 43
     ];
     for (json, needle) in cases {
         let err = FrozenGraph::from_json(json).expect_err(json);
@@ -177,7 +179,7 @@ fn deserialization() {
         assert!(err.to_string().contains(needle), "{json}: {err}");
     }
     // a valid file still loads afterwards
-    let ok = r#"{"version":1,"nodes":[{"shape":[],"values":[2.0],"requires_grad":true},{"op":"exp","inputs":[0],"shape":[],"requires_grad":true}]}"#;
+    let ok = r#"{"version":2,"nodes":[{"shape":[],"values":[2.0],"requires_grad":true},{"op":"exp","inputs":[0],"shape":[],"requires_grad":true}]}"#;
     let g = FrozenGraph::from_json(ok).unwrap();
     assert_eq!(g.value(g.node_id(1).unwrap()).unwrap().item(), Some(2.0_f64.exp()));
 }
@@ -215,11 +217,23 @@ fn slice_ranges_recorded_directly_are_checked() {
         ([0.0, 4.0], GraphError::SliceIndex { index: 4.0, len: 3 }),
         ([2.0, 2.0], GraphError::SliceRange { start: 2, end: 4, shape: Shape::Vector(3) }),
     ] {
-        let range = g.vector(&range);
         let nodes = g.len();
-        assert_eq!(x.try_op(slice, &[range]).unwrap_err(), want);
+        assert_eq!(g.try_record_with(slice, &[x], &[(&range, Shape::Vector(2))]).unwrap_err(), want);
         assert_eq!(g.len(), nodes, "a refused slice records nothing");
     }
-    assert!(matches!(x.try_op(slice, &[g.vector(&[0.0])]), Err(GraphError::ShapeMismatch { .. })));
-    assert_eq!(x.try_op(slice, &[g.vector(&[2.0, 1.0])]).unwrap().to_vec(), vec![3.0]);
+    assert!(matches!(
+        g.try_record_with(slice, &[x], &[(&[0.0], Shape::Vector(1))]),
+        Err(GraphError::ShapeMismatch { .. })
+    ));
+    assert_eq!(x.try_op(slice, &[x]).unwrap_err(), GraphError::AttributeRequiresGrad { op: "slice" });
+    assert_eq!(
+        x.try_op(slice, &[g.vector(&[1.0, 1.0])]).unwrap().to_vec(),
+        vec![2.0],
+        "a constant tensor gives its values"
+    );
+    assert!(matches!(
+        g.try_record_with(slice, &[x], &[(&[0.0; 9], Shape::Vector(9))]),
+        Err(GraphError::Attributes { values: 9, .. })
+    ));
+    assert_eq!(g.try_record_with(slice, &[x], &[(&[2.0, 1.0], Shape::Vector(2))]).unwrap().to_vec(), vec![3.0]);
 }

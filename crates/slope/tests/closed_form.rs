@@ -294,9 +294,10 @@ fn structural_ops_match_closed_forms() {
                 assert_eq!(x.slice(1, 3).grad_fn().unwrap().name(), "SliceBackward0");
                 y.backward().unwrap();
                 assert_eq!(x.grad().unwrap().as_slice(), &[1.0, 3.0, -2.0, 0.0]);
-                // the row itself: a constant range [start, len]
+                // the row itself: the range [start, len] an attribute of the node
                 let z = g.vector(&numbers(15, 4)).requires_grad_();
-                let part = z.try_op(op, &[g.vector(&[1.0, 2.0])]).unwrap();
+                let part = g.try_record_with(op, &[z], &[(&[1.0, 2.0], Shape::Vector(2))]).unwrap();
+                assert_eq!(g.with_arena(|a| a.node_info(part.id()).unwrap().inputs.len()), 1, "the range is no node");
                 assert_eq!(part.to_vec(), z.to_vec()[1..3].to_vec());
                 (part * g.vector(&[10.0, 100.0])).sum().backward().unwrap();
                 assert_eq!(z.grad().unwrap().as_slice(), &[0.0, 10.0, 100.0, 0.0]);
@@ -514,17 +515,48 @@ fn structural_ops_match_closed_forms() {
             StructuralOp::Where => {
                 // loss = sum(w ∘ where(m, x, y))  =>  dx = w where m, dy = w elsewhere
                 let (x, y, w) = (numbers(24, 4), numbers(25, 4), numbers(26, 4));
-                let mask = [true, false, false, true];
+                let mask = g.vector(&[1.0, 0.0, 0.0, 1.0]);
                 let (tx, ty) = (g.vector(&x).requires_grad_(), g.vector(&y).requires_grad_());
-                let picked = tx.where_(&mask, ty);
+                let picked = tx.where_(mask, ty);
                 assert_eq!(picked.grad_fn().unwrap().name(), "WhereBackward0");
+                let reads = g.with_arena(|a| a.node_info(picked.id()).unwrap().inputs);
+                assert_eq!(reads, vec![tx.id(), ty.id(), mask.id()], "x, y and the mask are the node's three inputs");
                 assert_eq!(picked.to_vec(), vec![x[0], y[1], y[2], x[3]]);
                 (picked * g.vector(&w)).sum().backward().unwrap();
                 assert_eq!(tx.grad().unwrap().as_slice(), &[w[0], 0.0, 0.0, w[3]]);
                 assert_eq!(ty.grad().unwrap().as_slice(), &[0.0, w[1], w[2], 0.0]);
                 // a NaN not picked does not reach the value
                 let nan = g.vector(&[f64::NAN; 4]);
-                assert_eq!(tx.where_(&[true; 4], nan).to_vec(), x);
+                assert_eq!(tx.where_(g.vector(&[1.0; 4]), nan).to_vec(), x);
+                // the three broadcast: a column condition, a row x, a scalar y
+                let cond = g.matrix(2, 1, &[1.0, 0.0]).unwrap();
+                let row = g.vector(&x[..3]).requires_grad_();
+                let s = g.scalar(y[0]).requires_grad_();
+                let both = row.where_(cond, s);
+                assert_eq!(both.to_vec(), vec![x[0], x[1], x[2], y[0], y[0], y[0]]);
+                (both * g.matrix(2, 3, &numbers(27, 6)).unwrap()).sum().backward().unwrap();
+                let v = numbers(27, 6);
+                assert_eq!(row.grad().unwrap().as_slice(), &v[..3]);
+                assert!(close(s.grad().unwrap().item().unwrap(), v[3] + v[4] + v[5]));
+            }
+            StructuralOp::Expand => {
+                // y[b, i, j] = x[i, 0]; loss = sum(W ∘ y)  =>  dx[i] = Σ_b Σ_j W[b, i, j]
+                let (x, w) = (numbers(28, 3), numbers(29, 24));
+                let tx = g.matrix(3, 1, &x).unwrap().requires_grad_();
+                let y = tx.try_expand(&[2, -1, 4]).unwrap();
+                assert_eq!((y.shape().dims(), y.grad_fn().unwrap().name()), (vec![2, 3, 4], "ExpandBackward0"));
+                let at = |b: usize, i: usize, j: usize| (b * 3 + i) * 4 + j;
+                for (b, i, j) in (0..2).flat_map(|b| (0..3).flat_map(move |i| (0..4).map(move |j| (b, i, j)))) {
+                    assert_eq!(y.to_vec()[at(b, i, j)], x[i]);
+                }
+                (y * g.try_tensor(y.shape(), &w).unwrap()).sum().backward().unwrap();
+                let dx = tx.grad().unwrap();
+                for i in 0..3 {
+                    let want: f64 = (0..2).flat_map(|b| (0..4).map(move |j| (b, j))).map(|(b, j)| w[at(b, i, j)]).sum();
+                    assert!(close(dx.as_slice()[i], want), "dx[{i}]");
+                }
+                assert!(tx.try_expand(&[2, 2, 4]).is_err(), "3 rows do not broadcast to 2");
+                assert!(tx.try_expand(&[-1, 4]).is_ok() && tx.try_expand(&[4]).is_err());
             }
             StructuralOp::Transpose => {
                 // loss = sum(W ∘ Aᵀ)  =>  dA = Wᵀ

@@ -250,10 +250,10 @@ fn stack_and_where_give_pytorchs_values_and_gradients() {
     assert_eq!((pair.shape(), pair.to_vec()), (Shape::Vector(3), vec![2.0, -3.0, 2.0]));
     (pair * g.vector(&[1.0, 2.0, 4.0])).sum().backward().unwrap();
     assert_eq!((s.grad().unwrap().item(), t.grad().unwrap().item()), (Some(5.0), Some(2.0)));
-    let picked = s.where_(&[false], t);
+    let picked = s.where_(g.scalar(0.0), t);
     assert_eq!((picked.shape(), picked.item().ok()), (Shape::Scalar, Some(-3.0)));
     let m = g.matrix(2, 2, &[1.0, -2.0, -3.0, 4.0]).unwrap().requires_grad_();
-    let relu = m.where_(&[true, false, false, true], g.zeros(Shape::Matrix(2, 2)).unwrap());
+    let relu = m.where_(m.gt(0.0), g.scalar(0.0));
     assert_eq!(relu.to_vec(), m.relu().to_vec());
     relu.sum().backward().unwrap();
     assert_eq!(m.grad().unwrap().as_slice(), &[1.0, 0.0, 0.0, 1.0]);
