@@ -175,6 +175,17 @@ fn record<'g>(nodes: &[Tensor<'g>], step: &Step) -> Result<Option<Tensor<'g>>, E
             let mask: Vec<f64> = (0..layout.shape.len()).map(|k| ((bits >> (k % 8)) & 1) as f64).collect();
             Some(a.graph().try_tensor(layout.shape, &mask).and_then(|mask| a.try_where_(mask, b)))
         }
+        Op::Structural(StructuralOp::Gather | StructuralOp::ScatterAdd) if a.shape().rank() > 0 => {
+            // a constant index of `a`'s shape, drawn from the step's number
+            let width = a.shape().last_dim();
+            let bits = (step.constant * 256.0) as usize;
+            let picks: Vec<f64> = (0..a.shape().len()).map(|k| ((bits >> (k % 8)) % width) as f64).collect();
+            let index = a.graph().try_tensor(a.shape(), &picks)?;
+            Some(match op {
+                Op::Structural(StructuralOp::Gather) => a.try_gather(-1, index),
+                _ => b.try_broadcast_to(a.shape()).and_then(|src| a.try_scatter_add(-1, index, src)),
+            })
+        }
         Op::Structural(StructuralOp::SumToSize) => Some(a.try_sum_to_size(b.shape())),
         Op::Structural(StructuralOp::Expand) => (a.shape() != b.shape()).then(|| a.try_broadcast_to(b.shape())),
         Op::Structural(_) | Op::Custom(_) => Some(if op.arity() == 1 { a.try_op(op, &[]) } else { a.try_op(op, &[b]) }),

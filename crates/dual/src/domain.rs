@@ -168,7 +168,7 @@ pub const KINK_AT_ZERO: Domain =
 pub const SIGMOID: Domain = Domain::interval(-8.0, 8.0).edges(&[0.0, 1e-12, -1e-12, 30.0, -30.0, 800.0, -800.0]);
 
 /// A huge addend swamps the other operand, so finite differences could not see it.
-const ADDITIVE: Domain = Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12, 1e-150, -1e-150]);
+pub const ADDITIVE: Domain = Domain::interval(-3.0, 3.0).edges(&[0.0, 1e-12, -1e-12, 1e-150, -1e-150]);
 /// Both operands of `+` and `-`.
 pub const ADDITIVE_PAIR: [Domain; 2] = [ADDITIVE, ADDITIVE];
 /// Both operands anywhere.

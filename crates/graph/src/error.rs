@@ -180,6 +180,18 @@ pub enum Error {
         /// Rows of the input (elements of a vector).
         rows: usize,
     },
+    /// An index of `gather` or `scatter_add` that is not a whole number in its dimension.
+    #[error(
+        "{op}: index {index} is not a whole number in 0..{size}; pick among the {size} elements along the dimension"
+    )]
+    GatherIndex {
+        /// The op.
+        op: &'static str,
+        /// The index given.
+        index: f64,
+        /// Size of the dimension indexed.
+        size: usize,
+    },
     /// A mask of `where` with an element that is neither 0 nor 1.
     #[error("where: mask element {value} is neither 0 nor 1; pass one bool per element")]
     MaskValue {

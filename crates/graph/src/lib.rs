@@ -42,7 +42,9 @@ mod tensor;
 mod value;
 mod var;
 
-pub use arena::{Arena, Checkpoint, NodeId, NodeInfo, NodeView, Operand, MAX_NODES, MAX_VALUES};
+pub use arena::{
+    Arena, Checkpoint, NodeId, NodeInfo, NodeInputs, NodeView, Operand, MAX_ATTRIBUTE_VALUES, MAX_NODES, MAX_VALUES,
+};
 pub use custom::{CustomOp, GraphScalar};
 pub use error::Error;
 #[cfg(feature = "serde")]

@@ -66,10 +66,11 @@ macro_rules! structural_table {
                  `perm[k]`, the permutation a constant, its index among the permutations of the \
                  rank (Lehmer code) as a scalar second input. A copy, its gradient the inverse \
                  permutation.";
-            Slice: "slice", "SliceBackward0", [STRUCTURAL, RANGE], [[V(4), V(2)], [V(5), V(2)]],
-                "The elements `start..start + len` of a vector, the range a constant `[start, len]` \
-                 (`x[1:]`, `x[:-1]`; `Tensor::slice` records it): a copy of the range, and its \
-                 gradient an addition into it.";
+            Slice: "slice", "SliceBackward0", [STRUCTURAL, RANGE], [[V(4), V(2)], [V(5), V(2)], [M(4, 2), V(2)], [T(&[4, 1, 2]), V(2)]],
+                "Rows `start..start + len` along the first dimension (a vector's elements, a \
+                 matrix's rows), the range `[start, len]` an attribute (`x[1:]`, `x[:-1]`; \
+                 `Tensor::slice`, and `narrow`/`select` along any dimension, record it): a copy \
+                 of the range, and its gradient an addition into it.";
             SumToSize: "sum_to_size", "SumBackward1", [STRUCTURAL, SHAPE_ONLY],
                 [[M(2, 3), V(3)], [M(2, 3), M(2, 1)], [M(2, 3), M(1, 3)], [M(2, 3), S], [V(4), S], [V(4), V(1)],
                  [T(&[2, 3, 2]), T(&[2, 1, 2])], [T(&[2, 3, 2]), M(3, 1)]],
@@ -129,6 +130,18 @@ macro_rules! structural_table {
                 [[V(1), V(3)], [M(2, 1), M(2, 3)], [S, M(2, 3)], [V(3), T(&[2, 2, 3])], [T(&[2, 1, 1]), T(&[2, 3, 2])]],
                 "The input broadcast to a larger shape, the attribute (PyTorch's `expand`, \
                  `broadcast_to`): the reverse of `sum_to_size`, whose sum is its gradient.";
+            Gather: "gather", "GatherBackward0", [STRUCTURAL, INDICES],
+                [[V(3), V(4)], [M(2, 3), M(2, 2)], [M(2, 3), M(1, 4)], [T(&[2, 2, 3]), T(&[2, 1, 2])]],
+                "PyTorch's `gather(x, -1, index)`: `out[.., j] = x[.., index[.., j]]` along the last \
+                 dimension (`Tensor::gather` along any), the constant index of `x`'s rank and at \
+                 most its size along the other dimensions; the gradient adds into the elements \
+                 picked.";
+            ScatterAdd: "scatter_add", "ScatterAddBackward0", [ADDITIVE, ADDITIVE, INDICES],
+                [[V(3), V(4), V(4)], [M(2, 3), M(2, 2), M(2, 2)], [T(&[2, 2, 3]), T(&[2, 1, 2]), T(&[2, 1, 2])]],
+                "PyTorch's `x.scatter_add(-1, index, src)`: `x` with `src[.., j]` added at \
+                 `[.., index[.., j]]` along the last dimension (`Tensor::scatter_add` along any), \
+                 `src` of the constant index's shape; `x`'s gradient is the output's, `src`'s \
+                 the output's gathered at the index.";
         }
     };
 }

@@ -102,6 +102,10 @@ pub struct IndexSelect;
 pub struct Where;
 /// The input broadcast to a larger shape.
 pub struct Expand;
+/// Elements picked along the last dimension by an index tensor.
+pub struct Gather;
+/// Elements added into a tensor along the last dimension at an index tensor's positions.
+pub struct ScatterAdd;
 
 /// Lanes of [`sum_of`]: independent partial sums, so the additions overlap instead of each
 /// waiting for the one before (a sequential sum runs at one addition per latency) and the
@@ -350,22 +354,26 @@ impl StructuralRule for Permute {
     }
 }
 
-/// The range `[start, len]` of [`Slice`] as indices; recording has checked it lies inside
-/// the vector (a re-evaluation at a moved range leaf may not, and gets an empty or
-/// out-of-range range, which the rules answer with NaN or nothing, never a panic).
-fn slice_range<T: Scalar>(range: &[T], len: usize) -> core::ops::Range<usize> {
+/// The elements of `shape` that rows `start..start + len` along its first dimension hold
+/// (`range` is `[start, len]`, in rows), clamped into the tensor.
+fn slice_range<T: Scalar>(range: &[T], shape: Shape) -> core::ops::Range<usize> {
+    let rows = shape.dim(0).max(1);
+    let inner = if shape.rank() == 0 { 1 } else { shape.len() / rows.max(1) };
     let at = |k: usize| range.get(k).and_then(|v| v.to_usize()).unwrap_or(usize::MAX);
-    let start = at(0).min(len.saturating_add(1));
-    start..start.saturating_add(at(1).min(len))
+    let start = at(0).min(rows.saturating_add(1));
+    let end = start.saturating_add(at(1).min(rows));
+    start.saturating_mul(inner)..end.saturating_mul(inner)
 }
 
 impl StructuralRule for Slice {
-    /// The range is `[start, len]`, whole numbers with `start + len` inside the vector.
+    /// The range is `[start, len]`, whole numbers with `start + len` inside the first
+    /// dimension of a tensor of rank 1 or more.
     fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
         let ((_, shape), (range, range_shape)) = (inputs[0], inputs[1]);
-        let (Shape::Vector(n), Shape::Vector(2)) = (shape, range_shape) else {
+        if shape.rank() == 0 || range_shape != Shape::Vector(2) {
             return Err(Error::ShapeMismatch { op, left: shape, right: range_shape });
-        };
+        }
+        let n = shape.dim(0);
         let whole = |v: f64| v >= 0.0 && v <= n as f64 && (v as usize) as f64 == v;
         if let Some(&index) = range.iter().find(|&&v| !whole(v)) {
             return Err(Error::SliceIndex { index, len: n });
@@ -374,25 +382,26 @@ impl StructuralRule for Slice {
         if start + len > n {
             return Err(Error::SliceRange { start, end: start + len, shape });
         }
-        Ok(Shape::Vector(len))
+        Ok(with_first(shape, len))
     }
     fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
-        let (x, range) = (inputs[0].0, slice_range(inputs[1].0, inputs[0].0.len()));
+        let ((x, shape), range) = (inputs[0], inputs[1].0);
+        let range = slice_range(range, shape);
         match x.get(range.clone()) {
             Some(part) => out.extend_from_slice(part),
-            // a re-evaluation with a moved range leaf: NaN rather than a panic
+            // unreachable for a recorded node (its range was checked): NaN, not a panic
             None => out.extend(range.map(|_| S::nan())),
         }
     }
     fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
-        let range = slice_range(inputs[1].0, adjoint.len());
+        let range = slice_range(inputs[1].0, inputs[0].1);
         if let Some(part) = adjoint.get_mut(range) {
             part.iter_mut().zip(g).for_each(|(adj, &g)| *adj += g);
         }
     }
     /// The range's adjoint is the output's, copied, and zero around it.
     fn vjp_fresh<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
-        let range = slice_range(inputs[1].0, adjoint.len());
+        let range = slice_range(inputs[1].0, inputs[0].1);
         adjoint.fill(S::zero());
         if let Some(part) = adjoint.get_mut(range) {
             part.iter_mut().zip(g).for_each(|(adj, &g)| *adj = S::zero() + g);
@@ -1189,6 +1198,152 @@ impl StructuralRule for Expand {
             for i in 0..layout.rows {
                 for j in 0..layout.cols {
                     adjoint[x0 + i * rs + j * cs] += g[k * block + i * layout.cols + j];
+                }
+            }
+        }
+    }
+}
+
+/// How an index tensor of `gather`/`scatter_add` reads a tensor along its last dimension:
+/// `index` has the tensor's rank and at most its size along every other dimension (PyTorch's
+/// rule), and row `r` of `index` (its elements sharing the leading indices) addresses the row
+/// of the tensor at the same leading indices.
+#[derive(Clone, Copy)]
+struct IndexedRows {
+    /// Width of the tensor's rows (its last dimension).
+    width: usize,
+    /// Width of the index's rows.
+    picks: usize,
+    rows: usize,
+    /// The index's and the tensor's leading dimensions.
+    lead: [(usize, usize); MAX_RANK],
+    rank: usize,
+}
+
+impl IndexedRows {
+    fn of(tensor: Shape, index: Shape) -> Option<IndexedRows> {
+        let rank = tensor.rank();
+        if rank == 0 || index.rank() != rank {
+            return None;
+        }
+        let (t, i) = (tensor.dims(), index.dims());
+        let mut lead = [(1, 1); MAX_RANK];
+        for d in 0..rank - 1 {
+            if i[d] > t[d] {
+                return None;
+            }
+            lead[d] = (i[d], t[d]);
+        }
+        let (width, picks) = (t[rank - 1], i[rank - 1]);
+        Some(IndexedRows { width, picks, rows: index.len().checked_div(picks).unwrap_or(0), lead, rank })
+    }
+
+    /// `(start of the tensor's row, start of the index's row)` for each row of the index.
+    fn rows(self) -> impl Iterator<Item = (usize, usize)> {
+        (0..self.rows).map(move |r| {
+            let (mut rest, mut start, mut stride) = (r, 0, self.width);
+            for d in (0..self.rank - 1).rev() {
+                let (size, full) = self.lead[d];
+                start += (rest % size) * stride;
+                rest /= size;
+                stride *= full;
+            }
+            (start, r * self.picks)
+        })
+    }
+}
+
+/// Checks that every index picks an element of rows `width` wide.
+fn check_indices(op: &'static str, indices: &[f64], width: usize) -> Result<(), Error> {
+    let valid = |i: f64| i >= 0.0 && i < width as f64 && (i as usize) as f64 == i;
+    match indices.iter().find(|&&i| !valid(i)) {
+        None => Ok(()),
+        Some(&index) => Err(Error::GatherIndex { op, index, size: width }),
+    }
+}
+
+impl StructuralRule for Gather {
+    /// The output has the index's shape.
+    fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+        match IndexedRows::of(inputs[0].1, inputs[1].1) {
+            Some(_) => Ok(inputs[1].1),
+            None => Err(Error::ShapeMismatch { op, left: inputs[0].1, right: inputs[1].1 }),
+        }
+    }
+    fn check_values(inputs: &[Input<'_, f64>]) -> Result<(), Error> {
+        check_indices("gather", inputs[1].0, inputs[0].1.last_dim())
+    }
+    /// `out[.., j] = x[.., index[.., j]]`; an index outside the row (unreachable once
+    /// recorded) gives NaN.
+    fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
+        let ((x, shape), (index, index_shape)) = (inputs[0], inputs[1]);
+        let Some(layout) = IndexedRows::of(shape, index_shape) else { return };
+        for (row, at) in layout.rows() {
+            out.extend(index[at..at + layout.picks].iter().map(|&i| match i.to_usize() {
+                Some(i) if i < layout.width => x[row + i],
+                _ => S::nan(),
+            }));
+        }
+    }
+    /// Each output element's adjoint is added to the element it picked (one picked twice
+    /// receives both), in element order.
+    fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        let Some(layout) = IndexedRows::of(inputs[0].1, inputs[1].1) else { return };
+        let index = inputs[1].0;
+        for (row, at) in layout.rows() {
+            for k in at..at + layout.picks {
+                if let Some(i) = index[k].to_usize().filter(|&i| i < layout.width) {
+                    adjoint[row + i] += g[k];
+                }
+            }
+        }
+    }
+}
+
+impl StructuralRule for ScatterAdd {
+    /// `self`, `src` and the index: `src` has the index's shape, which reads `self` as
+    /// [`Gather`] reads its input; the output has `self`'s shape.
+    fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
+        let (target, src, index) = (inputs[0].1, inputs[1].1, inputs[2].1);
+        if src != index {
+            return Err(Error::ShapeMismatch { op, left: src, right: index });
+        }
+        match IndexedRows::of(target, index) {
+            Some(_) => Ok(target),
+            None => Err(Error::ShapeMismatch { op, left: target, right: index }),
+        }
+    }
+    fn check_values(inputs: &[Input<'_, f64>]) -> Result<(), Error> {
+        check_indices("scatter_add", inputs[2].0, inputs[0].1.last_dim())
+    }
+    /// `self`, with `src[.., j]` added at `[.., index[.., j]]`, in element order.
+    fn primal<S: Scalar>(inputs: &[Input<'_, S>], out: &mut Vec<S>) {
+        let ((target, shape), src, (index, index_shape)) = (inputs[0], inputs[1].0, inputs[2]);
+        let start = out.len();
+        out.extend_from_slice(target);
+        let Some(layout) = IndexedRows::of(shape, index_shape) else { return };
+        let sums = &mut out[start..];
+        for (row, at) in layout.rows() {
+            for k in at..at + layout.picks {
+                match index[k].to_usize().filter(|&i| i < layout.width) {
+                    Some(i) => sums[row + i] += src[k],
+                    None => sums[row] = S::nan(),
+                }
+            }
+        }
+    }
+    /// `self` receives the output's adjoint; `src` gathers it at the index.
+    fn vjp<S: Scalar>(input: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
+        if input == 0 {
+            adjoint.iter_mut().zip(g).for_each(|(adj, &g)| *adj += g);
+            return;
+        }
+        let Some(layout) = IndexedRows::of(inputs[0].1, inputs[2].1) else { return };
+        let index = inputs[2].0;
+        for (row, at) in layout.rows() {
+            for k in at..at + layout.picks {
+                if let Some(i) = index[k].to_usize().filter(|&i| i < layout.width) {
+                    adjoint[k] += g[row + i];
                 }
             }
         }

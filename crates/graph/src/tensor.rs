@@ -414,7 +414,8 @@ impl<'g> Tensor<'g> {
         or_panic(self.try_op(Op::Structural(StructuralOp::Transpose), &[]))
     }
 
-    /// Elements `start..end` of a vector, as PyTorch's `x[start:end]` (`SliceBackward0`).
+    /// Rows `start..end` along the first dimension (a vector's elements), as PyTorch's
+    /// `x[start:end]` (`SliceBackward0`).
     ///
     /// ```
     /// use slope_graph::Graph;
@@ -424,14 +425,74 @@ impl<'g> Tensor<'g> {
     /// assert_eq!(x.try_slice(1, 4).unwrap().to_vec(), vec![2.0, 3.0, 4.0]); // x[1:]
     /// assert_eq!(x.try_slice(0, 3).unwrap().to_vec(), vec![1.0, 2.0, 3.0]); // x[:-1]
     /// assert!(x.try_slice(2, 9).is_err());
+    /// let m = g.matrix(3, 2, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+    /// assert_eq!(m.try_slice(1, 3).unwrap().to_vec(), vec![3.0, 4.0, 5.0, 6.0]); // m[1:]
     /// ```
     pub fn try_slice(self, start: usize, end: usize) -> Result<Tensor<'g>, Error> {
-        let len = self.shape().len();
-        if !matches!(self.shape(), Shape::Vector(_)) || start > end || end > len {
-            return Err(Error::SliceRange { start, end, shape: self.shape() });
+        let shape = self.shape();
+        if shape.rank() == 0 || start > end || end > shape.dim(0) {
+            return Err(Error::SliceRange { start, end, shape });
         }
         let range = [start as f64, (end - start) as f64];
         self.graph.try_record_with(Op::Structural(StructuralOp::Slice), &[self], &[(&range, Shape::Vector(2))])
+    }
+
+    /// PyTorch's `narrow(dim, start, length)`: indices `start..start + length` along `dim`
+    /// (`SliceBackward0`; along another dimension than the first through `transpose`).
+    ///
+    /// ```
+    /// use slope_graph::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let m = g.matrix(2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+    /// assert_eq!(m.try_narrow(1, 1, 2).unwrap().to_vec(), vec![2.0, 3.0, 5.0, 6.0]); // m[:, 1:3]
+    /// assert!(m.try_narrow(1, 2, 2).is_err());
+    /// ```
+    pub fn try_narrow(self, dim: isize, start: usize, length: usize) -> Result<Tensor<'g>, Error> {
+        let shape = self.shape();
+        let at = self.dim_index("narrow", dim, shape.rank().max(1))?;
+        if at == 0 {
+            return self.try_slice(start, start.saturating_add(length));
+        }
+        if start.saturating_add(length) > shape.dim(at) {
+            return Err(Error::SliceRange { start, end: start.saturating_add(length), shape });
+        }
+        self.graph.all_or_nothing(|| {
+            self.try_transpose(0, at as isize)?.try_slice(start, start + length)?.try_transpose(0, at as isize)
+        })
+    }
+
+    /// Indices `start..start + length` along `dim`.
+    ///
+    /// # Panics
+    /// If the range is outside the dimension; see [`try_narrow`](Tensor::try_narrow).
+    pub fn narrow(self, dim: isize, start: usize, length: usize) -> Tensor<'g> {
+        or_panic(self.try_narrow(dim, start, length))
+    }
+
+    /// PyTorch's `select(dim, index)` (`x[i]`, `x[:, j]`): index `index` along `dim`, that
+    /// dimension removed (recorded as [`narrow`](Tensor::narrow) and a reshape, so its
+    /// `grad_fn` is `ViewBackward0`; PyTorch's is `SelectBackward0`).
+    ///
+    /// ```
+    /// use slope_graph::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let m = g.matrix(2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+    /// assert_eq!(m.try_select(1, 2).unwrap().to_vec(), vec![3.0, 6.0]); // m[:, 2]
+    /// assert_eq!(m.try_select(0, 1).unwrap().to_vec(), vec![4.0, 5.0, 6.0]); // m[1]
+    /// ```
+    pub fn try_select(self, dim: isize, index: usize) -> Result<Tensor<'g>, Error> {
+        let at = self.dim_index("select", dim, self.shape().rank().max(1))?;
+        self.graph.all_or_nothing(|| self.try_narrow(at as isize, index, 1)?.try_squeeze(at as isize))
+    }
+
+    /// Index `index` along `dim`, the dimension removed.
+    ///
+    /// # Panics
+    /// If the index is outside the dimension; see [`try_select`](Tensor::try_select).
+    pub fn select(self, dim: isize, index: usize) -> Tensor<'g> {
+        or_panic(self.try_select(dim, index))
     }
 
     /// The same elements, in order, in shape `shape`, of any rank (PyTorch's `reshape` and
@@ -761,6 +822,103 @@ impl<'g> Tensor<'g> {
     /// If an index is out of range; see [`try_index_select`](Tensor::try_index_select).
     pub fn index_select(self, indices: &[usize]) -> Tensor<'g> {
         or_panic(self.try_index_select(indices))
+    }
+
+    /// PyTorch's `gather(self, dim, index)` (`GatherBackward0`): `out[.., j, ..] =
+    /// self[.., index[.., j, ..], ..]` along `dim`. `index` holds whole numbers, has this
+    /// tensor's rank and at most its size along every other dimension, and gives the output
+    /// its shape; it is never differentiated. The gradient adds into the elements picked.
+    ///
+    /// ```
+    /// use slope_graph::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let x = g.matrix(2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap().requires_grad_();
+    /// let index = g.matrix(2, 2, &[2.0, 0.0, 1.0, 1.0]).unwrap();
+    /// let y = x.try_gather(1, index).unwrap();
+    /// assert_eq!(y.to_vec(), vec![3.0, 1.0, 5.0, 5.0]);
+    /// y.sum().backward().unwrap();
+    /// assert_eq!(x.grad().unwrap().as_slice(), &[1.0, 0.0, 1.0, 0.0, 2.0, 0.0]);
+    /// ```
+    pub fn try_gather(self, dim: isize, index: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+        let (last, turn) = self.turn_to_last("gather", dim, index)?;
+        self.graph.all_or_nothing(|| {
+            let gathered = turn(self)?.try_op(Op::Structural(StructuralOp::Gather), &[turn(index)?])?;
+            if last {
+                Ok(gathered)
+            } else {
+                turn(gathered)
+            }
+        })
+    }
+
+    /// Elements picked along `dim` by `index`.
+    ///
+    /// # Panics
+    /// If an index is out of range or the shapes do not fit; see
+    /// [`try_gather`](Tensor::try_gather).
+    pub fn gather(self, dim: isize, index: Tensor<'g>) -> Tensor<'g> {
+        or_panic(self.try_gather(dim, index))
+    }
+
+    /// PyTorch's `self.scatter_add(dim, index, src)` (`ScatterAddBackward0`): this tensor
+    /// with each `src[.., j, ..]` added at `[.., index[.., j, ..], ..]` along `dim` (repeated
+    /// indices add up). `src` has `index`'s shape, which fits this tensor as in
+    /// [`try_gather`](Tensor::try_gather). This tensor's gradient is the output's; `src`'s is
+    /// the output's gathered at `index`.
+    ///
+    /// ```
+    /// use slope_graph::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let counts = g.zeros(slope_graph::Shape::Vector(3)).unwrap();
+    /// let src = g.vector(&[1.0, 2.0, 4.0]).requires_grad_();
+    /// let index = g.vector(&[2.0, 0.0, 2.0]);
+    /// let y = counts.try_scatter_add(0, index, src).unwrap();
+    /// assert_eq!(y.to_vec(), vec![2.0, 0.0, 5.0]);
+    /// ```
+    pub fn try_scatter_add(self, dim: isize, index: Tensor<'g>, src: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+        let (last, turn) = self.turn_to_last("scatter_add", dim, index)?;
+        self.graph.all_or_nothing(|| {
+            let (target, src, index) = (turn(self)?, turn(src)?, turn(index)?);
+            let added = target.try_op(Op::Structural(StructuralOp::ScatterAdd), &[src, index])?;
+            if last {
+                Ok(added)
+            } else {
+                turn(added)
+            }
+        })
+    }
+
+    /// `src` added into this tensor along `dim` at `index`.
+    ///
+    /// # Panics
+    /// If an index is out of range or the shapes do not fit; see
+    /// [`try_scatter_add`](Tensor::try_scatter_add).
+    pub fn scatter_add(self, dim: isize, index: Tensor<'g>, src: Tensor<'g>) -> Tensor<'g> {
+        or_panic(self.try_scatter_add(dim, index, src))
+    }
+
+    /// For the ops that work along the last dimension of this tensor and an index of its
+    /// rank: whether `dim` is the last one, and what moves it there and back (a swap with
+    /// the last dimension, its own inverse).
+    #[allow(clippy::type_complexity)]
+    fn turn_to_last(
+        self,
+        op: &'static str,
+        dim: isize,
+        index: Tensor<'g>,
+    ) -> Result<(bool, impl Fn(Tensor<'g>) -> Result<Tensor<'g>, Error>), Error> {
+        let rank = self.shape().rank();
+        if index.shape().rank() != rank {
+            return Err(Error::ShapeMismatch { op, left: self.shape(), right: index.shape() });
+        }
+        let at = self.dim_index(op, dim, rank.max(1))?;
+        let last = rank.saturating_sub(1);
+        Ok((
+            at == last,
+            move |t: Tensor<'g>| if at == last { Ok(t) } else { t.try_transpose(at as isize, last as isize) },
+        ))
     }
 
     /// PyTorch's `where(condition, self, other)` (`self.where(condition, other)`,

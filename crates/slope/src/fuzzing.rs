@@ -224,7 +224,10 @@ pub fn op_program(data: &[u8]) {
             (1, 1) => a.try_op(op, &[]),
             // an attribute: `b`'s values, in `b`'s shape
             (1, _) => g.try_record_with(op, &[a], &[(&b.to_vec(), b.shape())]),
-            (3, _) => a.try_where_(b.gt(0.0), b),
+            // an index or a mask of zeros and ones
+            (3, _) if op == Op::Structural(crate::StructuralOp::Where) => a.try_where_(b.gt(0.0), b),
+            (3, _) => a.try_op(op, &[b, b.gt(0.0)]),
+            (2, 2) if !op.differentiates(1) => a.try_op(op, &[b.gt(0.0)]),
             _ => a.try_op(op, &[b]),
         };
         if let Ok(t) = result {

@@ -23,6 +23,7 @@ fn library_api() {
     let v3 = g.vector(&[1.0, 2.0, 3.0]).requires_grad_();
     let v2 = g.vector(&[1.0, 2.0]);
     let m = g.matrix(2, 2, &[1.0, 2.0, 3.0, 4.0]).unwrap();
+    let s = g.scalar(1.0);
     let nodes = g.len();
     // 1-6: shapes
     assert!(matches!(v3.try_add(v2), Err(GraphError::ShapeMismatch { .. })));
@@ -30,7 +31,8 @@ fn library_api() {
     assert!(matches!(m.try_matmul(v3), Err(GraphError::ShapeMismatch { .. })));
     assert!(matches!(v3.try_dot(v2), Err(GraphError::ShapeMismatch { .. })));
     assert!(matches!(g.scalar(1.0).try_matmul(v3), Err(GraphError::ShapeMismatch { .. })));
-    assert!(matches!(m.try_slice(0, 1), Err(GraphError::SliceRange { .. })));
+    assert!(matches!(s.try_slice(0, 1), Err(GraphError::SliceRange { .. })));
+    assert!(matches!(m.try_slice(1, 3), Err(GraphError::SliceRange { .. })));
     // 7-9: slices and constructors
     assert!(matches!(v3.try_slice(2, 1), Err(GraphError::SliceRange { .. })));
     assert!(matches!(v3.try_slice(0, 4), Err(GraphError::SliceRange { .. })));

@@ -558,6 +558,71 @@ fn structural_ops_match_closed_forms() {
                 assert!(tx.try_expand(&[2, 2, 4]).is_err(), "3 rows do not broadcast to 2");
                 assert!(tx.try_expand(&[-1, 4]).is_ok() && tx.try_expand(&[4]).is_err());
             }
+            StructuralOp::Gather => {
+                // y[i, j] = x[index[i, j], j] (dim 0); loss = sum(W ∘ y)  =>  dx[r, j] = Σ W[i, j] over index[i, j] = r
+                let (x, w) = (numbers(30, 6), numbers(31, 8));
+                let picks = [2.0, 0.0, 1.0, 1.0, 0.0, 0.0, 2.0, 2.0];
+                let tx = g.matrix(3, 2, &x).unwrap().requires_grad_();
+                let index = g.matrix(4, 2, &picks).unwrap();
+                let y = tx.gather(0, index);
+                assert_eq!(y.shape(), Shape::Matrix(4, 2));
+                let mut dx = [0.0; 6];
+                for i in 0..4 {
+                    for j in 0..2 {
+                        let r = picks[i * 2 + j] as usize;
+                        assert_eq!(y.to_vec()[i * 2 + j], x[r * 2 + j]);
+                        dx[r * 2 + j] += w[i * 2 + j];
+                    }
+                }
+                (y * g.matrix(4, 2, &w).unwrap()).sum().backward().unwrap();
+                assert!(all_close(tx.grad().unwrap().as_slice(), &dx));
+                // the row along the last dimension, and its refusals
+                let last = tx.gather(-1, g.matrix(3, 1, &[1.0, 0.0, 1.0]).unwrap());
+                assert_eq!(
+                    (last.to_vec(), last.grad_fn().unwrap().name()),
+                    (vec![x[1], x[2], x[5]], "GatherBackward0")
+                );
+                assert!(matches!(
+                    tx.try_gather(1, g.matrix(1, 1, &[2.0]).unwrap()),
+                    Err(slope::GraphError::GatherIndex { index: 2.0, size: 2, .. })
+                ));
+                assert!(tx.try_gather(0, g.matrix(1, 3, &[0.0; 3]).unwrap()).is_err(), "3 columns of index, 2 of x");
+                assert!(tx.try_gather(0, g.vector(&[0.0])).is_err(), "another rank");
+            }
+            StructuralOp::ScatterAdd => {
+                // y = t with y[index[i, j], j] += s[i, j] (dim 0); loss = sum(W ∘ y)  =>  dt = W, ds[i, j] = W[index[i, j], j]
+                let (t, s, w) = (numbers(32, 6), numbers(33, 8), numbers(34, 6));
+                let picks = [2.0, 0.0, 1.0, 1.0, 0.0, 0.0, 2.0, 2.0];
+                let (tt, ts) =
+                    (g.matrix(3, 2, &t).unwrap().requires_grad_(), g.matrix(4, 2, &s).unwrap().requires_grad_());
+                let y = tt.scatter_add(0, g.matrix(4, 2, &picks).unwrap(), ts);
+                let mut want = t.clone();
+                let mut ds = [0.0; 8];
+                for i in 0..4 {
+                    for j in 0..2 {
+                        let r = picks[i * 2 + j] as usize;
+                        want[r * 2 + j] += s[i * 2 + j];
+                        ds[i * 2 + j] = w[r * 2 + j];
+                    }
+                }
+                assert!(all_close(&y.to_vec(), &want));
+                (y * g.matrix(3, 2, &w).unwrap()).sum().backward().unwrap();
+                assert_eq!(tt.grad().unwrap().as_slice(), &w[..]);
+                assert_eq!(ts.grad().unwrap().as_slice(), &ds[..]);
+                let index = g.vector(&[0.0, 2.0]);
+                let row = g.zeros(Shape::Vector(3)).unwrap().scatter_add(0, index, g.vector(&[1.0, 2.0]));
+                assert_eq!(
+                    (row.to_vec(), row.grad_fn()),
+                    (vec![1.0, 0.0, 2.0], None),
+                    "no input requires grad: a leaf"
+                );
+                let src = g.vector(&[1.0, 2.0]).requires_grad_();
+                assert_eq!(
+                    g.zeros(Shape::Vector(3)).unwrap().scatter_add(0, index, src).grad_fn().unwrap().name(),
+                    "ScatterAddBackward0"
+                );
+                assert!(tt.try_scatter_add(0, index, src).is_err(), "another rank");
+            }
             StructuralOp::Transpose => {
                 // loss = sum(W ∘ Aᵀ)  =>  dA = Wᵀ
                 let (a, w) = (numbers(7, 6), numbers(8, 6));

@@ -266,3 +266,46 @@ fn statistics_and_losses_match_closed_forms() {
     assert!(raw.try_nll_loss(g.vector(&[3.0, 0.0])).is_err());
     assert!(x.try_binary_cross_entropy_with_logits(g.vector(&[1.0])).is_err());
 }
+
+#[test]
+fn narrow_and_select_along_every_dimension_match_loops_in_value_and_gradient() {
+    let dims = [2, 3, 4];
+    let xv = numbers(40, 24);
+    for dim in 0..3 {
+        for (start, length) in [(0, 1), (1, dims[dim] - 1)] {
+            let g = Graph::new();
+            let x = g.try_tensor(Shape::of(&dims), &xv).unwrap().requires_grad_();
+            let y = x.narrow(dim as isize, start, length);
+            let mut out = dims;
+            out[dim] = length;
+            assert_eq!(y.shape().dims(), out.to_vec());
+            let w = numbers(41 + dim as u64, y.shape().len());
+            let mut dx = vec![0.0; 24];
+            for at in indices(&out) {
+                let mut from = at.clone();
+                from[dim] += start;
+                assert_eq!(y.to_vec()[index(&out, &at)], xv[index(&dims, &from)], "narrow({dim}, {start}, {length})");
+                dx[index(&dims, &from)] += w[index(&out, &at)];
+            }
+            (y * g.try_tensor(y.shape(), &w).unwrap()).sum().backward().unwrap();
+            assert_eq!(x.grad().unwrap().as_slice(), &dx[..]);
+        }
+        // select: the dimension removed
+        let g = Graph::new();
+        let x = g.try_tensor(Shape::of(&dims), &xv).unwrap().requires_grad_();
+        let last = dims[dim] - 1;
+        let y = x.select(dim as isize, last);
+        let out: Vec<usize> = dims.iter().enumerate().filter(|&(k, _)| k != dim).map(|(_, &d)| d).collect();
+        assert_eq!(y.shape().dims(), out);
+        for at in indices(&out) {
+            let mut from = at.clone();
+            from.insert(dim, last);
+            assert_eq!(y.to_vec()[index(&out, &at)], xv[index(&dims, &from)]);
+        }
+        y.sum().backward().unwrap();
+        let picked = x.grad().unwrap().as_slice().iter().filter(|&&d| d == 1.0).count();
+        assert_eq!(picked, 24 / dims[dim], "the gradient reaches exactly the selected slab");
+        assert!(x.try_select(dim as isize, dims[dim]).is_err());
+        assert!(x.try_narrow(dim as isize, 1, dims[dim]).is_err());
+    }
+}
