@@ -280,7 +280,7 @@ fn narrow_and_select_along_every_dimension_match_loops_in_value_and_gradient() {
             out[dim] = length;
             assert_eq!(y.shape().dims(), out.to_vec());
             let w = numbers(41 + dim as u64, y.shape().len());
-            let mut dx = vec![0.0; 24];
+            let mut dx = [0.0; 24];
             for at in indices(&out) {
                 let mut from = at.clone();
                 from[dim] += start;
