@@ -54,6 +54,6 @@ pub use op::{BinaryOp, Domain, Kink, Op, StructuralOp, UnaryOp};
 pub use pool::release_buffers;
 pub use shape::{Broadcast, Dims, Shape, ShapeError, MAX_RANK};
 pub use slots::{Below, NodeSlots};
-pub use tensor::{Comparison, GradFn, Tensor};
+pub use tensor::{Comparison, GradFn, Reduction, Tensor};
 pub use value::Value;
 pub use var::Var;

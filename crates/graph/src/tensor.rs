@@ -55,6 +55,29 @@ impl fmt::Display for GradFn {
     }
 }
 
+/// How a loss reduces its per-element (per-row) values, PyTorch's `reduction` argument.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Reduction {
+    /// No reduction: one loss per element (per row of a cross-entropy), `'none'`.
+    None,
+    /// The mean, PyTorch's default, `'mean'`.
+    #[default]
+    Mean,
+    /// The sum, `'sum'`.
+    Sum,
+}
+
+impl Reduction {
+    /// `losses` reduced.
+    fn apply(self, losses: Tensor<'_>) -> Result<Tensor<'_>, Error> {
+        match self {
+            Reduction::None => Ok(losses),
+            Reduction::Mean => losses.try_op(Op::Structural(StructuralOp::Mean), &[]),
+            Reduction::Sum => losses.try_op(Op::Structural(StructuralOp::Sum), &[]),
+        }
+    }
+}
+
 /// The documented panic of the operator forms: the same message as the `try_` form.
 fn or_panic<T>(result: Result<T, Error>) -> T {
     result.unwrap_or_else(|e| panic!("{e}"))
@@ -1154,6 +1177,27 @@ impl<'g> Tensor<'g> {
         or_panic(self.try_mse_loss(target))
     }
 
+    /// [`try_mse_loss`](Tensor::try_mse_loss) with PyTorch's `reduction`: `(input -
+    /// target)²` per element, their sum, or their mean (the `mse_loss` row,
+    /// `MseLossBackward0`).
+    ///
+    /// ```
+    /// use slope_graph::{Graph, Reduction};
+    ///
+    /// let g = Graph::new();
+    /// let (x, y) = (g.vector(&[1.0, 2.0]), g.vector(&[0.0, 4.0]));
+    /// assert_eq!(x.try_mse_loss_reduced(y, Reduction::None).unwrap().to_vec(), vec![1.0, 4.0]);
+    /// assert_eq!(x.try_mse_loss_reduced(y, Reduction::Sum).unwrap().item().unwrap(), 5.0);
+    /// assert_eq!(x.try_mse_loss_reduced(y, Reduction::Mean).unwrap().item().unwrap(), 2.5);
+    /// ```
+    pub fn try_mse_loss_reduced(self, target: Tensor<'g>, reduction: Reduction) -> Result<Tensor<'g>, Error> {
+        if reduction == Reduction::Mean {
+            return self.try_mse_loss(target);
+        }
+        self.same_shape("mse_loss", target)?;
+        self.graph.all_or_nothing(|| reduction.apply(self.try_sub(target)?.try_binary_scalar(BinaryOp::PowI, 2.0)?))
+    }
+
     /// Cross-entropy of these logits against class `labels` (PyTorch's
     /// `cross_entropy(input, target)`, mean reduction): logits `[C]` with a scalar label, or
     /// `[B, C]` with a vector of `B` labels, whole numbers in `0..C`.
@@ -1178,6 +1222,18 @@ impl<'g> Tensor<'g> {
     /// If the shapes or labels do not fit; see [`try_cross_entropy`](Tensor::try_cross_entropy).
     pub fn cross_entropy(self, labels: Tensor<'g>) -> Tensor<'g> {
         or_panic(self.try_cross_entropy(labels))
+    }
+
+    /// [`try_cross_entropy`](Tensor::try_cross_entropy) with PyTorch's `reduction`:
+    /// `logsumexp(row) - row[label]` per row (`[B]`, or a scalar for logits `[C]`), their sum,
+    /// or their mean (the `cross_entropy` row).
+    pub fn try_cross_entropy_reduced(self, labels: Tensor<'g>, reduction: Reduction) -> Result<Tensor<'g>, Error> {
+        if reduction == Reduction::Mean {
+            return self.try_cross_entropy(labels);
+        }
+        self.graph.all_or_nothing(|| {
+            self.try_op(Op::Structural(StructuralOp::LogSoftmax), &[])?.try_nll_loss_reduced(labels, reduction)
+        })
     }
 
     /// Elements `start..end` of a vector.
@@ -1266,10 +1322,20 @@ impl<'g> Tensor<'g> {
     /// assert_eq!(loss.item().unwrap(), std::f64::consts::LN_2 / 2.0);
     /// ```
     pub fn try_binary_cross_entropy_with_logits(self, target: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+        self.try_binary_cross_entropy_with_logits_reduced(target, Reduction::Mean)
+    }
+
+    /// [`try_binary_cross_entropy_with_logits`](Tensor::try_binary_cross_entropy_with_logits)
+    /// with PyTorch's `reduction`: `softplus(x) - x · y` per element, their sum or their mean.
+    pub fn try_binary_cross_entropy_with_logits_reduced(
+        self,
+        target: Tensor<'g>,
+        reduction: Reduction,
+    ) -> Result<Tensor<'g>, Error> {
         self.same_shape("binary_cross_entropy_with_logits", target)?;
         self.graph.all_or_nothing(|| {
             let softplus = self.try_op(Op::Unary(UnaryOp::Softplus), &[])?;
-            softplus.try_sub(self.try_mul(target)?)?.try_op(Op::Structural(StructuralOp::Mean), &[])
+            reduction.apply(softplus.try_sub(self.try_mul(target)?)?)
         })
     }
 
@@ -1277,6 +1343,16 @@ impl<'g> Tensor<'g> {
     /// `-mean(y ln p + (1 - y) ln(1 - p))`, each logarithm clamped below at -100 as PyTorch's
     /// `binary_cross_entropy` does (mean reduction).
     pub fn try_binary_cross_entropy(self, target: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+        self.try_binary_cross_entropy_reduced(target, Reduction::Mean)
+    }
+
+    /// [`try_binary_cross_entropy`](Tensor::try_binary_cross_entropy) with PyTorch's
+    /// `reduction`: `-(y ln p + (1 - y) ln(1 - p))` per element, their sum or their mean.
+    pub fn try_binary_cross_entropy_reduced(
+        self,
+        target: Tensor<'g>,
+        reduction: Reduction,
+    ) -> Result<Tensor<'g>, Error> {
         self.same_shape("binary_cross_entropy", target)?;
         self.graph.all_or_nothing(|| {
             let clamped_log =
@@ -1285,10 +1361,14 @@ impl<'g> Tensor<'g> {
                 |t: Tensor<'g>| t.try_binary_scalar(BinaryOp::Sub, 1.0)?.try_op(Op::Unary(UnaryOp::Neg), &[]);
             let positive = target.try_mul(clamped_log(self)?)?;
             let negative = one_minus(target)?.try_mul(clamped_log(one_minus(self)?)?)?;
-            positive
-                .try_add(negative)?
-                .try_op(Op::Structural(StructuralOp::Mean), &[])?
-                .try_op(Op::Unary(UnaryOp::Neg), &[])
+            let likelihood = positive.try_add(negative)?;
+            match reduction {
+                // the mean before the sign, as PyTorch's kernel and this crate always had it
+                Reduction::Mean => {
+                    likelihood.try_op(Op::Structural(StructuralOp::Mean), &[])?.try_op(Op::Unary(UnaryOp::Neg), &[])
+                }
+                _ => reduction.apply(likelihood.try_op(Op::Unary(UnaryOp::Neg), &[])?),
+            }
         })
     }
 
@@ -1304,6 +1384,12 @@ impl<'g> Tensor<'g> {
     /// assert_eq!(logp.try_nll_loss(g.vector(&[2.0, 0.0])).unwrap().item().unwrap(), 3.5);
     /// ```
     pub fn try_nll_loss(self, labels: Tensor<'g>) -> Result<Tensor<'g>, Error> {
+        self.try_nll_loss_reduced(labels, Reduction::Mean)
+    }
+
+    /// [`try_nll_loss`](Tensor::try_nll_loss) with PyTorch's `reduction`: `-x[i, label_i]`
+    /// per row (`[B]`, or a scalar for `[C]`), their sum or their mean.
+    pub fn try_nll_loss_reduced(self, labels: Tensor<'g>, reduction: Reduction) -> Result<Tensor<'g>, Error> {
         let (rows, classes) = match (self.shape(), labels.shape()) {
             (Shape::Vector(c), Shape::Scalar) => (1, c),
             (Shape::Matrix(b, c), Shape::Vector(n)) if b == n => (b, c),
@@ -1317,10 +1403,23 @@ impl<'g> Tensor<'g> {
             picks.push(i * classes + label as usize);
         }
         self.graph.all_or_nothing(|| {
-            let flat = self.try_op(Op::Structural(StructuralOp::Flatten), &[])?;
-            flat.try_index_select(&picks)?
-                .try_op(Op::Structural(StructuralOp::Mean), &[])?
-                .try_op(Op::Unary(UnaryOp::Neg), &[])
+            let picked = self.try_op(Op::Structural(StructuralOp::Flatten), &[])?.try_index_select(&picks)?;
+            match reduction {
+                Reduction::Mean => {
+                    picked.try_op(Op::Structural(StructuralOp::Mean), &[])?.try_op(Op::Unary(UnaryOp::Neg), &[])
+                }
+                Reduction::Sum => {
+                    picked.try_op(Op::Structural(StructuralOp::Sum), &[])?.try_op(Op::Unary(UnaryOp::Neg), &[])
+                }
+                Reduction::None => {
+                    let negated = picked.try_op(Op::Unary(UnaryOp::Neg), &[])?;
+                    if labels.shape().is_scalar() {
+                        negated.try_reshape(Shape::Scalar)
+                    } else {
+                        Ok(negated)
+                    }
+                }
+            }
         })
     }
 

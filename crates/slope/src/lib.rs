@@ -68,8 +68,8 @@ pub use slope_reverse as reverse;
 pub use slope_dual::{Dual, Scalar};
 pub use slope_graph::custom;
 pub use slope_graph::{
-    BinaryOp, Checkpoint, CustomOp, Domain, FrozenGraph, GradFn, Graph, NodeId, Op, Shape, ShapeError, StructuralOp,
-    Tensor, UnaryOp, Value, Var, MAX_RANK,
+    BinaryOp, Checkpoint, CustomOp, Domain, FrozenGraph, GradFn, Graph, NodeId, Op, Reduction, Shape, ShapeError,
+    StructuralOp, Tensor, UnaryOp, Value, Var, MAX_RANK,
 };
 pub use slope_reverse::{
     grad, grad_into, grad_with, gradient, graph_hessian, graph_hvp, graph_jacobian, graph_vjp, graph_vjp_batch,

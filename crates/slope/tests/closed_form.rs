@@ -696,3 +696,84 @@ fn sigmoid_keeps_its_value_and_derivative_finite_far_out() {
     let (v, g) = slope::gradient(|v| v[0].sigmoid(), &[710.0]).unwrap();
     assert!(v == 1.0 && g[0] >= 0.0 && g[0] < 1e-300, "{v} {g:?}");
 }
+
+/// Every loss with PyTorch's three reductions, against the per-element formulas written out
+/// here: `none` is the formula, `sum` its sum and `mean` its mean, in value, and the gradient
+/// of `sum` is the formula's derivative.
+#[test]
+fn losses_reduce_as_pytorchs_reduction_argument() {
+    use slope::Reduction;
+    let g = Graph::new();
+    let (xv, yv) = (numbers(60, 6), numbers(61, 6));
+    let probabilities: Vec<f64> = xv.iter().map(|v| 0.5 + 0.4 * v).collect();
+    let targets: Vec<f64> = yv.iter().map(|v| 0.5 + 0.5 * v).collect();
+    let labels = [2.0, 0.0];
+    let sigmoid = |v: f64| 1.0 / (1.0 + (-v).exp());
+    type Loss = for<'g> fn(Tensor<'g>, Tensor<'g>, Reduction) -> Result<Tensor<'g>, slope::GraphError>;
+    // (name, loss, input, target, shape, per-element value, derivative in the input)
+    let per_row = |x: &[f64], k: usize| -> (f64, Vec<f64>) {
+        let row = &x[k * 3..k * 3 + 3];
+        let lse = row.iter().map(|v| v.exp()).sum::<f64>().ln();
+        let label = labels[k] as usize;
+        (lse - row[label], (0..3).map(|j| (row[j] - lse).exp() - if j == label { 1.0 } else { 0.0 }).collect())
+    };
+    let cases: Vec<(&str, Loss, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>)> = vec![
+        (
+            "mse_loss",
+            |x, y, r| x.try_mse_loss_reduced(y, r),
+            xv.clone(),
+            yv.clone(),
+            xv.iter().zip(&yv).map(|(x, y)| (x - y) * (x - y)).collect(),
+            xv.iter().zip(&yv).map(|(x, y)| 2.0 * (x - y)).collect(),
+        ),
+        (
+            "binary_cross_entropy",
+            |x, y, r| x.try_binary_cross_entropy_reduced(y, r),
+            probabilities.clone(),
+            targets.clone(),
+            probabilities.iter().zip(&targets).map(|(p, y)| -(y * p.ln() + (1.0 - y) * (1.0 - p).ln())).collect(),
+            probabilities.iter().zip(&targets).map(|(p, y)| (p - y) / (p * (1.0 - p))).collect(),
+        ),
+        (
+            "binary_cross_entropy_with_logits",
+            |x, y, r| x.try_binary_cross_entropy_with_logits_reduced(y, r),
+            xv.clone(),
+            targets.clone(),
+            xv.iter().zip(&targets).map(|(x, y)| (1.0 + x.exp()).ln() - x * y).collect(),
+            xv.iter().zip(&targets).map(|(x, y)| sigmoid(*x) - y).collect(),
+        ),
+        (
+            "cross_entropy",
+            |x, y, r| x.try_cross_entropy_reduced(y, r),
+            xv.clone(),
+            labels.to_vec(),
+            (0..2).map(|k| per_row(&xv, k).0).collect(),
+            (0..2).flat_map(|k| per_row(&xv, k).1).collect(),
+        ),
+        (
+            "nll_loss",
+            |x, y, r| x.try_nll_loss_reduced(y, r),
+            xv.clone(),
+            labels.to_vec(),
+            (0..2).map(|k| -xv[k * 3 + labels[k] as usize]).collect(),
+            (0..6).map(|e| if e % 3 == labels[e / 3] as usize { -1.0 } else { 0.0 }).collect(),
+        ),
+    ];
+    for (name, loss, x, y, each, derivative) in cases {
+        let classes = y.len() == 2;
+        let tx = g.matrix(2, 3, &x).unwrap().requires_grad_();
+        let ty = if classes { g.vector(&y) } else { g.matrix(2, 3, &y).unwrap() };
+        let none = loss(tx, ty, Reduction::None).unwrap();
+        assert!(all_close(&none.to_vec(), &each), "{name}, none: {:?} vs {each:?}", none.to_vec());
+        let sum: f64 = each.iter().sum();
+        assert!(close(loss(tx, ty, Reduction::Sum).unwrap().item().unwrap(), sum), "{name}, sum");
+        let mean = loss(tx, ty, Reduction::Mean).unwrap().item().unwrap();
+        assert!(close(mean, sum / each.len() as f64), "{name}, mean");
+        let grad = slope::grad(loss(tx, ty, Reduction::Sum).unwrap(), &[tx]).unwrap();
+        assert!(
+            all_close(grad[0].as_slice(), &derivative),
+            "{name}: d sum / dx {:?} vs {derivative:?}",
+            grad[0].as_slice()
+        );
+    }
+}
