@@ -717,7 +717,8 @@ fn losses_reduce_as_pytorchs_reduction_argument() {
         let label = labels[k] as usize;
         (lse - row[label], (0..3).map(|j| (row[j] - lse).exp() - if j == label { 1.0 } else { 0.0 }).collect())
     };
-    let cases: Vec<(&str, Loss, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>)> = vec![
+    type Case = (&'static str, Loss, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>);
+    let cases: Vec<Case> = vec![
         (
             "mse_loss",
             |x, y, r| x.try_mse_loss_reduced(y, r),
