@@ -17,7 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use slope_dual::Dual;
 
-use crate::op::{eval_elementwise, eval_into, BinaryOp, Op, UnaryOp, MAX_ATTRIBUTES, MAX_NODE_INPUTS, MAX_OPERANDS};
+use crate::op::{
+    eval_elementwise, eval_into, BinaryOp, Op, StructuralOp, UnaryOp, MAX_ATTRIBUTES, MAX_NODE_INPUTS, MAX_OPERANDS,
+};
 use crate::pool::{self, ArenaBuffers};
 use crate::structural::Input;
 use crate::{Error, GraphScalar, Shape};
@@ -101,13 +103,14 @@ pub struct Checkpoint {
     nodes: u32,
     values: u32,
     dims: u32,
+    view_slots: usize,
     epoch: u32,
 }
 
 impl Checkpoint {
     /// The checkpoint of graph `graph` before anything is recorded.
     pub(crate) fn start(graph: u64) -> Checkpoint {
-        Checkpoint { graph, nodes: 0, values: 0, dims: 0, epoch: 0 }
+        Checkpoint { graph, nodes: 0, values: 0, dims: 0, view_slots: 0, epoch: 0 }
     }
 
     /// The number of nodes that survive a rewind to this checkpoint.
@@ -369,6 +372,15 @@ pub enum Operand {
     Constant(f64),
 }
 
+/// Where a tensor node's slots lie in a sweep's storage ([`Arena::slot_range`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SlotRange {
+    /// Beside its value: the same range as in the value buffer.
+    Value(core::ops::Range<usize>),
+    /// A view's, among the views' slots.
+    View(core::ops::Range<usize>),
+}
+
 /// The nodes a node reads, in operand order: up to three, the third kept in the arena's
 /// side table (`where`'s mask). Read as a slice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -409,7 +421,11 @@ pub struct Arena {
     /// dimensions, its number of values and its values.
     attrs: Vec<f64>,
     /// `(node, start)`: where each such node's entry starts in `attrs`, nodes increasing.
+    /// A view's entry holds where its adjoint's slots start among the views' slots.
     attr_nodes: Vec<(u32, u32)>,
+    /// The elements of every view recorded so far: where the next view's slots start (a
+    /// view shares its input's value, but sweeps keep its adjoint apart).
+    view_slots: usize,
     /// Rewinds so far.
     epoch: u32,
     /// `(epoch, mark)` of past rewinds, marks strictly increasing: the node at index `i` was
@@ -460,6 +476,7 @@ impl Arena {
             dims: Vec::new(),
             attrs: Vec::new(),
             attr_nodes: Vec::new(),
+            view_slots: 0,
             epoch: 0,
             rewinds: Vec::new(),
             modified: Vec::new(),
@@ -758,6 +775,40 @@ impl Arena {
     pub fn tensor_range(&self, index: u32) -> Option<core::ops::Range<usize>> {
         let node = self.node(index);
         (node.rank != 0).then(|| node.offset()..node.offset() + self.node_len(node))
+    }
+
+    #[doc(hidden)]
+    /// Where a sweep keeps the slots of tensor node `index` (its adjoint, or its value at
+    /// another scalar type): beside its value for a node that owns one, among the views'
+    /// slots for a view; `None` for a scalar node.
+    #[inline]
+    pub fn slot_range(&self, index: u32) -> Option<SlotRange> {
+        let node = self.node(index);
+        if node.rank == 0 {
+            return None;
+        }
+        let len = self.node_len(node);
+        if matches!(node.op, Some(Op::Structural(StructuralOp::Reshape | StructuralOp::Flatten))) {
+            if let Some(&at) = self.side_entry(index).first() {
+                return Some(SlotRange::View(at as usize..at as usize + len));
+            }
+        }
+        Some(SlotRange::Value(node.offset()..node.offset() + len))
+    }
+
+    #[doc(hidden)]
+    /// The views' slots of the views among `low..=high`, an empty range if none.
+    pub fn view_window(&self, low: u32, high: u32) -> core::ops::Range<usize> {
+        let from = self.attr_nodes.partition_point(|&(node, _)| node < low);
+        let to = self.attr_nodes.partition_point(|&(node, _)| node <= high);
+        let mut views = self.attr_nodes[from..to].iter().filter_map(|&(node, _)| match self.slot_range(node) {
+            Some(SlotRange::View(r)) => Some(r),
+            _ => None,
+        });
+        match views.next() {
+            None => 0..0,
+            Some(first) => first.start..views.next_back().map_or(first.end, |last| last.end),
+        }
     }
 
     #[doc(hidden)]
@@ -1177,9 +1228,16 @@ impl Arena {
             return Ok(self.push_node(Shape::Scalar, value, 0, None, [NO_INPUT; 2]));
         }
 
-        let start = self.values.len();
+        // A reshape of a tensor that is recorded with its input is a view: its value is its
+        // input's elements, shared, and only its adjoint needs slots of its own.
+        let view = matches!(op, Op::Structural(StructuralOp::Reshape | StructuralOp::Flatten))
+            && tracks[0]
+            && self.node(inputs[0]).rank != 0
+            && !shape.is_scalar();
+        let start = if view { self.node(inputs[0]).offset() } else { self.values.len() };
         let mut scalar_value = 0.0;
         match op {
+            _ if view => {}
             Op::Unary(_) | Op::Binary(_) => {
                 // Evaluated in place at the end of the value buffer: inputs always lie below.
                 let (before, out) = self.values.append(shape.len());
@@ -1221,6 +1279,11 @@ impl Arena {
         slots[..inline].copy_from_slice(&inputs[..inline]);
         let index = self.push_node(shape, scalar_value, start, Some(op), slots);
         self.specials.push(index);
+        if view {
+            self.attr_nodes.push((index, self.attrs.len() as u32));
+            self.attrs.push(self.view_slots as f64);
+            self.view_slots += shape.len();
+        }
         if Arena::has_side_entry(op) {
             self.attr_nodes.push((index, self.attrs.len() as u32));
             self.attrs.extend(inputs.get(2).map(|&i| f64::from(i)));
@@ -1292,6 +1355,7 @@ impl Arena {
             nodes: self.nodes.len() as u32,
             values: self.values.len() as u32,
             dims: self.dims.len() as u32,
+            view_slots: self.view_slots,
             epoch: self.last_epoch(self.nodes.len() as u32),
         }
     }
@@ -1305,6 +1369,7 @@ impl Arena {
         self.values.truncate(checkpoint.values as usize);
         self.dims.truncate(checkpoint.dims as usize);
         self.truncate_side_table(checkpoint.nodes);
+        self.view_slots = checkpoint.view_slots;
     }
 
     /// Drops the side-table entries of the nodes from `len` on.
@@ -1329,6 +1394,7 @@ impl Arena {
         self.values.truncate(checkpoint.values as usize);
         self.dims.truncate(checkpoint.dims as usize);
         self.truncate_side_table(mark);
+        self.view_slots = checkpoint.view_slots;
         self.epoch = self.epoch.checked_add(1).ok_or(Error::CapacityExceeded {
             what: "the number of rewinds of one graph",
             limit: u64::from(u32::MAX),
@@ -1536,6 +1602,9 @@ impl Arena {
                 continue;
             }
             specials.push(index);
+            if matches!(next.slot_range(index), Some(SlotRange::View(_))) {
+                continue;
+            }
             out.clear();
             next.evaluate_node(index, |i| next.value(i), &mut out)?;
             match next.tensor_range(index) {

@@ -4,11 +4,13 @@
 
 use core::ops::Range;
 
+use crate::arena::SlotRange;
 use crate::Arena;
 
 /// Storage for `S`-typed data of each node in `low..=high` of an [`Arena`]: a scalar
 /// node's slot in [`scalars`](NodeSlots::scalars) at `index - low`, a tensor node's
-/// elements in one buffer.
+/// elements in one buffer laid out as its values, and a view's (which shares its input's
+/// value) in a second buffer laid out as the views' slots.
 ///
 /// The buffers are kept between uses: [`reset`](NodeSlots::reset) reuses their capacity.
 #[derive(Clone, Debug)]
@@ -19,18 +21,36 @@ pub struct NodeSlots<S> {
     pub scalars: Vec<S>,
     tensor_base: usize,
     tensors: Vec<S>,
+    view_base: usize,
+    views: Vec<S>,
 }
 
 impl<S> NodeSlots<S> {
     /// Bytes held by the buffers (their capacity).
     pub fn memory_bytes(&self) -> usize {
-        (self.scalars.capacity() + self.tensors.capacity()) * core::mem::size_of::<S>()
+        (self.scalars.capacity() + self.tensors.capacity() + self.views.capacity()) * core::mem::size_of::<S>()
     }
 }
 
 impl<S> Default for NodeSlots<S> {
     fn default() -> Self {
-        NodeSlots { low: 0, high: 0, scalars: Vec::new(), tensor_base: 0, tensors: Vec::new() }
+        NodeSlots {
+            low: 0,
+            high: 0,
+            scalars: Vec::new(),
+            tensor_base: 0,
+            tensors: Vec::new(),
+            view_base: 0,
+            views: Vec::new(),
+        }
+    }
+}
+
+/// The value range of node `index` if it owns its value (not a scalar, not a view).
+fn own_value(arena: &Arena, index: u32) -> Option<Range<usize>> {
+    match arena.slot_range(index)? {
+        SlotRange::Value(r) => Some(r),
+        SlotRange::View(_) => None,
     }
 }
 
@@ -39,8 +59,8 @@ fn tensor_window(arena: &Arena, low: u32, high: u32) -> Range<usize> {
     if !arena.holds_tensors() || low > high {
         return 0..0;
     }
-    let first = (low..=high).find_map(|i| arena.tensor_range(i));
-    let last = (low..=high).rev().find_map(|i| arena.tensor_range(i));
+    let first = (low..=high).find_map(|i| own_value(arena, i));
+    let last = (low..=high).rev().find_map(|i| own_value(arena, i));
     match (first, last) {
         (Some(first), Some(last)) => first.start..last.end,
         _ => 0..0,
@@ -57,7 +77,8 @@ impl<S: Clone> NodeSlots<S> {
     /// every slot set to `fill`.
     pub fn reset(&mut self, arena: &Arena, low: u32, high: u32, fill: S) {
         self.reset_scalars(arena, low, high, fill.clone());
-        self.tensors.fill(fill);
+        self.tensors.fill(fill.clone());
+        self.views.fill(fill);
     }
 
     /// [`reset`](NodeSlots::reset), with only the scalar slots set to `fill`: a tensor
@@ -75,7 +96,14 @@ impl<S: Clone> NodeSlots<S> {
         if self.tensors.len() > window.len() {
             self.tensors.truncate(window.len());
         } else {
-            self.tensors.resize(window.len(), fill);
+            self.tensors.resize(window.len(), fill.clone());
+        }
+        let views = arena.view_window(low, high);
+        self.view_base = views.start;
+        if self.views.len() > views.len() {
+            self.views.truncate(views.len());
+        } else {
+            self.views.resize(views.len(), fill);
         }
     }
 
@@ -93,14 +121,20 @@ impl<S: Clone> NodeSlots<S> {
         self.high = high;
         self.scalars.clear();
         self.tensors.clear();
+        self.views.clear();
         self.tensor_base = tensor_window(arena, low, high).start;
+        self.view_base = arena.view_window(low, high).start;
         for index in low..=high {
-            match arena.tensor_range(index) {
-                // Tensor values lie in node order in the arena, so appending them in node
-                // order lays them out as `get` finds them.
-                Some(_) => {
+            match arena.slot_range(index) {
+                // Tensor values (and views' slots) lie in node order, so appending them in
+                // node order lays them out as `get` finds them.
+                Some(SlotRange::Value(_)) => {
                     self.scalars.push(lift(0.0));
                     self.tensors.extend(arena.value(index).iter().map(|&x| lift(x)));
+                }
+                Some(SlotRange::View(_)) => {
+                    self.scalars.push(lift(0.0));
+                    self.views.extend(arena.value(index).iter().map(|&x| lift(x)));
                 }
                 None => self.scalars.push(lift(arena.value(index).first().copied().unwrap_or(0.0))),
             }
@@ -128,9 +162,10 @@ impl<S: Clone> NodeSlots<S> {
         if !self.covers(index) {
             return None;
         }
-        match arena.tensor_range(index) {
+        match arena.slot_range(index) {
             None => Some(core::slice::from_ref(&self.scalars[(index - self.low) as usize])),
-            Some(r) => self.tensors.get(r.start - self.tensor_base..r.end - self.tensor_base),
+            Some(SlotRange::Value(r)) => self.tensors.get(r.start - self.tensor_base..r.end - self.tensor_base),
+            Some(SlotRange::View(r)) => self.views.get(r.start - self.view_base..r.end - self.view_base),
         }
     }
 
@@ -139,9 +174,10 @@ impl<S: Clone> NodeSlots<S> {
         if !self.covers(index) {
             return None;
         }
-        match arena.tensor_range(index) {
+        match arena.slot_range(index) {
             None => Some(core::slice::from_mut(&mut self.scalars[(index - self.low) as usize])),
-            Some(r) => self.tensors.get_mut(r.start - self.tensor_base..r.end - self.tensor_base),
+            Some(SlotRange::Value(r)) => self.tensors.get_mut(r.start - self.tensor_base..r.end - self.tensor_base),
+            Some(SlotRange::View(r)) => self.views.get_mut(r.start - self.view_base..r.end - self.view_base),
         }
     }
 
@@ -149,18 +185,50 @@ impl<S: Clone> NodeSlots<S> {
     /// inputs always lie below the node that reads them, so a sweep reads a node's adjoint
     /// and adds into its inputs' at once.
     pub fn split_at_tensor(&mut self, arena: &Arena, index: u32) -> Option<(Below<'_, S>, &[S])> {
-        let r = arena.tensor_range(index)?;
+        let place = arena.slot_range(index)?;
         if !self.covers(index) {
             return None;
         }
-        let (lower, upper) = self.tensors.split_at_mut(r.start - self.tensor_base);
-        let below = Below { low: self.low, scalars: &mut self.scalars, tensor_base: self.tensor_base, tensors: lower };
-        Some((below, &upper[..r.len()]))
+        let (low, tensor_base, view_base) = (self.low, self.tensor_base, self.view_base);
+        Some(match place {
+            // a view's inputs' slots are the values' below it and the views' below its own
+            SlotRange::View(r) => {
+                let (lower, upper) = self.views.split_at_mut(r.start - view_base);
+                let below = Below {
+                    low,
+                    scalars: &mut self.scalars,
+                    tensor_base,
+                    tensors: &mut self.tensors,
+                    view_base,
+                    views: lower,
+                };
+                (below, &upper[..r.len()])
+            }
+            SlotRange::Value(r) => {
+                let (lower, upper) = self.tensors.split_at_mut(r.start - tensor_base);
+                let below = Below {
+                    low,
+                    scalars: &mut self.scalars,
+                    tensor_base,
+                    tensors: lower,
+                    view_base,
+                    views: &mut self.views,
+                };
+                (below, &upper[..r.len()])
+            }
+        })
     }
 
     /// All slots mutable (for a scalar node, whose own slot the caller has copied out).
     pub fn below_all(&mut self) -> Below<'_, S> {
-        Below { low: self.low, scalars: &mut self.scalars, tensor_base: self.tensor_base, tensors: &mut self.tensors }
+        Below {
+            low: self.low,
+            scalars: &mut self.scalars,
+            tensor_base: self.tensor_base,
+            tensors: &mut self.tensors,
+            view_base: self.view_base,
+            views: &mut self.views,
+        }
     }
 }
 
@@ -171,6 +239,8 @@ pub struct Below<'a, S> {
     scalars: &'a mut [S],
     tensor_base: usize,
     tensors: &'a mut [S],
+    view_base: usize,
+    views: &'a mut [S],
 }
 
 impl<S> Below<'_, S> {
@@ -180,9 +250,10 @@ impl<S> Below<'_, S> {
     /// If `index` is outside the window or not below the node: sweeps only ask for inputs
     /// the node's `low` covers.
     pub fn of(&mut self, arena: &Arena, index: u32) -> &mut [S] {
-        match arena.tensor_range(index) {
+        match arena.slot_range(index) {
             None => core::slice::from_mut(&mut self.scalars[(index - self.low) as usize]),
-            Some(r) => &mut self.tensors[r.start - self.tensor_base..r.end - self.tensor_base],
+            Some(SlotRange::Value(r)) => &mut self.tensors[r.start - self.tensor_base..r.end - self.tensor_base],
+            Some(SlotRange::View(r)) => &mut self.views[r.start - self.view_base..r.end - self.view_base],
         }
     }
 }

@@ -853,15 +853,15 @@ impl<'g> Tensor<'g> {
     /// its shape; it is never differentiated. The gradient adds into the elements picked.
     ///
     /// ```
-    /// use slope_graph::Graph;
+    /// use slope_graph::{forward, Graph};
     ///
     /// let g = Graph::new();
     /// let x = g.matrix(2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap().requires_grad_();
     /// let index = g.matrix(2, 2, &[2.0, 0.0, 1.0, 1.0]).unwrap();
     /// let y = x.try_gather(1, index).unwrap();
     /// assert_eq!(y.to_vec(), vec![3.0, 1.0, 5.0, 5.0]);
-    /// y.sum().backward().unwrap();
-    /// assert_eq!(x.grad().unwrap().as_slice(), &[1.0, 0.0, 1.0, 0.0, 2.0, 0.0]);
+    /// let dx = forward::gradient(y.sum(), &[x]).unwrap();
+    /// assert_eq!(dx[0].as_slice(), &[1.0, 0.0, 1.0, 0.0, 2.0, 0.0]);
     /// ```
     pub fn try_gather(self, dim: isize, index: Tensor<'g>) -> Result<Tensor<'g>, Error> {
         let (last, turn) = self.turn_to_last("gather", dim, index)?;

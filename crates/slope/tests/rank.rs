@@ -309,3 +309,51 @@ fn narrow_and_select_along_every_dimension_match_loops_in_value_and_gradient() {
         assert!(x.try_narrow(dim as isize, 1, dims[dim]).is_err());
     }
 }
+
+/// `reshape`, `view`, `flatten`, `squeeze` and `unsqueeze` of a tensor that requires grad are
+/// views: they share their input's elements (the value buffer does not grow, one node of
+/// 40 bytes is all they add), while each keeps an adjoint of its own, so a view and its
+/// input read through both paths get their own gradients.
+#[test]
+fn reshapes_are_views_that_copy_nothing_and_keep_their_own_gradient() {
+    let g = Graph::new();
+    let xv = numbers(50, 24);
+    let x = g.try_tensor(Shape::of(&[2, 3, 4]), &xv).unwrap().requires_grad_();
+    let bytes = |g: &Graph| g.with_arena(|a| a.used_bytes());
+    let before = bytes(&g);
+    let v = x.view(&[6, -1]);
+    let w = v.flatten().unsqueeze(0).squeeze(0).reshape(Shape::of(&[4, 3, 2]));
+    assert_eq!(bytes(&g) - before, 5 * slope::graph::Arena::NODE_BYTES, "five nodes, no element copied");
+    let same = |a: Tensor<'_>, b: Tensor<'_>| {
+        g.with_arena(|ar| ar.value(a.id().index()).as_ptr() == ar.value(b.id().index()).as_ptr())
+    };
+    assert!(same(v, x) && same(w, x), "the views read the input's elements");
+    assert_eq!(w.to_vec(), xv);
+    // out = sum(2 v) + sum(3 x) + sum(c ∘ w): dv = 2 + c, dx = 3 + dv
+    let c = numbers(51, 24);
+    v.retain_grad().unwrap();
+    let out = (v * 2.0).sum() + (x * 3.0).sum() + (w * g.try_tensor(w.shape(), &c).unwrap()).sum();
+    out.backward().unwrap();
+    let dv: Vec<f64> = c.iter().map(|c| 2.0 + c).collect();
+    assert!(all_close(v.grad().unwrap().as_slice(), &dv), "the view's own adjoint");
+    let dx: Vec<f64> = dv.iter().map(|d| 3.0 + d).collect();
+    assert!(all_close(x.grad().unwrap().as_slice(), &dx));
+    // forward mode and forward-over-reverse through the views agree
+    let fwd = slope::graph::forward::gradient(out, &[x]).unwrap();
+    assert!(all_close(fwd[0].as_slice(), &dx));
+    let square = (w * w).sum();
+    let ids = [x.id()];
+    let (out_id, frozen) = (square.id(), g.freeze());
+    let h = slope::graph_hessian(&frozen, out_id, &ids).unwrap();
+    for (i, row) in h.iter().enumerate() {
+        for (j, &e) in row.iter().enumerate() {
+            assert_eq!(e, if i == j { 2.0 } else { 0.0 }, "H[{i}][{j}] of sum(w²)");
+        }
+    }
+    // a reshape of a constant, or of a scalar, is a copy as before
+    let g = Graph::new();
+    let k = g.vector(&[1.0, 2.0]);
+    let before = bytes(&g);
+    let _ = k.reshape(Shape::Matrix(2, 1));
+    assert_eq!(bytes(&g) - before, slope::graph::Arena::NODE_BYTES + 16);
+}
