@@ -239,3 +239,28 @@ fn slice_ranges_recorded_directly_are_checked() {
     ));
     assert_eq!(g.try_record_with(slice, &[x], &[(&[2.0, 1.0], Shape::Vector(2))]).unwrap().to_vec(), vec![3.0]);
 }
+
+/// The index rows of `gather` and `scatter_add` recorded directly (not through the
+/// `Tensor` methods, which turn the dimension first) are checked as the methods' are.
+#[test]
+fn gather_and_scatter_add_rows_check_their_index() {
+    use slope::{Op, StructuralOp};
+    let g = Graph::new();
+    let m = g.matrix(2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap().requires_grad_();
+    let gather = Op::Structural(StructuralOp::Gather);
+    let scatter = Op::Structural(StructuralOp::ScatterAdd);
+    let (row, scalar) = (g.vector(&[0.0, 1.0]), g.scalar(0.0));
+    let tall = g.matrix(3, 1, &[0.0; 3]).unwrap();
+    let s = g.scalar(1.0).requires_grad_();
+    let nodes = g.len();
+    assert!(matches!(m.try_op(gather, &[row]), Err(GraphError::ShapeMismatch { .. })), "another rank");
+    assert!(matches!(s.try_op(gather, &[scalar]), Err(GraphError::ShapeMismatch { .. })), "rank 0");
+    assert!(matches!(m.try_op(gather, &[tall]), Err(GraphError::ShapeMismatch { .. })), "3 index rows, 2 rows");
+    assert!(matches!(m.try_op(scatter, &[m, row]), Err(GraphError::ShapeMismatch { .. })), "src and index differ");
+    assert!(matches!(m.try_op(scatter, &[tall, tall]), Err(GraphError::ShapeMismatch { .. })), "3 index rows, 2 rows");
+    assert_eq!(g.len(), nodes, "a refused record leaves nothing");
+    let big = g.matrix(1, 1, &[3.0]).unwrap();
+    assert_eq!(m.try_op(gather, &[big]).unwrap_err(), GraphError::GatherIndex { op: "gather", index: 3.0, size: 3 });
+    let ok = m.try_op(gather, &[g.matrix(1, 2, &[2.0, 0.0]).unwrap()]).unwrap();
+    assert_eq!(ok.to_vec(), vec![3.0, 1.0]);
+}
