@@ -970,6 +970,23 @@ fn sum_layout(input: Shape, target: Shape) -> Option<Broadcast> {
     Broadcast::of(target, input).filter(|b| b.shape == input)
 }
 
+/// `f(small, big)` for every element `big` of the larger shape of `layout` (a
+/// [`sum_layout`] of it and a smaller shape), in element order, with the element `small` of
+/// the smaller shape it broadcasts from: the one walk behind `sum_to_size` and `expand`,
+/// each one's primal the other's VJP.
+#[inline]
+fn each_broadcast(layout: &Broadcast, mut f: impl FnMut(usize, usize)) {
+    let [(rs, cs), _] = layout.strides;
+    let block = layout.rows * layout.cols;
+    for (k, [s0, _]) in layout.block_starts().enumerate() {
+        for i in 0..layout.rows {
+            for j in 0..layout.cols {
+                f(s0 + i * rs + j * cs, k * block + i * layout.cols + j);
+            }
+        }
+    }
+}
+
 impl StructuralRule for SumToSize {
     fn output_shape(op: &'static str, inputs: &[Input<'_, f64>]) -> Result<Shape, Error> {
         match sum_layout(inputs[0].1, inputs[1].1) {
@@ -984,33 +1001,17 @@ impl StructuralRule for SumToSize {
         let Some(layout) = sum_layout(shape, target) else {
             unreachable!("sum_to_size shapes are validated before evaluation")
         };
-        let [(rs, cs), _] = layout.strides;
         let start = out.len();
         out.resize(start + target.len(), S::zero());
         let sums = &mut out[start..];
-        let block = layout.rows * layout.cols;
-        for (k, [t0, _]) in layout.block_starts().enumerate() {
-            for i in 0..layout.rows {
-                for j in 0..layout.cols {
-                    sums[t0 + i * rs + j * cs] += x[k * block + i * layout.cols + j];
-                }
-            }
-        }
+        each_broadcast(&layout, |t, k| sums[t] += x[k]);
     }
     /// Broadcasting back: each input element receives its output element's adjoint.
     fn vjp<S: Scalar>(_: usize, inputs: &[Input<'_, S>], g: &[S], adjoint: &mut [S]) {
         let Some(layout) = sum_layout(inputs[0].1, inputs[1].1) else {
             unreachable!("a recorded sum_to_size has shapes that broadcast")
         };
-        let [(rs, cs), _] = layout.strides;
-        let block = layout.rows * layout.cols;
-        for (k, [t0, _]) in layout.block_starts().enumerate() {
-            for i in 0..layout.rows {
-                for j in 0..layout.cols {
-                    adjoint[k * block + i * layout.cols + j] += g[t0 + i * rs + j * cs];
-                }
-            }
-        }
+        each_broadcast(&layout, |t, k| adjoint[k] += g[t]);
     }
 }
 
@@ -1178,13 +1179,10 @@ impl StructuralRule for Expand {
         let Some(layout) = sum_layout(target, shape) else {
             unreachable!("expand shapes are validated before evaluation")
         };
-        let [(rs, cs), _] = layout.strides;
-        out.reserve(target.len());
-        for [x0, _] in layout.block_starts() {
-            for i in 0..layout.rows {
-                out.extend((0..layout.cols).map(|j| x[x0 + i * rs + j * cs]));
-            }
-        }
+        let start = out.len();
+        out.resize(start + target.len(), S::zero());
+        let y = &mut out[start..];
+        each_broadcast(&layout, |s, k| y[k] = x[s]);
     }
     /// Each input element receives the sum, in element order, of the output elements that
     /// broadcast from it: `sum_to_size`'s primal.
@@ -1192,15 +1190,7 @@ impl StructuralRule for Expand {
         let Some(layout) = sum_layout(inputs[1].1, inputs[0].1) else {
             unreachable!("a recorded expand has shapes that broadcast")
         };
-        let [(rs, cs), _] = layout.strides;
-        let block = layout.rows * layout.cols;
-        for (k, [x0, _]) in layout.block_starts().enumerate() {
-            for i in 0..layout.rows {
-                for j in 0..layout.cols {
-                    adjoint[x0 + i * rs + j * cs] += g[k * block + i * layout.cols + j];
-                }
-            }
-        }
+        each_broadcast(&layout, |s, k| adjoint[s] += g[k]);
     }
 }
 

@@ -1362,13 +1362,8 @@ impl<'g> Tensor<'g> {
             let positive = target.try_mul(clamped_log(self)?)?;
             let negative = one_minus(target)?.try_mul(clamped_log(one_minus(self)?)?)?;
             let likelihood = positive.try_add(negative)?;
-            match reduction {
-                // the mean before the sign, as PyTorch's kernel and this crate always had it
-                Reduction::Mean => {
-                    likelihood.try_op(Op::Structural(StructuralOp::Mean), &[])?.try_op(Op::Unary(UnaryOp::Neg), &[])
-                }
-                _ => reduction.apply(likelihood.try_op(Op::Unary(UnaryOp::Neg), &[])?),
-            }
+            // reduced before the sign: the mean as PyTorch's kernel and this crate always had it
+            reduction.apply(likelihood)?.try_op(Op::Unary(UnaryOp::Neg), &[])
         })
     }
 
@@ -1404,21 +1399,10 @@ impl<'g> Tensor<'g> {
         }
         self.graph.all_or_nothing(|| {
             let picked = self.try_op(Op::Structural(StructuralOp::Flatten), &[])?.try_index_select(&picks)?;
+            let loss = reduction.apply(picked)?.try_op(Op::Unary(UnaryOp::Neg), &[])?;
             match reduction {
-                Reduction::Mean => {
-                    picked.try_op(Op::Structural(StructuralOp::Mean), &[])?.try_op(Op::Unary(UnaryOp::Neg), &[])
-                }
-                Reduction::Sum => {
-                    picked.try_op(Op::Structural(StructuralOp::Sum), &[])?.try_op(Op::Unary(UnaryOp::Neg), &[])
-                }
-                Reduction::None => {
-                    let negated = picked.try_op(Op::Unary(UnaryOp::Neg), &[])?;
-                    if labels.shape().is_scalar() {
-                        negated.try_reshape(Shape::Scalar)
-                    } else {
-                        Ok(negated)
-                    }
-                }
+                Reduction::None if labels.shape().is_scalar() => loss.try_reshape(Shape::Scalar),
+                _ => Ok(loss),
             }
         })
     }

@@ -152,3 +152,22 @@ fn raw_accessors_refuse_indices_past_the_nodes_in_use() {
     let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.with_arena(|a| a.shape(dropped))));
     assert!(read.is_err(), "index {dropped} is past the graph's {} node(s)", g.len());
 }
+
+/// A view shares its input's elements, so setting the input in place changes what the view
+/// reads (as a PyTorch view does), while nodes computed from the view kept the old values:
+/// both modes refuse a sweep through the view, through one view or a chain of them.
+#[test]
+fn a_sweep_through_a_view_of_a_leaf_set_in_place_is_refused() {
+    let mut g = Graph::new();
+    let (x, y) = {
+        let x = g.vector(&[1.0, 2.0, 3.0, 4.0]).requires_grad_();
+        (x.id(), x.view(&[2, 2]).flatten().powi(2).sum().id())
+    };
+    g.set_value(x, &[2.0, 4.0, 6.0, 8.0]).unwrap();
+    let (xt, yt) = (g.tensor(x).unwrap(), g.tensor(y).unwrap());
+    assert_eq!(yt.item().unwrap(), 30.0, "y keeps the value of the old x");
+    let err = slope::grad(yt, &[xt]).unwrap_err();
+    assert!(matches!(err, slope::Error::Graph(GraphError::ModifiedInPlace { .. })), "{err}");
+    let err = forward::gradient(yt, &[xt]).unwrap_err();
+    assert!(matches!(err, GraphError::ModifiedInPlace { .. }), "{err}");
+}
